@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod codec;
+pub mod object;
+pub mod secret;
+mod wire;
+
+pub use codec::{DecodeError, DecodeErrorKind, Reader, Writer};
+pub use object::{
+    Algorithm, Capabilities, Domains, Label, ObjectId, ObjectInfo, ObjectType, Origin, ParseError,
+};
+pub use secret::{SecretArray, SecretBytes};
