@@ -7,11 +7,13 @@ extern crate alloc;
 extern crate std;
 
 pub mod codec;
+pub mod frame;
 pub mod object;
 pub mod secret;
 mod wire;
 
 pub use codec::{DecodeError, DecodeErrorKind, Reader, Writer};
+pub use frame::{CommandCode, ErrorCode, FrameError};
 pub use object::{
     Algorithm, Capabilities, Domains, Label, ObjectId, ObjectInfo, ObjectType, Origin, ParseError,
 };
