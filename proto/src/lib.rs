@@ -11,6 +11,7 @@ pub mod frame;
 pub mod object;
 pub mod secret;
 mod wire;
+pub mod wrap;
 
 pub use codec::{DecodeError, DecodeErrorKind, Reader, Writer};
 pub use frame::{CommandCode, ErrorCode, FrameError};
