@@ -9,6 +9,7 @@ extern crate std;
 pub mod codec;
 pub mod frame;
 pub mod object;
+pub mod scp03;
 pub mod secret;
 mod wire;
 pub mod wrap;
@@ -17,5 +18,9 @@ pub use codec::{DecodeError, DecodeErrorKind, Reader, Writer};
 pub use frame::{CommandCode, ErrorCode, FrameError};
 pub use object::{
     Algorithm, Capabilities, Domains, Label, ObjectId, ObjectInfo, ObjectType, Origin, ParseError,
+};
+pub use scp03::{
+    AsymmetricClientHandshake, ClientHandshake, ClientSession, DeviceSession, SessionError,
+    SessionKeys, StaticKeys,
 };
 pub use secret::{SecretArray, SecretBytes};
