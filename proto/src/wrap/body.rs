@@ -216,16 +216,8 @@ impl Body {
     /// An authentication key derived from a password as yubihsm-wrap and every Yubico
     /// client do (PROTOCOL.md §4: PBKDF2-HMAC-SHA256, salt `Yubico`, 10000 iterations).
     pub fn authentication_key_from_password(delegated: Capabilities, password: &[u8]) -> Self {
-        let keys = derive_password_keys(password);
-        let mut enc = [0u8; 16];
-        let mut mac = [0u8; 16];
-        enc.copy_from_slice(keys.get(..16).unwrap_or(&[0; 16]));
-        mac.copy_from_slice(keys.get(16..).unwrap_or(&[0; 16]));
-        Self::AuthenticationKey {
-            delegated,
-            enc: SecretArray::new(enc),
-            mac: SecretArray::new(mac),
-        }
+        let keys = crate::scp03::StaticKeys::from_password(password);
+        Self::AuthenticationKey { delegated, enc: keys.enc.clone(), mac: keys.mac.clone() }
     }
 
     /// An EC key from its private scalar `d` (big-endian, the field size). Only P-256
@@ -326,16 +318,6 @@ impl Body {
         }
         Ok(Self::Hmac { algorithm, key: SecretBytes::from_slice(key) })
     }
-}
-
-/// PBKDF2-HMAC-SHA256(password, "Yubico", 10000, 32) (PROTOCOL.md §4).
-///
-/// Kept private here to avoid a conflict with the SCP03 module written in parallel; the
-/// two are to be merged into one helper.
-fn derive_password_keys(password: &[u8]) -> Zeroizing<[u8; 32]> {
-    let mut out = Zeroizing::new([0u8; 32]);
-    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, b"Yubico", 10_000, out.as_mut_slice());
-    out
 }
 
 fn pad_left(v: &[u8], size: usize, what: &'static str) -> Result<Vec<u8>, WrapError> {
