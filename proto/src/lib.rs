@@ -7,6 +7,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod codec;
+pub mod command;
 pub mod frame;
 pub mod object;
 pub mod scp03;

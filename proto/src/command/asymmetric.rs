@@ -1,0 +1,330 @@
+//! Asymmetric and HMAC key commands (PROTOCOL.md §3 "Payloads"): put-asymmetric-key,
+//! generate-asymmetric-key, get-public-key, sign-ecdsa and put-hmac-key.
+
+use alloc::vec::Vec;
+
+use super::{
+    Command, ObjectHeader, Response, check_created_id, header_names, id_response, non_empty_rest,
+};
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::frame::CommandCode;
+use crate::object::{Algorithm, ObjectId, ObjectType};
+use crate::secret::SecretBytes;
+
+/// PUT_ASYMMETRIC_KEY (45): hdr + private key → id. EC: the private scalar (field size);
+/// ed25519: the 32-byte seed; RSA: `p || q`.
+///
+/// The decoder only requires a non-empty key: whether its length suits the algorithm is
+/// the device's call (a simulator can use [`PutAsymmetricKey::expected_key_len`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutAsymmetricKey {
+    pub header: ObjectHeader,
+    pub key: SecretBytes,
+}
+
+impl PutAsymmetricKey {
+    /// The private-key length `algorithm` calls for, if it is an asymmetric key algorithm.
+    pub fn expected_key_len(algorithm: Algorithm) -> Option<usize> {
+        match algorithm {
+            Algorithm::ED25519 => Some(32),
+            a => a.ec_field_size().or_else(|| a.rsa_modulus_size()),
+        }
+    }
+}
+
+id_response! {
+    /// The answer to [`PutAsymmetricKey`].
+    PutAsymmetricKeyResponse, "put-asymmetric-key"
+}
+
+impl Command for PutAsymmetricKey {
+    const CODE: CommandCode = CommandCode::PUT_ASYMMETRIC_KEY;
+    type Response = PutAsymmetricKeyResponse;
+
+    fn encode(&self, w: &mut Writer) {
+        self.header.encode(w);
+        w.bytes(self.key.expose_secret());
+    }
+
+    fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(data);
+        let header = ObjectHeader::read(&mut r, &header_names!("put-asymmetric-key"))?;
+        let key = SecretBytes::from_slice(non_empty_rest(&mut r, "put-asymmetric-key: key")?);
+        Ok(Self { header, key })
+    }
+
+    fn check_response(&self, response: &PutAsymmetricKeyResponse) -> Result<(), DecodeError> {
+        check_created_id(self.header.id, response.id, "put-asymmetric-key response: id")
+    }
+}
+
+/// GENERATE_ASYMMETRIC_KEY (46): hdr → id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GenerateAsymmetricKey {
+    pub header: ObjectHeader,
+}
+
+id_response! {
+    /// The answer to [`GenerateAsymmetricKey`].
+    GenerateAsymmetricKeyResponse, "generate-asymmetric-key"
+}
+
+impl Command for GenerateAsymmetricKey {
+    const CODE: CommandCode = CommandCode::GENERATE_ASYMMETRIC_KEY;
+    type Response = GenerateAsymmetricKeyResponse;
+
+    fn encode(&self, w: &mut Writer) {
+        self.header.encode(w);
+    }
+
+    fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(data);
+        let header = ObjectHeader::read(&mut r, &header_names!("generate-asymmetric-key"))?;
+        r.finish("generate-asymmetric-key")?;
+        Ok(Self { header })
+    }
+
+    fn check_response(&self, response: &GenerateAsymmetricKeyResponse) -> Result<(), DecodeError> {
+        check_created_id(self.header.id, response.id, "generate-asymmetric-key response: id")
+    }
+}
+
+/// GET_PUBLIC_KEY (54): `id(2) [type(1)]` → `algorithm(1) key`.
+///
+/// Without a type the device looks up an asymmetric key. python-yubihsm appends the type
+/// byte to read the public half of a wrap key or public wrap key (newer firmware).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GetPublicKey {
+    pub id: ObjectId,
+    pub object_type: Option<ObjectType>,
+}
+
+impl GetPublicKey {
+    /// The public key of asymmetric key `id` (the 2-byte form).
+    pub const fn asymmetric(id: ObjectId) -> Self {
+        Self { id, object_type: None }
+    }
+}
+
+/// The answer to [`GetPublicKey`]. EC keys are `X || Y` without the 0x04 prefix, ed25519
+/// keys the 32-byte point, RSA keys the modulus.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicKey {
+    pub algorithm: Algorithm,
+    pub key: Vec<u8>,
+}
+
+impl PublicKey {
+    /// The key length `algorithm` calls for, if this crate knows it.
+    pub fn expected_len(algorithm: Algorithm) -> Option<usize> {
+        match algorithm {
+            Algorithm::ED25519 => Some(32),
+            a => a.ec_field_size().map(|n| 2 * n).or_else(|| a.rsa_modulus_size()),
+        }
+    }
+}
+
+impl Command for GetPublicKey {
+    const CODE: CommandCode = CommandCode::GET_PUBLIC_KEY;
+    type Response = PublicKey;
+
+    fn encode(&self, w: &mut Writer) {
+        w.u16(self.id);
+        if let Some(t) = self.object_type {
+            w.u8(t.0);
+        }
+    }
+
+    fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(data);
+        let id = r.u16("get-public-key: id")?;
+        let object_type =
+            if r.is_empty() { None } else { Some(ObjectType(r.u8("get-public-key: type")?)) };
+        r.finish("get-public-key")?;
+        Ok(Self { id, object_type })
+    }
+}
+
+impl Response for PublicKey {
+    fn encode(&self, w: &mut Writer) {
+        w.u8(self.algorithm.0).bytes(&self.key);
+    }
+
+    /// Known algorithms must come with exactly their key length; unknown ones (newer
+    /// firmware) with at least one byte.
+    fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(data);
+        let algorithm = Algorithm(r.u8("get-public-key response: algorithm")?);
+        let key = non_empty_rest(&mut r, "get-public-key response: key")?;
+        if Self::expected_len(algorithm).is_some_and(|n| n != key.len()) {
+            return Err(DecodeError::bad_length("get-public-key response: key", key.len()));
+        }
+        Ok(Self { algorithm, key: key.to_vec() })
+    }
+}
+
+/// SIGN_ECDSA (56): `key_id(2) digest` → DER signature. The digest is sent as computed
+/// (left-padded or truncated to the curve size by the caller if it wishes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignEcdsa {
+    pub key_id: ObjectId,
+    pub digest: Vec<u8>,
+}
+
+/// The answer to [`SignEcdsa`]: a DER `SEQUENCE { r INTEGER, s INTEGER }`. Only the outer
+/// length is checked here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignEcdsaResponse {
+    pub signature: Vec<u8>,
+}
+
+impl Command for SignEcdsa {
+    const CODE: CommandCode = CommandCode::SIGN_ECDSA;
+    type Response = SignEcdsaResponse;
+
+    fn encode(&self, w: &mut Writer) {
+        w.u16(self.key_id).bytes(&self.digest);
+    }
+
+    fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(data);
+        let key_id = r.u16("sign-ecdsa: key id")?;
+        let digest = non_empty_rest(&mut r, "sign-ecdsa: digest")?.to_vec();
+        Ok(Self { key_id, digest })
+    }
+}
+
+/// Whether `der` is one DER SEQUENCE whose length field matches its size. ECDSA signatures
+/// up to P-521 need at most the one-byte long form (`81 len`).
+fn is_der_sequence(der: &[u8]) -> bool {
+    match der {
+        [0x30, len, body @ ..] if *len < 0x80 => body.len() == usize::from(*len),
+        [0x30, 0x81, len, body @ ..] if *len >= 0x80 => body.len() == usize::from(*len),
+        _ => false,
+    }
+}
+
+impl Response for SignEcdsaResponse {
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(&self.signature);
+    }
+
+    fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        if !is_der_sequence(data) {
+            return Err(DecodeError::bad_length("sign-ecdsa response", data.len()));
+        }
+        Ok(Self { signature: data.to_vec() })
+    }
+}
+
+/// PUT_HMAC_KEY (52): hdr + key → id. The decoder requires a non-empty key of at most the
+/// hash block size for the known HMAC algorithms (longer keys must be hashed first, as
+/// python-yubihsm does).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutHmacKey {
+    pub header: ObjectHeader,
+    pub key: SecretBytes,
+}
+
+id_response! {
+    /// The answer to [`PutHmacKey`].
+    PutHmacKeyResponse, "put-hmac-key"
+}
+
+impl Command for PutHmacKey {
+    const CODE: CommandCode = CommandCode::PUT_HMAC_KEY;
+    type Response = PutHmacKeyResponse;
+
+    fn encode(&self, w: &mut Writer) {
+        self.header.encode(w);
+        w.bytes(self.key.expose_secret());
+    }
+
+    fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(data);
+        let header = ObjectHeader::read(&mut r, &header_names!("put-hmac-key"))?;
+        let key = non_empty_rest(&mut r, "put-hmac-key: key")?;
+        if header.algorithm.hmac_block_size().is_some_and(|n| key.len() > n) {
+            return Err(DecodeError::bad_length("put-hmac-key: key", key.len()));
+        }
+        Ok(Self { header, key: SecretBytes::from_slice(key) })
+    }
+
+    fn check_response(&self, response: &PutHmacKeyResponse) -> Result<(), DecodeError> {
+        check_created_id(self.header.id, response.id, "put-hmac-key response: id")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn knows_key_lengths_per_algorithm() {
+        assert_eq!(PutAsymmetricKey::expected_key_len(Algorithm::ECP256), Some(32));
+        assert_eq!(PutAsymmetricKey::expected_key_len(Algorithm::ECP521), Some(66));
+        assert_eq!(PutAsymmetricKey::expected_key_len(Algorithm::ED25519), Some(32));
+        assert_eq!(PutAsymmetricKey::expected_key_len(Algorithm::RSA2048), Some(256));
+        assert_eq!(PutAsymmetricKey::expected_key_len(Algorithm::AES128), None);
+        assert_eq!(PublicKey::expected_len(Algorithm::ECP384), Some(96));
+        assert_eq!(PublicKey::expected_len(Algorithm::ECP224), Some(56));
+        assert_eq!(PublicKey::expected_len(Algorithm::RSA4096), Some(512));
+        assert_eq!(PublicKey::expected_len(Algorithm(0xc8)), None);
+    }
+
+    #[test]
+    fn checks_public_key_lengths_for_known_algorithms() {
+        let mut data = vec![Algorithm::ECP256.0];
+        data.extend_from_slice(&[9; 64]);
+        assert_eq!(PublicKey::decode(&data).unwrap().key.len(), 64);
+        data.push(0);
+        assert_eq!(
+            PublicKey::decode(&data).unwrap_err(),
+            DecodeError::bad_length("get-public-key response: key", 65)
+        );
+        assert_eq!(PublicKey::decode(&[0xc8, 1, 2, 3]).unwrap().key, [1, 2, 3]);
+        assert!(PublicKey::decode(&[0xc8]).is_err());
+    }
+
+    #[test]
+    fn the_type_byte_of_get_public_key_is_optional() {
+        assert_eq!(GetPublicKey::asymmetric(0x10).to_data().as_slice(), &[0, 0x10]);
+        let wrap = GetPublicKey { id: 0x10, object_type: Some(ObjectType::WRAP_KEY) };
+        assert_eq!(wrap.to_data().as_slice(), &[0, 0x10, 4]);
+        assert_eq!(GetPublicKey::decode(&[0, 0x10, 4]).unwrap(), wrap);
+        assert!(GetPublicKey::decode(&[0, 0x10, 4, 0]).is_err());
+    }
+
+    #[test]
+    fn checks_the_der_length_of_signatures() {
+        assert!(SignEcdsaResponse::decode(&[0x30, 2, 5, 0]).is_ok());
+        assert!(SignEcdsaResponse::decode(&[0x30, 3, 5, 0]).is_err());
+        assert!(SignEcdsaResponse::decode(&[0x31, 2, 5, 0]).is_err());
+        assert!(SignEcdsaResponse::decode(&[]).is_err());
+        let mut long = vec![0x30, 0x81, 0x88];
+        long.extend_from_slice(&[0; 0x88]);
+        assert!(SignEcdsaResponse::decode(&long).is_ok());
+        // The long form for a short length is not DER.
+        assert!(SignEcdsaResponse::decode(&[0x30, 0x81, 2, 5, 0]).is_err());
+    }
+
+    #[test]
+    fn limits_hmac_keys_to_the_block_size() {
+        let mut req = PutHmacKey {
+            header: ObjectHeader {
+                id: 0,
+                label: crate::object::Label::default(),
+                domains: crate::object::Domains::ALL,
+                capabilities: crate::object::Capabilities::SIGN_HMAC,
+                algorithm: Algorithm::HMAC_SHA256,
+            },
+            key: SecretBytes::new(vec![1; 64]),
+        };
+        assert_eq!(PutHmacKey::decode(&req.to_data()).unwrap(), req);
+        req.key = SecretBytes::new(vec![1; 65]);
+        assert_eq!(PutHmacKey::decode(&req.to_data()).unwrap_err().what, "put-hmac-key: key");
+        req.header.algorithm = Algorithm::HMAC_SHA512;
+        assert!(PutHmacKey::decode(&req.to_data()).is_ok());
+    }
+}
