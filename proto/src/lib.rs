@@ -10,6 +10,7 @@ pub mod codec;
 pub mod frame;
 pub mod object;
 pub mod secret;
+pub mod shares;
 mod wire;
 
 pub use codec::{DecodeError, DecodeErrorKind, Reader, Writer};
