@@ -12,6 +12,7 @@ pub mod frame;
 pub mod object;
 pub mod scp03;
 pub mod secret;
+pub mod shares;
 mod wire;
 pub mod wrap;
 
