@@ -8,8 +8,16 @@ use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// A fixed-size secret, e.g. an AES key.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone)]
 pub struct SecretArray<const N: usize>([u8; N]);
+
+impl<const N: usize> Drop for SecretArray<N> {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl<const N: usize> ZeroizeOnDrop for SecretArray<N> {}
 
 impl<const N: usize> SecretArray<N> {
     /// Takes ownership of `bytes`. The caller should zeroize any copy it keeps.
@@ -45,8 +53,17 @@ impl<const N: usize> PartialEq for SecretArray<N> {
 impl<const N: usize> Eq for SecretArray<N> {}
 
 /// A variable-length secret, e.g. a wrap key of 16, 24 or 32 bytes, or a private key body.
-#[derive(Clone, Default, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, Default)]
 pub struct SecretBytes(Vec<u8>);
+
+/// `Vec::zeroize` also wipes the spare capacity.
+impl Drop for SecretBytes {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for SecretBytes {}
 
 impl SecretBytes {
     /// Takes ownership of `bytes`.

@@ -12,6 +12,7 @@ use core::fmt;
 
 use cmac::Mac;
 use p256::elliptic_curve::Generate;
+use p256::elliptic_curve::point::AffineCoordinates;
 use p256::elliptic_curve::sec1::ToSec1Point;
 use p256::{PublicKey, SecretKey};
 use rand_core::CryptoRng;
@@ -207,9 +208,11 @@ fn encode_public(key: &PublicKey) -> [u8; EC_PUBLIC_KEY_LEN] {
     out
 }
 
+/// ECDH (SEC 1 §3.3.1): the x coordinate of d·Q. Computed with the curve arithmetic
+/// directly so that the `ecdh` feature (and its HKDF dependency, unused here) stays off.
 fn shared_secret(secret: &SecretKey, public: &PublicKey) -> Zeroizing<[u8; 32]> {
-    let shared = secret.diffie_hellman(public);
-    Zeroizing::new((*shared.raw_secret_bytes()).into())
+    let point = (public.to_projective() * *secret.to_nonzero_scalar()).to_affine();
+    Zeroizing::new(point.x().into())
 }
 
 /// X9.63-KDF-SHA256(shsee || shsss, shared info `3c 88 10`, 64 bytes), cut into the

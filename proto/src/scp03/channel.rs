@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use aes::Aes128;
 use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use cmac::Mac;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::Zeroize;
 
 use super::SessionError;
 use super::keys::{KEY_LEN, SessionKeys, cmac_aes128};
@@ -57,12 +57,18 @@ struct Parts<'a> {
 }
 
 /// Keys, MAC chaining value and counter of an authenticated session.
-#[derive(Zeroize, ZeroizeOnDrop)]
 pub(crate) struct Channel {
     keys: SessionKeys,
     chain: [u8; BLOCK_LEN],
     counter: u64,
     session_id: u8,
+}
+
+/// The keys zeroize themselves; the chaining value is wiped here.
+impl Drop for Channel {
+    fn drop(&mut self) {
+        self.chain.zeroize();
+    }
 }
 
 impl Channel {

@@ -6,7 +6,7 @@ use core::fmt;
 use aes::Aes128;
 use cmac::{Cmac, KeyInit, Mac};
 use sha2::Sha256;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::Zeroize;
 
 use crate::secret::SecretArray;
 
@@ -29,7 +29,8 @@ const DERIVE_CARD_CRYPTOGRAM: u8 = 0x00;
 const DERIVE_HOST_CRYPTOGRAM: u8 = 0x01;
 
 /// The static keys of a symmetric authentication key: K-ENC and K-MAC.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+/// Zeroized on drop through its `SecretArray` fields.
+#[derive(Clone, PartialEq, Eq)]
 pub struct StaticKeys {
     /// K-ENC.
     pub enc: SecretArray<KEY_LEN>,
@@ -79,7 +80,8 @@ impl fmt::Debug for StaticKeys {
 }
 
 /// The keys of one session: S-ENC, S-MAC and S-RMAC.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+/// Zeroized on drop through its `SecretArray` fields.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionKeys {
     /// S-ENC: encrypts messages and their counters (the ICV).
     pub enc: SecretArray<KEY_LEN>,
