@@ -3,6 +3,8 @@
 
 mod error;
 mod frame_check;
+#[cfg(feature = "http")]
+pub mod http;
 mod url;
 #[cfg(feature = "usb")]
 pub mod usb;
@@ -71,6 +73,10 @@ impl Default for Timeouts {
 
 /// Opens the transport a URL names. `sim:` URLs are not opened here: the simulator lives
 /// in its own crate and the binary wires it in.
+#[cfg_attr(
+    not(any(feature = "usb", feature = "http")),
+    allow(unused_variables, reason = "no transport built to use the timeouts")
+)]
 pub fn open(url: &ConnectorUrl, timeouts: Timeouts) -> Result<Box<dyn Transport>, TransportError> {
     match url {
         #[cfg(feature = "usb")]
@@ -82,8 +88,12 @@ pub fn open(url: &ConnectorUrl, timeouts: Timeouts) -> Result<Box<dyn Transport>
             what: "this build has no USB support (feature `usb`); use an http:// connector URL"
                 .to_owned(),
         }),
+        #[cfg(feature = "http")]
+        ConnectorUrl::Http(h) => Ok(Box::new(http::HttpTransport::connect(h.clone(), timeouts)?)),
+        #[cfg(not(feature = "http"))]
         ConnectorUrl::Http(_) => Err(TransportError::Unsupported {
-            what: "the HTTP connector transport is not built yet".to_owned(),
+            what: "this build has no HTTP connector support (feature `http`); use yhusb://"
+                .to_owned(),
         }),
         ConnectorUrl::Sim { .. } => Err(TransportError::Unsupported {
             what: format!("{url} is a simulator, which this crate does not open"),
