@@ -13,7 +13,14 @@ use std::time::Duration;
 
 pub use error::{TransportError, UDEV_RULE_FILE};
 pub use frame_check::{check_request, check_response};
+#[cfg(feature = "http")]
+pub use http::{ConnectorStatus, HttpTransport};
 pub use url::{ConnectorUrl, DEFAULT_CONNECTOR_URL, DEFAULT_HTTP_CONNECTOR_URL, HttpUrl, UrlError};
+#[cfg(feature = "usb")]
+pub use usb::{
+    UsbDeviceInfo, UsbOptions, UsbTransport, list_devices as list_usb_devices,
+    list_serials as list_usb_serials,
+};
 
 /// Carries one request frame to a YubiHSM 2 and brings its response frame back.
 ///
@@ -98,5 +105,30 @@ pub fn open(url: &ConnectorUrl, timeouts: Timeouts) -> Result<Box<dyn Transport>
         ConnectorUrl::Sim { .. } => Err(TransportError::Unsupported {
             what: format!("{url} is a simulator, which this crate does not open"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaves_the_simulator_to_the_caller() {
+        let url: ConnectorUrl = "sim:state".parse().unwrap();
+        let Err(e) = open(&url, Timeouts::default()) else { panic!("opened {url}") };
+        assert_eq!(
+            e,
+            TransportError::Unsupported {
+                what: "sim:state is a simulator, which this crate does not open".into()
+            }
+        );
+        assert!(!e.request_may_have_been_delivered());
+    }
+
+    #[test]
+    fn defaults_suit_slow_key_generation() {
+        let t = Timeouts::default();
+        assert!(t.exchange >= Duration::from_secs(60));
+        assert!(t.connect < t.exchange);
     }
 }
