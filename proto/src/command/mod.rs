@@ -7,6 +7,9 @@
 //! hand). The device side (the simulator) parses requests with [`Command::decode`] /
 //! [`Command::from_frame`] and builds answers with [`encode_response_frame`].
 //!
+//! [`redact_request`] and [`redact_response`] hide the key material of plaintext frames
+//! for traces and verbose output.
+//!
 //! Every decoder reads the whole data field and rejects missing and trailing bytes; its
 //! [`DecodeError::what`] starts with the command's hyphenated name (`"put-wrap-key: label"`,
 //! `"list-objects response"`), never with the bytes themselves.
@@ -28,6 +31,7 @@ mod device;
 mod log;
 mod object;
 mod option;
+mod redact;
 mod wrap;
 
 pub use asymmetric::{
@@ -56,6 +60,7 @@ pub use object::{
 pub use option::{
     AuditMode, DeviceOption, GetOption, GetOptionResponse, SetOption, SetOptionResponse,
 };
+pub use redact::{REDACTED_BYTE, redact_request, redact_response};
 pub use wrap::{
     ExportWrapped, ExportWrappedResponse, GenerateWrapKey, GenerateWrapKeyResponse, ImportWrapped,
     ImportWrappedResponse, MIN_WRAPPED_LEN, PutWrapKey, PutWrapKeyResponse,
