@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod client;
 mod error;
 mod frame_check;
 #[cfg(feature = "http")]
@@ -11,6 +12,10 @@ pub mod usb;
 
 use std::time::Duration;
 
+pub use client::{
+    Client, ClientError, ClientOptions, CredentialKind, Credentials, ExchangeEvent, Observer,
+    is_safe_to_repeat,
+};
 pub use error::{TransportError, UDEV_RULE_FILE};
 pub use frame_check::{check_request, check_response};
 #[cfg(feature = "http")]
