@@ -7,14 +7,17 @@
 //! Setup, in order (what `yhsm sim usb-gadget` does; needs root, configfs mounted and the
 //! `libcomposite` and `usb_f_fs` modules, plus a UDC such as `dummy_hcd` for tests):
 //!
-//! 1. [`Gadget::create`] makes the configfs gadget (ids, strings, `c.1`, `ffs.<name>`);
-//! 2. [`FfsMount::mount`] mounts its FunctionFS instance (runs `mount -t functionfs`);
-//! 3. [`FunctionFs::open`] writes the descriptors, which makes the function ready;
-//! 4. [`Gadget::bind`] to a UDC ([`choose_udc`]): the host sees the device;
+//! 1. [`choose_udc`], then [`Gadget::create`] makes the configfs gadget (ids, strings,
+//!    `c.1`, `ffs.<name>`, and on dummy_hcd an endpoint reservation, see
+//!    [`descriptors::reservation_descriptors`]);
+//! 2. [`FfsMount::mount`] mounts its FunctionFS instance(s) (runs `mount -t functionfs`);
+//! 3. [`FunctionFs::open`] (and [`EndpointReservation::open`]) write the descriptors, which
+//!    makes the functions ready;
+//! 4. [`Gadget::bind`] to the UDC: the host sees the device;
 //! 5. [`FunctionFs::serve`] answers each request transfer with the handler's response
 //!    until the gadget is unbound ([`Gadget::unbind`] / [`Unbinder::unbind`], from another
 //!    thread or process — the way to stop it);
-//! 6. drop the [`FunctionFs`], [`FfsMount::unmount`], [`Gadget::remove`].
+//! 6. drop the [`FunctionFs`] (and reservation), [`FfsMount::unmount`], [`Gadget::remove`].
 
 mod configfs;
 pub mod descriptors;
@@ -30,7 +33,8 @@ use std::time::Duration;
 
 pub use configfs::{
     DEFAULT_CONFIGFS, FfsMount, Gadget, GadgetConfig, MANUFACTURER, PRODUCT, PRODUCT_ID,
-    SYS_CLASS_UDC, Unbinder, VENDOR_ID, choose_udc, list_udcs, serial_string,
+    SYS_CLASS_UDC, Unbinder, VENDOR_ID, choose_udc, list_udcs, reserved_bulk_out_for,
+    serial_string,
 };
 use descriptors::{EP_IN_FILE, EP_OUT_FILE, EVENT_LEN, Event};
 
@@ -141,6 +145,30 @@ pub struct ServeReport {
     pub stalled_setups: u64,
     /// Transfers that failed (mostly ones cancelled by a disconnect).
     pub transfer_errors: u64,
+}
+
+/// The endpoint-reservation function's FunctionFS `ep0`, descriptors written. Keep it
+/// until the gadget is unbound: closing it makes the kernel unbind the whole gadget.
+#[derive(Debug)]
+pub struct EndpointReservation {
+    _ep0: File,
+}
+
+impl EndpointReservation {
+    /// Writes [`descriptors::reservation_descriptors`] for `count` endpoints to the
+    /// instance mounted at `dir`. Its events are never read: it has no interface, so it gets
+    /// none but bind and unbind, and FunctionFS keeps only a few, merged.
+    pub fn open(dir: &Path, count: u8) -> Result<Self, GadgetError> {
+        let ep0_path = dir.join("ep0");
+        let ep0 = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&ep0_path)
+            .map_err(open_err(&ep0_path))?;
+        write_once(&ep0, &ep0_path, &descriptors::reservation_descriptors(count))?;
+        write_once(&ep0, &ep0_path, &descriptors::functionfs_strings())?;
+        Ok(Self { _ep0: ep0 })
+    }
 }
 
 /// A FunctionFS instance with descriptors written: `ep0` and the two bulk endpoint files.

@@ -4,8 +4,10 @@
 //!
 //! Swapping in the simulator is one line: the `handler` passed to `serve` in `main`.
 //!
-//! Usage: yhsm-gadget-echo --serial N [--udc NAME] [--name NAME] [--ffs-dir DIR]
-//!        [--configfs DIR] [--delay-ms MS]
+//! Usage: yhsm-gadget-echo --serial N [--udc NAME] [--name NAME] [--configfs DIR]
+//!        [--ffs-root DIR] [--delay-ms MS]
+//! FunctionFS instances are mounted under --ffs-root (default /dev/usb-ffs); --delay-ms
+//! delays every response (the end-to-end test unplugs the device during the wait).
 //! Sets up the gadget, binds it, prints `ready serial=N udc=NAME`, serves until the gadget
 //! is unbound (e.g. `echo > /sys/kernel/config/usb_gadget/NAME/UDC`), then tears down.
 
@@ -29,7 +31,8 @@ mod linux {
 
     use yhsm_proto::frame::{self, CommandCode, ErrorCode};
     use yhsm_sim::usb_gadget::{
-        FfsMount, FunctionFs, Gadget, GadgetConfig, GadgetError, SYS_CLASS_UDC, choose_udc,
+        EndpointReservation, FfsMount, FunctionFs, Gadget, GadgetConfig, GadgetError,
+        SYS_CLASS_UDC, choose_udc,
     };
 
     /// The echo-only device.
@@ -43,20 +46,19 @@ mod linux {
         }
     }
 
-    #[derive(Debug)]
+    #[derive(Debug, Default)]
     struct Args {
-        config: GadgetConfig,
+        serial: u32,
         udc: Option<String>,
-        ffs_dir: Option<PathBuf>,
+        name: Option<String>,
+        configfs: Option<PathBuf>,
+        ffs_root: Option<PathBuf>,
         delay: Duration,
     }
 
     fn parse_args() -> Result<Args, String> {
         let mut serial = None;
-        let mut args =
-            Args { config: GadgetConfig::new(0), udc: None, ffs_dir: None, delay: Duration::ZERO };
-        let mut name = None;
-        let mut configfs = None;
+        let mut args = Args::default();
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -68,9 +70,9 @@ mod linux {
                     })?);
                 }
                 "--udc" => args.udc = Some(value()?),
-                "--name" => name = Some(value()?),
-                "--ffs-dir" => args.ffs_dir = Some(PathBuf::from(value()?)),
-                "--configfs" => configfs = Some(PathBuf::from(value()?)),
+                "--name" => args.name = Some(value()?),
+                "--configfs" => args.configfs = Some(PathBuf::from(value()?)),
+                "--ffs-root" => args.ffs_root = Some(PathBuf::from(value()?)),
                 "--delay-ms" => {
                     let v = value()?;
                     let ms = v.parse::<u64>().map_err(|_| format!("--delay-ms {v:?}"))?;
@@ -79,32 +81,41 @@ mod linux {
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
-        let serial = serial.ok_or("--serial N is required")?;
-        args.config = GadgetConfig::new(serial);
-        if let Some(name) = name {
-            args.config.name = name;
-        }
-        if let Some(configfs) = configfs {
-            args.config.configfs = configfs;
-        }
+        args.serial = serial.ok_or("--serial N is required")?;
         Ok(args)
     }
 
     fn run(args: &Args) -> Result<(), GadgetError> {
-        let gadget = Gadget::create(&args.config)?;
-        let ffs_dir = args
-            .ffs_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("/dev/usb-ffs").join(gadget.function_instance()));
-        let mount = FfsMount::mount(gadget.function_instance(), &ffs_dir)?;
-        let mut ffs = FunctionFs::open(mount.dir())?;
         let udc = choose_udc(SYS_CLASS_UDC.as_ref(), args.udc.as_deref())?;
+        let mut config = GadgetConfig::new(args.serial, &udc);
+        if let Some(name) = &args.name {
+            config.name.clone_from(name);
+        }
+        if let Some(configfs) = &args.configfs {
+            config.configfs.clone_from(configfs);
+        }
+        let gadget = Gadget::create(&config)?;
+        let ffs_root = args.ffs_root.clone().unwrap_or_else(|| PathBuf::from("/dev/usb-ffs"));
+        let mount = FfsMount::mount(
+            gadget.function_instance(),
+            &ffs_root.join(gadget.function_instance()),
+        )?;
+        let reserve_mount = match gadget.reservation_instance() {
+            Some(instance) => Some(FfsMount::mount(instance, &ffs_root.join(instance))?),
+            None => None,
+        };
+        let reservation = match &reserve_mount {
+            Some(m) => Some(EndpointReservation::open(m.dir(), config.reserved_bulk_out)?),
+            None => None,
+        };
+        let mut ffs = FunctionFs::open(mount.dir())?;
         gadget.bind(&udc)?;
         ffs.set_udc(&udc);
-        println!("ready serial={} udc={udc}", args.config.serial);
+        println!("ready serial={} udc={udc}", args.serial);
         let _ = std::io::stdout().flush();
 
         let delay = args.delay;
+        // The device: swap `echo` for the simulator here.
         let mut handler = |request: &[u8]| {
             if !delay.is_zero() {
                 std::thread::sleep(delay);
@@ -114,14 +125,18 @@ mod linux {
         let report = ffs.serve(&mut handler)?;
         println!(
             "unbound serial={}: {} requests, {} enables, {} stalled setups, {} transfer errors",
-            args.config.serial,
+            args.serial,
             report.requests,
             report.enables,
             report.stalled_setups,
             report.transfer_errors
         );
         drop(ffs);
+        drop(reservation);
         mount.unmount()?;
+        if let Some(m) = reserve_mount {
+            m.unmount()?;
+        }
         gadget.remove()
     }
 

@@ -35,13 +35,33 @@ pub struct GadgetConfig {
     pub name: String,
     /// Where configfs is mounted.
     pub configfs: PathBuf,
+    /// Bulk OUT endpoints to claim with a hidden function bound before ours, so that ours
+    /// gets OUT 0x01 ([`super::descriptors::reservation_descriptors`] says why);
+    /// [`reserved_bulk_out_for`] knows how many a UDC needs.
+    pub reserved_bulk_out: u8,
 }
 
 impl GadgetConfig {
-    /// A gadget named `yhsm<serial>` under [`DEFAULT_CONFIGFS`].
-    pub fn new(serial: u32) -> Self {
-        Self { serial, name: format!("yhsm{serial}"), configfs: PathBuf::from(DEFAULT_CONFIGFS) }
+    /// A gadget named `yhsm<serial>` under [`DEFAULT_CONFIGFS`] for the UDC `udc`.
+    pub fn new(serial: u32, udc: &str) -> Self {
+        Self {
+            serial,
+            name: format!("yhsm{serial}"),
+            configfs: PathBuf::from(DEFAULT_CONFIGFS),
+            reserved_bulk_out: reserved_bulk_out_for(udc),
+        }
     }
+
+    fn reservation_instance(&self) -> Option<String> {
+        (self.reserved_bulk_out > 0).then(|| format!("{}_reserve", self.name))
+    }
+}
+
+/// How many bulk OUT endpoints must be reserved on the UDC `udc` for the YubiHSM function
+/// to get OUT 0x01: three on dummy_hcd (`dummy_udc.N`), whose autoconfig offers OUT
+/// endpoints 2, 7 and 12 before 1; none elsewhere.
+pub fn reserved_bulk_out_for(udc: &str) -> u8 {
+    if udc.starts_with("dummy_udc") { 3 } else { 0 }
 }
 
 /// The iSerialNumber string for `serial`: decimal, zero-padded to 10 digits so clients
@@ -57,6 +77,7 @@ pub fn serial_string(serial: u32) -> String {
 pub struct Gadget {
     dir: PathBuf,
     name: String,
+    reservation: Option<String>,
     removed: bool,
 }
 
@@ -102,7 +123,12 @@ impl Gadget {
             return Err(GadgetError::Exists { path: dir });
         }
         mkdir(&dir)?;
-        let gadget = Self { dir, name: config.name.clone(), removed: false };
+        let gadget = Self {
+            dir,
+            name: config.name.clone(),
+            reservation: config.reservation_instance(),
+            removed: false,
+        };
         gadget.populate(config.serial)?;
         Ok(gadget)
     }
@@ -125,19 +151,26 @@ impl Gadget {
         write_attr(&strings.join("serialnumber"), &serial_string(serial))?;
         let config = d.join("configs/c.1");
         mkdir(&config)?;
-        let function = d.join("functions").join(self.function_dir_name());
-        mkdir(&function).map_err(|e| match e {
-            GadgetError::Io { source, path, .. } if source.kind() == io::ErrorKind::NotFound => {
-                GadgetError::Io { action: "cannot create (is usb_f_fs loaded?)", path, source }
-            }
-            e => e,
-        })?;
-        let link = config.join(self.function_dir_name());
-        symlink(&function, &link).map_err(io_err("cannot link", &link))
+        // Functions bind in the order they are linked: the reservation must come first.
+        for function in self.function_dir_names() {
+            let dir = d.join("functions").join(&function);
+            mkdir(&dir).map_err(|e| match e {
+                GadgetError::Io { source, path, .. }
+                    if source.kind() == io::ErrorKind::NotFound =>
+                {
+                    GadgetError::Io { action: "cannot create (is usb_f_fs loaded?)", path, source }
+                }
+                e => e,
+            })?;
+            let link = config.join(&function);
+            symlink(&dir, &link).map_err(io_err("cannot link", &link))?;
+        }
+        Ok(())
     }
 
-    fn function_dir_name(&self) -> String {
-        format!("ffs.{}", self.name)
+    /// `ffs.<instance>` of each function, in binding order.
+    fn function_dir_names(&self) -> Vec<String> {
+        self.reservation.iter().chain([&self.name]).map(|i| format!("ffs.{i}")).collect()
     }
 
     /// The gadget's configfs directory.
@@ -148,6 +181,12 @@ impl Gadget {
     /// The FunctionFS instance name: the source to mount with `-t functionfs`.
     pub fn function_instance(&self) -> &str {
         &self.name
+    }
+
+    /// The FunctionFS instance of the endpoint reservation, when the config asked for one:
+    /// mount it and hold [`super::EndpointReservation`] open while the gadget is bound.
+    pub fn reservation_instance(&self) -> Option<&str> {
+        self.reservation.as_deref()
     }
 
     /// The UDC the gadget is bound to, if any.
@@ -186,19 +225,19 @@ impl Gadget {
 
     fn teardown(&self) -> Result<(), GadgetError> {
         self.unbind()?;
-        let function = self.function_dir_name();
         let config = self.dir.join("configs/c.1");
-        let link = config.join(&function);
-        if link.symlink_metadata().is_ok() {
-            fs::remove_file(&link).map_err(io_err("cannot remove", &link))?;
+        let functions = self.function_dir_names();
+        for function in &functions {
+            let link = config.join(function);
+            if link.symlink_metadata().is_ok() {
+                fs::remove_file(&link).map_err(io_err("cannot remove", &link))?;
+            }
         }
-        for dir in [
-            config.join("strings/0x409"),
-            config,
-            self.dir.join("functions").join(function),
-            self.dir.join("strings/0x409"),
-            self.dir.clone(),
-        ] {
+        let dirs = [config.join("strings/0x409"), config]
+            .into_iter()
+            .chain(functions.iter().map(|f| self.dir.join("functions").join(f)))
+            .chain([self.dir.join("strings/0x409"), self.dir.clone()]);
+        for dir in dirs {
             if dir.exists() {
                 fs::remove_dir(&dir).map_err(io_err("cannot remove", &dir))?;
             }
@@ -354,6 +393,13 @@ mod tests {
     }
 
     #[test]
+    fn only_dummy_hcd_needs_reserved_endpoints() {
+        assert_eq!(reserved_bulk_out_for("dummy_udc.1"), 3);
+        assert_eq!(reserved_bulk_out_for("fe980000.usb"), 0);
+        assert_eq!(GadgetConfig::new(1, "fe980000.usb").reservation_instance(), None);
+    }
+
+    #[test]
     fn serial_string_is_ten_decimal_digits() {
         assert_eq!(serial_string(12345), "0000012345");
         assert_eq!(serial_string(u32::MAX), "4294967295");
@@ -389,7 +435,7 @@ mod tests {
     #[test]
     fn rejects_bad_gadget_names_and_missing_configfs() {
         let tmp = TempDir::new("cfg");
-        let mut config = GadgetConfig { configfs: tmp.0.clone(), ..GadgetConfig::new(7) };
+        let mut config = GadgetConfig { configfs: tmp.0.clone(), ..GadgetConfig::new(7, "x") };
         assert!(matches!(Gadget::create(&config), Err(GadgetError::NoConfigfs { .. })));
         config.name = "../x".into();
         assert!(matches!(Gadget::create(&config), Err(GadgetError::InvalidName { .. })));
@@ -401,7 +447,9 @@ mod tests {
     fn creates_the_gadget_tree_with_the_real_ids_and_strings() {
         let tmp = TempDir::new("tree");
         fs::create_dir(tmp.0.join("usb_gadget")).unwrap();
-        let config = GadgetConfig { configfs: tmp.0.clone(), ..GadgetConfig::new(42) };
+        let config =
+            GadgetConfig { configfs: tmp.0.clone(), ..GadgetConfig::new(42, "dummy_udc.0") };
+        assert_eq!(config.reserved_bulk_out, 3);
         // configfs makes these sub-directories with the gadget; a plain directory does not.
         let gadget_dir = tmp.0.join("usb_gadget/yhsm42");
         let premade = ["strings", "configs", "functions"];
@@ -410,7 +458,12 @@ mod tests {
             fs::create_dir(gadget_dir.join(sub)).unwrap();
         }
         assert!(matches!(Gadget::create(&config), Err(GadgetError::Exists { .. })));
-        let gadget = Gadget { dir: gadget_dir, name: config.name.clone(), removed: true };
+        let gadget = Gadget {
+            dir: gadget_dir,
+            name: config.name.clone(),
+            reservation: config.reservation_instance(),
+            removed: true,
+        };
         gadget.populate(config.serial).unwrap();
         let read = |p: &str| fs::read_to_string(gadget.dir().join(p)).unwrap();
         assert_eq!(read("idVendor"), "0x1050");
@@ -418,8 +471,12 @@ mod tests {
         assert_eq!(read("strings/0x409/manufacturer"), "Yubico");
         assert_eq!(read("strings/0x409/product"), "YubiHSM");
         assert_eq!(read("strings/0x409/serialnumber"), "0000000042");
-        let link = fs::read_link(gadget.dir().join("configs/c.1/ffs.yhsm42")).unwrap();
-        assert_eq!(link, gadget.dir().join("functions/ffs.yhsm42"));
+        for instance in ["yhsm42", "yhsm42_reserve"] {
+            let link = fs::read_link(gadget.dir().join("configs/c.1/ffs.".to_owned() + instance));
+            assert_eq!(link.unwrap(), gadget.dir().join("functions/ffs.".to_owned() + instance));
+        }
         assert_eq!(gadget.function_instance(), "yhsm42");
+        assert_eq!(gadget.reservation_instance(), Some("yhsm42_reserve"));
+        assert_eq!(gadget.function_dir_names(), ["ffs.yhsm42_reserve", "ffs.yhsm42"]);
     }
 }

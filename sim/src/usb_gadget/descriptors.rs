@@ -4,12 +4,19 @@
 //!
 //! Layouts follow the kernel's `include/uapi/linux/usb/functionfs.h` (all numbers
 //! little-endian, unlike the YubiHSM wire) and USB 2.0 chapter 9 for the descriptors.
+//!
+//! Endpoint numbers in FunctionFS descriptors are the function's own (the n-th endpoint
+//! descriptor is number n); the UDC's autoconfig replaces them with hardware endpoints, and
+//! the host sees those. Declaring OUT first gets the first free bulk OUT and IN endpoints,
+//! which is 0x01 / 0x81 on common UDCs. (`FUNCTIONFS_VIRTUAL_ADDR` would keep our numbers,
+//! but Linux 6.1 then fails to enable an endpoint whose hardware number differs.) On
+//! dummy_hcd the first bulk OUT endpoint is number 2: see [`reservation_descriptors`].
 
 use core::fmt;
 
-/// Bulk OUT endpoint address (host to device).
+/// Bulk OUT endpoint address the host sees (host to device).
 pub const EP_OUT: u8 = 0x01;
-/// Bulk IN endpoint address (device to host).
+/// Bulk IN endpoint address the host sees (device to host).
 pub const EP_IN: u8 = 0x81;
 /// Bulk max packet size at full speed, the speed of the real device.
 pub const FULL_SPEED_MAX_PACKET: u16 = 64;
@@ -27,10 +34,6 @@ const STRINGS_MAGIC: u32 = 2;
 const HAS_FS_DESC: u32 = 1;
 /// `FUNCTIONFS_HAS_HS_DESC`.
 const HAS_HS_DESC: u32 = 2;
-/// `FUNCTIONFS_VIRTUAL_ADDR`: keep our endpoint numbers in the descriptors the host sees
-/// (otherwise the UDC's autoconfig renumbers them, e.g. dummy_hcd gives OUT 0x02) and name
-/// the endpoint files `ep01` / `ep81` after them.
-const VIRTUAL_ADDR: u32 = 16;
 
 const DT_INTERFACE: u8 = 4;
 const DT_ENDPOINT: u8 = 5;
@@ -41,10 +44,13 @@ const TRANSFER_BULK: u8 = 2;
 /// interface no standard class driver claims.)
 const CLASS_VENDOR: u8 = 0xff;
 
-/// Name of the endpoint file FunctionFS creates for [`EP_OUT`] (with virtual addresses).
-pub const EP_OUT_FILE: &str = "ep01";
-/// Name of the endpoint file FunctionFS creates for [`EP_IN`] (with virtual addresses).
-pub const EP_IN_FILE: &str = "ep81";
+/// The function-local addresses: OUT is endpoint 1, IN endpoint 2 (descriptor order).
+const LOCAL_EP_OUT: u8 = 0x01;
+const LOCAL_EP_IN: u8 = 0x82;
+/// Name of the endpoint file FunctionFS creates for the OUT endpoint (the first one).
+pub const EP_OUT_FILE: &str = "ep1";
+/// Name of the endpoint file FunctionFS creates for the IN endpoint (the second one).
+pub const EP_IN_FILE: &str = "ep2";
 
 /// Little-endian appends; the protocol's [`yhsm_proto::Writer`] is big-endian.
 #[derive(Debug, Default)]
@@ -85,23 +91,44 @@ fn descriptor_set(w: &mut LeWriter, max_packet: u16) {
     // bInterfaceNumber (function-local; composite renumbers), bAlternateSetting,
     // bNumEndpoints, class, subclass, protocol, iInterface (no string).
     w.u8(0).u8(0).u8(2).u8(CLASS_VENDOR).u8(0).u8(0).u8(0);
-    for address in [EP_OUT, EP_IN] {
-        w.u8(ENDPOINT_LEN).u8(DT_ENDPOINT).u8(address).u8(TRANSFER_BULK);
-        w.u16(max_packet).u8(0);
+    for address in [LOCAL_EP_OUT, LOCAL_EP_IN] {
+        bulk_endpoint(w, address, max_packet);
     }
+}
+
+fn bulk_endpoint(w: &mut LeWriter, address: u8, max_packet: u16) {
+    w.u8(ENDPOINT_LEN).u8(DT_ENDPOINT).u8(address).u8(TRANSFER_BULK);
+    w.u16(max_packet).u8(0);
 }
 
 /// Descriptors per speed in [`descriptor_set`].
 const DESCRIPTORS_PER_SET: u32 = 3;
 
 /// The v2 descriptors blob written first to `ep0`: full-speed (64-byte bulk) and
-/// high-speed (512-byte bulk) sets, virtual endpoint addresses.
+/// high-speed (512-byte bulk) sets.
 pub fn functionfs_descriptors() -> Vec<u8> {
     let mut w = LeWriter::default();
-    w.u32(DESCRIPTORS_MAGIC_V2).u32(0).u32(HAS_FS_DESC | HAS_HS_DESC | VIRTUAL_ADDR);
+    w.u32(DESCRIPTORS_MAGIC_V2).u32(0).u32(HAS_FS_DESC | HAS_HS_DESC);
     w.u32(DESCRIPTORS_PER_SET).u32(DESCRIPTORS_PER_SET);
     descriptor_set(&mut w, FULL_SPEED_MAX_PACKET);
     descriptor_set(&mut w, HIGH_SPEED_MAX_PACKET);
+    w.finish_with_length()
+}
+
+/// The descriptors of an endpoint-reservation function: `count` bulk OUT endpoints, no
+/// interface, high-speed descriptors only.
+///
+/// Why: dummy_hcd (the test UDC) lists its bulk OUT endpoints as 2, 7, 12 and only then 1,
+/// so the YubiHSM function alone would get OUT 0x02, and clients address 0x01. Bound first
+/// in the same configuration, this function claims those three. It is invisible to the
+/// host at full speed, where the gadget runs: a configuration descriptor holds only
+/// full-speed descriptors then, and the function has no interface to number.
+pub fn reservation_descriptors(count: u8) -> Vec<u8> {
+    let mut w = LeWriter::default();
+    w.u32(DESCRIPTORS_MAGIC_V2).u32(0).u32(HAS_HS_DESC).u32(u32::from(count));
+    for number in 1..=count {
+        bulk_endpoint(&mut w, number, HIGH_SPEED_MAX_PACKET);
+    }
     w.finish_with_length()
 }
 
@@ -246,12 +273,12 @@ mod tests {
     }
 
     #[test]
-    fn descriptors_declare_bulk_01_and_81_with_64_byte_packets_at_full_speed() {
+    fn descriptors_declare_bulk_out_then_in_with_64_byte_packets_at_full_speed() {
         let blob = functionfs_descriptors();
         let mut r = Le(&blob);
         assert_eq!(r.u32(), 3, "v2 magic");
         assert_eq!(r.u32() as usize, blob.len(), "length field");
-        assert_eq!(r.u32(), 1 | 2 | 16, "flags: FS, HS, virtual addresses");
+        assert_eq!(r.u32(), 1 | 2, "flags: FS, HS");
         let (fs_count, hs_count) = (r.u32(), r.u32());
         let (fs_if, fs_eps) = read_set(&mut r, fs_count);
         let (hs_if, hs_eps) = read_set(&mut r, hs_count);
@@ -260,8 +287,21 @@ mod tests {
         // One interface, two endpoints, vendor class, both speeds alike but for packet size.
         assert_eq!(fs_if, [0, 0, 2, 0xff, 0, 0, 0]);
         assert_eq!(hs_if, fs_if);
-        assert_eq!(fs_eps, [(0x01, 2, 64), (0x81, 2, 64)]);
-        assert_eq!(hs_eps, [(0x01, 2, 512), (0x81, 2, 512)]);
+        // FunctionFS numbers endpoints by position: OUT is 1, IN is 2 (hardware picks 0x81).
+        assert_eq!(fs_eps, [(0x01, 2, 64), (0x82, 2, 64)]);
+        assert_eq!(hs_eps, [(0x01, 2, 512), (0x82, 2, 512)]);
+    }
+
+    #[test]
+    fn reservation_declares_only_high_speed_bulk_out_endpoints() {
+        let blob = reservation_descriptors(3);
+        let mut r = Le(&blob);
+        assert_eq!((r.u32(), r.u32() as usize, r.u32()), (3, blob.len(), 2));
+        let count = r.u32();
+        let (interface, eps) = read_set(&mut r, count);
+        assert!(r.0.is_empty(), "trailing bytes");
+        assert!(interface.is_empty(), "no interface");
+        assert_eq!(eps, [(0x01, 2, 512), (0x02, 2, 512), (0x03, 2, 512)]);
     }
 
     #[test]
