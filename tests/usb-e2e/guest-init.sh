@@ -74,19 +74,19 @@ finish() {
 }
 
 # --- modules, configfs -----------------------------------------------------------------
-for m in $(cat /lib/modules/load-order); do
+while read -r m; do
     args=
     # Two UDCs for two gadgets; full speed like the real device (64-byte bulk packets).
     [ "$m" = dummy_hcd ] && args="num=2 is_high_speed=0 is_super_speed=0"
     # shellcheck disable=SC2086 # args are separate words
     insmod "/lib/modules/$m.ko" $args || fail modules "insmod $m failed"
-done
+done </lib/modules/load-order
 mount -t configfs none "$CFG" || fail modules "cannot mount configfs"
-udcs=$(ls /sys/class/udc 2>/dev/null | tr '\n' ' ')
-note "UDCs: $udcs"
-set -- $udcs
-UDC_A=$1
-UDC_B=$2
+UDC_A=dummy_udc.0
+UDC_B=dummy_udc.1
+for udc in $UDC_A $UDC_B; do
+    [ -e "/sys/class/udc/$udc" ] || fail modules "no UDC $udc"
+done
 
 # start_gadget SERIAL UDC [OPTIONS...]: starts the gadget server; sets $gadget_pid.
 start_gadget() {
@@ -101,13 +101,26 @@ start_gadget() {
 # The probe's device list contains SERIAL (as the device reports it: 10 digits).
 listed() { yhsm-usb-probe list | grep "serial=$(printf %010d "$1")\$" >/dev/null; }
 
+# The sysfs directory of the USB device with SERIAL, on the host side of dummy_hcd.
+device_dir() {
+    for d in /sys/bus/usb/devices/*; do
+        [ "$(cat "$d/serial" 2>/dev/null)" = "$(printf %010d "$1")" ] && echo "$d"
+    done
+}
+
+# Listed by our client and configured by the host's USB core (so no one races the
+# kernel's own SET_CONFIGURATION).
+on_host() {
+    listed "$1" && [ "$(tr -d ' ' <"$(device_dir "$1")/bConfigurationValue")" = 1 ]
+}
+
 # --- gadget A: enumeration, descriptors, echo of every length --------------------------
 if ! start_gadget $SERIAL_A "$UDC_A"; then
     fail enumeration "gadget server did not start: $(tail -n 3 /tmp/gadget-$SERIAL_A.log)"
     finish
 fi
 pid_a=$gadget_pid
-if wait_until 15 listed $SERIAL_A; then
+if wait_until 15 on_host $SERIAL_A; then
     out=$(yhsm-usb-probe list)
     note "$out"
     if echo "$out" | grep -qx "devices=1"; then
@@ -121,13 +134,9 @@ fi
 
 # What the host's USB core read from the device (sysfs), against the real device's shape.
 check_descriptors() {
-    want_serial=$(printf %010d $SERIAL_A)
-    dev=
-    for d in /sys/bus/usb/devices/*; do
-        [ "$(cat "$d/serial" 2>/dev/null)" = "$want_serial" ] && dev=$d
-    done
+    dev=$(device_dir $SERIAL_A)
     [ -n "$dev" ] || {
-        echo "no device with serial $want_serial in sysfs"
+        echo "no device with serial $SERIAL_A in sysfs"
         return 1
     }
     intf=$dev/$(basename "$dev"):1.0
@@ -143,6 +152,11 @@ check_descriptors() {
         got=$(cat "$intf/${kv%%=*}" 2>/dev/null)
         [ "$got" = "${kv#*=}" ] || bad="$bad ${kv%%=*}=$got(want ${kv#*=})"
     done
+    # The whole configuration: 9 (configuration) + 9 (interface) + 2 x 7 (endpoints) bytes,
+    # so nothing else (e.g. the endpoint reservation) shows. It follows the 18-byte device
+    # descriptor in the sysfs `descriptors` file.
+    total=$(od -A n -t u1 -j 20 -N 2 "$dev/descriptors" | awk '{ print $1 + 256 * $2 }')
+    [ "$total" = 32 ] || bad="$bad wTotalLength=$total(want 32)"
     [ -z "$bad" ] || {
         echo "$bad"
         return 1
@@ -154,13 +168,19 @@ else
     fail descriptors "$out"
 fi
 
+control_out=$(timeout 30 yhsm-usb-probe control yhusb://serial=$SERIAL_A 2>&1)
+control_rc=$?
+note "$(echo "$control_out" | grep -v '^exchanges=' | tr '\n' ';')"
+exchanges_a=$(echo "$control_out" | sed -n 's/^exchanges=//p')
+
 skip session-open "PENDING: needs the simulator and the yhsm CLI (create-session over yhusb://)"
 
 t0=$(now_cs)
 out=$(timeout 150 yhsm-usb-probe echo-all yhusb://serial=$SERIAL_A 2>&1)
 rc=$?
 note "$(echo "$out" | grep -v '^exchanges=') ($(($(now_cs) - t0))0 ms)"
-exchanges_a=$(echo "$out" | sed -n 's/^exchanges=//p')
+more=$(echo "$out" | sed -n 's/^exchanges=//p')
+exchanges_a=$((${exchanges_a:-0} + ${more:-0}))
 if [ $rc = 0 ]; then
     pass echo-all-lengths
 else
@@ -176,7 +196,7 @@ if ! start_gadget $SERIAL_B "$UDC_B" --delay-ms 200; then
     finish
 fi
 pid_b=$gadget_pid
-if wait_until 15 listed $SERIAL_B && listed $SERIAL_A; then
+if wait_until 15 on_host $SERIAL_B && listed $SERIAL_A; then
     note "$(yhsm-usb-probe list)"
     pass two-gadgets-listed
 else
@@ -252,6 +272,15 @@ if wait_exit $pid_a 10 && [ $status = 0 ]; then
     fi
 else
     fail selection-routed "gadget server A status $status: $(tail -n 3 /tmp/gadget-$SERIAL_A.log | tr '\n' ' ')"
+fi
+
+# Both vendor requests stalled, by our ep0 handling (the gadget counted them), and bulk
+# traffic went on.
+stalled=$(sed -n "s/^unbound serial=$SERIAL_A: .* \([0-9]*\) stalled setups.*/\1/p" /tmp/gadget-$SERIAL_A.log)
+if [ $control_rc = 0 ] && [ "$stalled" = 2 ]; then
+    pass control-requests-stalled
+else
+    fail control-requests-stalled "probe exit $control_rc ($(echo "$control_out" | tr '\n' ' ')), gadget stalled ${stalled:-?} setups (want 2)"
 fi
 
 finish

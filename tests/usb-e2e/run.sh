@@ -33,6 +33,7 @@ die() {
 expected_checks=(
     enumeration
     descriptors
+    control-requests-stalled
     echo-all-lengths
     two-gadgets-listed
     select-by-serial
@@ -96,9 +97,11 @@ if [ ! -f "$kdir/.extracted" ]; then
     rm -f "$kdir"/"$kpkg"_*.deb
     touch "$kdir/.extracted"
 fi
-vmlinuz=$(ls "$kdir"/root/boot/vmlinuz-* 2>/dev/null | head -n1)
-moddir=$(ls -d "$kdir"/root/lib/modules/*/ 2>/dev/null | head -n1)
-[ -f "$vmlinuz" ] && [ -d "$moddir" ] || die "no kernel or modules in $kdir/root"
+vmlinuz=$(find "$kdir/root/boot" -name 'vmlinuz-*' -print -quit 2>/dev/null)
+moddir=$(find "$kdir/root/lib/modules" -mindepth 1 -maxdepth 1 -type d -print -quit 2>/dev/null)
+if [ ! -f "$vmlinuz" ] || [ ! -d "$moddir" ]; then
+    die "no kernel or modules in $kdir/root"
+fi
 
 # Prints a module file's contents uncompressed (busybox insmod takes plain .ko files).
 module_cat() {

@@ -7,6 +7,8 @@
 //!   yhsm-usb-probe open      [URL] [--count N]   open, report the serial, N echoes
 //!   yhsm-usb-probe echo-all  [URL] [--max N]     echo data of every length 1..=N (3136)
 //!   yhsm-usb-probe echo-loop [URL] [--seconds S] echo until an error or S seconds pass
+//!   yhsm-usb-probe control   URL                 vendor control requests to the interface
+//!                                                must stall; then one echo
 //! URL is a connector URL (`yhusb://`, `yhusb://serial=N`); default `yhusb://`.
 //!
 //! Exit status: 0 ok, 1 wrong data, 2 usage, 3 transport error, 4 disconnected or no
@@ -19,8 +21,12 @@ use yhsm_proto::frame::{self, CommandCode, ErrorCode, FrameError, MAX_DATA_LEN};
 use yhsm_transport::usb::{self, UsbOptions, UsbTransport};
 use yhsm_transport::{ConnectorUrl, Transport, TransportError};
 
-/// Short, so a missing zero-length packet shows up as a quick failure, not a long hang.
-const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Short, so a missing zero-length packet shows up quickly. (rusb returns the bytes read
+/// so far when a read times out, so without the zero-length packet a response of a
+/// multiple of 64 bytes still arrives intact, only one whole timeout late.)
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(3);
+/// An echo slower than this waited for a timeout: the end of a transfer went missing.
+const SLOW_EXCHANGE: Duration = Duration::from_millis(1500);
 
 enum Failure {
     Usage(String),
@@ -122,7 +128,17 @@ fn echo_all(serial: Option<u32>, max: usize) -> Result<(), Failure> {
     let mut t = open(serial)?;
     let (mut requests_full, mut responses_full) = (0, 0);
     for len in 1..=max {
+        let start = Instant::now();
         echo(&mut t, &pattern(len))?;
+        let took = start.elapsed();
+        if took >= SLOW_EXCHANGE {
+            return Err(Failure::Data(format!(
+                "echo of {len} bytes ({} byte frames) took {} ms: a transfer end (short or \
+                 zero-length packet) went missing and the read waited for its timeout",
+                frame::HEADER_LEN + len,
+                took.as_millis()
+            )));
+        }
         // Echo frames are the same length both ways: header plus data.
         let frame_len = frame::HEADER_LEN + len;
         if frame_len.is_multiple_of(64) {
@@ -170,6 +186,50 @@ fn echo_loop(serial: Option<u32>, seconds: u64) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The device does not answer control requests of its own: a vendor request to its
+/// interface, IN or OUT, must be refused with a stall, and bulk traffic must go on after.
+fn control(serial: Option<u32>) -> Result<(), Failure> {
+    let wanted = serial.ok_or_else(|| Failure::Usage("control needs yhusb://serial=N".into()))?;
+    let usb_err = |what: &str, e: rusb::Error| Failure::Data(format!("{what}: {e}"));
+    let devices = rusb::devices().map_err(|e| usb_err("list devices", e))?;
+    let mut handle = None;
+    for dev in devices.iter() {
+        let Ok(desc) = dev.device_descriptor() else { continue };
+        if (desc.vendor_id(), desc.product_id()) != (0x1050, 0x0030) {
+            continue;
+        }
+        let h = dev.open().map_err(|e| usb_err("open", e))?;
+        let s = h.read_serial_number_string_ascii(&desc).map_err(|e| usb_err("serial", e))?;
+        if s.parse::<u32>().ok() == Some(wanted) {
+            handle = Some(h);
+        }
+    }
+    let handle = handle.ok_or_else(|| Failure::Data(format!("no device with serial {wanted}")))?;
+    handle.claim_interface(0).map_err(|e| usb_err("claim interface 0", e))?;
+    let timeout = Duration::from_secs(2);
+    // Vendor request, recipient interface 0: IN with a data stage, then OUT without one.
+    let mut buf = [0u8; 8];
+    let answers = [
+        ("IN", handle.read_control(0xc1, 0x01, 0, 0, &mut buf, timeout).map(|_| ())),
+        ("OUT", handle.write_control(0x41, 0x01, 0, 0, &[], timeout).map(|_| ())),
+    ];
+    drop(handle);
+    for (direction, answer) in answers {
+        match answer {
+            Err(rusb::Error::Pipe) => println!("{direction} vendor request stalled"),
+            other => {
+                return Err(Failure::Data(format!(
+                    "{direction} vendor request: expected a stall, got {other:?}"
+                )));
+            }
+        }
+    }
+    let mut t = open(Some(wanted))?;
+    echo(&mut t, b"after the stalls")?;
+    println!("exchanges=1");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let result = parse_args().and_then(|a| match a.command.as_str() {
         "list" => list(),
@@ -178,6 +238,7 @@ fn main() -> ExitCode {
             echo_all(a.serial, a.number.map_or(MAX_DATA_LEN, |n| usize::try_from(n).unwrap_or(0)))
         }
         "echo-loop" => echo_loop(a.serial, a.number.unwrap_or(30)),
+        "control" => control(a.serial),
         other => Err(Failure::Usage(format!("unknown command {other:?}"))),
     });
     match result {
