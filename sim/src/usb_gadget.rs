@@ -159,15 +159,7 @@ impl EndpointReservation {
     /// instance mounted at `dir`. Its events are never read: it has no interface, so it gets
     /// none but bind and unbind, and FunctionFS keeps only a few, merged.
     pub fn open(dir: &Path, count: u8) -> Result<Self, GadgetError> {
-        let ep0_path = dir.join("ep0");
-        let ep0 = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&ep0_path)
-            .map_err(open_err(&ep0_path))?;
-        write_once(&ep0, &ep0_path, &descriptors::reservation_descriptors(count))?;
-        write_once(&ep0, &ep0_path, &descriptors::functionfs_strings())?;
-        Ok(Self { _ep0: ep0 })
+        Ok(Self { _ep0: open_ep0(dir, &descriptors::reservation_descriptors(count))? })
     }
 }
 
@@ -183,6 +175,16 @@ pub struct FunctionFs {
 
 fn open_err(path: &Path) -> impl FnOnce(io::Error) -> GadgetError + '_ {
     move |source| GadgetError::Io { action: "cannot open", path: path.to_path_buf(), source }
+}
+
+/// Opens `<dir>/ep0` and writes the descriptors blob, then the (empty) strings blob: the
+/// function is ready once both are in.
+fn open_ep0(dir: &Path, descriptors: &[u8]) -> Result<File, GadgetError> {
+    let path = dir.join("ep0");
+    let ep0 = OpenOptions::new().read(true).write(true).open(&path).map_err(open_err(&path))?;
+    write_once(&ep0, &path, descriptors)?;
+    write_once(&ep0, &path, &descriptors::functionfs_strings())?;
+    Ok(ep0)
 }
 
 /// Writes `data` to a FunctionFS file in one call: each call is one transfer (or one blob).
@@ -203,14 +205,7 @@ impl FunctionFs {
     /// Writes the descriptors and strings to `<dir>/ep0` (FunctionFS mounted at `dir`) and
     /// opens the endpoint files. After this the gadget can be bound to a UDC.
     pub fn open(dir: &Path) -> Result<Self, GadgetError> {
-        let ep0_path = dir.join("ep0");
-        let ep0 = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&ep0_path)
-            .map_err(open_err(&ep0_path))?;
-        write_once(&ep0, &ep0_path, &descriptors::functionfs_descriptors())?;
-        write_once(&ep0, &ep0_path, &descriptors::functionfs_strings())?;
+        let ep0 = open_ep0(dir, &descriptors::functionfs_descriptors())?;
         // Non-blocking only changes what happens while the endpoints are disabled: the
         // kernel answers EAGAIN instead of sleeping until they are enabled, so the data
         // loop never sleeps through an unbind. Transfers themselves still block.
