@@ -157,8 +157,13 @@ impl fmt::Display for TransportError {
                 if !reason.is_empty() {
                     write!(f, " ({reason})")?;
                 }
-                if *status == 403 {
-                    f.write_str("; the connector may only accept Host names in its allowlist")?;
+                match status {
+                    400 => f.write_str(
+                        "; it refuses bodies shorter than 3 bytes or longer than its limit \
+                         (older connectors stop at 2051 bytes, less than firmware 2.4 frames)",
+                    )?,
+                    403 => f.write_str("; it may only accept Host names in its allowlist")?,
+                    _ => {}
                 }
                 Ok(())
             }
@@ -218,5 +223,21 @@ mod tests {
         assert!(!TransportError::NoDevice.request_may_have_been_delivered());
         assert!(!TransportError::Busy { device: String::new() }.request_may_have_been_delivered());
         assert!(!TransportError::RequestTooLong { len: 5000 }.request_may_have_been_delivered());
+    }
+
+    #[test]
+    fn http_errors_explain_the_status() {
+        let http = |status: u16, reason: &str| {
+            TransportError::Http { url: "http://h:1".into(), status, reason: reason.into() }
+                .to_string()
+        };
+        assert_eq!(
+            http(400, "Bad Request"),
+            "yubihsm-connector at http://h:1 answered HTTP 400 (Bad Request); it refuses bodies \
+             shorter than 3 bytes or longer than its limit (older connectors stop at 2051 bytes, \
+             less than firmware 2.4 frames)"
+        );
+        assert!(http(403, "Forbidden").contains("allowlist"));
+        assert_eq!(http(502, ""), "yubihsm-connector at http://h:1 answered HTTP 502");
     }
 }

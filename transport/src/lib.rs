@@ -3,6 +3,8 @@
 
 mod error;
 mod frame_check;
+#[cfg(feature = "http")]
+pub mod http;
 mod url;
 #[cfg(feature = "usb")]
 pub mod usb;
@@ -11,7 +13,14 @@ use std::time::Duration;
 
 pub use error::{TransportError, UDEV_RULE_FILE};
 pub use frame_check::{check_request, check_response};
+#[cfg(feature = "http")]
+pub use http::{ConnectorStatus, HttpTransport};
 pub use url::{ConnectorUrl, DEFAULT_CONNECTOR_URL, DEFAULT_HTTP_CONNECTOR_URL, HttpUrl, UrlError};
+#[cfg(feature = "usb")]
+pub use usb::{
+    UsbDeviceInfo, UsbOptions, UsbTransport, list_devices as list_usb_devices,
+    list_serials as list_usb_serials,
+};
 
 /// Carries one request frame to a YubiHSM 2 and brings its response frame back.
 ///
@@ -71,6 +80,10 @@ impl Default for Timeouts {
 
 /// Opens the transport a URL names. `sim:` URLs are not opened here: the simulator lives
 /// in its own crate and the binary wires it in.
+#[cfg_attr(
+    not(any(feature = "usb", feature = "http")),
+    allow(unused_variables, reason = "no transport built to use the timeouts")
+)]
 pub fn open(url: &ConnectorUrl, timeouts: Timeouts) -> Result<Box<dyn Transport>, TransportError> {
     match url {
         #[cfg(feature = "usb")]
@@ -82,11 +95,40 @@ pub fn open(url: &ConnectorUrl, timeouts: Timeouts) -> Result<Box<dyn Transport>
             what: "this build has no USB support (feature `usb`); use an http:// connector URL"
                 .to_owned(),
         }),
+        #[cfg(feature = "http")]
+        ConnectorUrl::Http(h) => Ok(Box::new(http::HttpTransport::connect(h.clone(), timeouts)?)),
+        #[cfg(not(feature = "http"))]
         ConnectorUrl::Http(_) => Err(TransportError::Unsupported {
-            what: "the HTTP connector transport is not built yet".to_owned(),
+            what: "this build has no HTTP connector support (feature `http`); use yhusb://"
+                .to_owned(),
         }),
         ConnectorUrl::Sim { .. } => Err(TransportError::Unsupported {
             what: format!("{url} is a simulator, which this crate does not open"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaves_the_simulator_to_the_caller() {
+        let url: ConnectorUrl = "sim:state".parse().unwrap();
+        let Err(e) = open(&url, Timeouts::default()) else { panic!("opened {url}") };
+        assert_eq!(
+            e,
+            TransportError::Unsupported {
+                what: "sim:state is a simulator, which this crate does not open".into()
+            }
+        );
+        assert!(!e.request_may_have_been_delivered());
+    }
+
+    #[test]
+    fn defaults_suit_slow_key_generation() {
+        let t = Timeouts::default();
+        assert!(t.exchange >= Duration::from_secs(60));
+        assert!(t.connect < t.exchange);
     }
 }

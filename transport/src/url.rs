@@ -165,6 +165,10 @@ fn parse_serial(value: &str) -> Result<u32, String> {
 }
 
 /// A serial number string as a device reports it, when it is decimal digits.
+#[cfg_attr(
+    not(feature = "usb"),
+    allow(dead_code, reason = "only USB devices report serial strings")
+)]
 pub(crate) fn device_serial(text: &str) -> Option<u32> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
