@@ -1,0 +1,92 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod error;
+mod frame_check;
+mod url;
+#[cfg(feature = "usb")]
+pub mod usb;
+
+use std::time::Duration;
+
+pub use error::{TransportError, UDEV_RULE_FILE};
+pub use frame_check::{check_request, check_response};
+pub use url::{ConnectorUrl, DEFAULT_CONNECTOR_URL, DEFAULT_HTTP_CONNECTOR_URL, HttpUrl, UrlError};
+
+/// Carries one request frame to a YubiHSM 2 and brings its response frame back.
+///
+/// Implementations check frame lengths both ways ([`check_request`], [`check_response`])
+/// and never interpret the bytes: sessions and cryptography belong to the layer above,
+/// which holds a `Box<dyn Transport>` (the trait is object safe and `Send`).
+pub trait Transport: Send {
+    /// Sends `request` (one whole frame) and returns the whole response frame.
+    fn exchange(&mut self, request: &[u8]) -> Result<Vec<u8>, TransportError>;
+
+    /// What this transport talks to, for messages: "USB device serial 12345678",
+    /// "http://127.0.0.1:12345".
+    fn describe(&self) -> String;
+
+    /// Names the session the next requests belong to, for transports that can pass it
+    /// on (yubihsm-connector receives it as the `YubiHSM-Session` header, 16 hex digits).
+    /// `None` for requests outside a session. The default does nothing.
+    fn set_session_tag(&mut self, _tag: Option<[u8; 8]>) {}
+}
+
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn exchange(&mut self, request: &[u8]) -> Result<Vec<u8>, TransportError> {
+        (**self).exchange(request)
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+
+    fn set_session_tag(&mut self, tag: Option<[u8; 8]>) {
+        (**self).set_session_tag(tag);
+    }
+}
+
+/// How long to wait. The defaults suit a device that generates an RSA-4096 key, which
+/// takes tens of seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing a TCP connection to a connector.
+    pub connect: Duration,
+    /// One whole exchange: sending the request and receiving the complete response.
+    pub exchange: Duration,
+}
+
+impl Timeouts {
+    /// The exchange timeout used unless the caller chooses another.
+    pub const DEFAULT_EXCHANGE: Duration = Duration::from_secs(120);
+    /// The connect timeout used unless the caller chooses another.
+    pub const DEFAULT_CONNECT: Duration = Duration::from_secs(10);
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { connect: Self::DEFAULT_CONNECT, exchange: Self::DEFAULT_EXCHANGE }
+    }
+}
+
+/// Opens the transport a URL names. `sim:` URLs are not opened here: the simulator lives
+/// in its own crate and the binary wires it in.
+pub fn open(url: &ConnectorUrl, timeouts: Timeouts) -> Result<Box<dyn Transport>, TransportError> {
+    match url {
+        #[cfg(feature = "usb")]
+        ConnectorUrl::Usb { serial } => {
+            Ok(Box::new(usb::UsbTransport::open(*serial, usb::UsbOptions::new(timeouts))?))
+        }
+        #[cfg(not(feature = "usb"))]
+        ConnectorUrl::Usb { .. } => Err(TransportError::Unsupported {
+            what: "this build has no USB support (feature `usb`); use an http:// connector URL"
+                .to_owned(),
+        }),
+        ConnectorUrl::Http(_) => Err(TransportError::Unsupported {
+            what: "the HTTP connector transport is not built yet".to_owned(),
+        }),
+        ConnectorUrl::Sim { .. } => Err(TransportError::Unsupported {
+            what: format!("{url} is a simulator, which this crate does not open"),
+        }),
+    }
+}
