@@ -121,6 +121,40 @@ impl Device {
         device
     }
 
+    /// A device rebuilt from saved state (see [`crate::state`]): it boots, so a boot line
+    /// is logged, no session is open, and the RNG is freshly seeded from the OS.
+    pub(crate) fn restore(
+        config: Config,
+        store: Store,
+        log: AuditLog,
+        disabled_algorithms: BTreeSet<u8>,
+        device_key: SecretArray<32>,
+    ) -> Result<Self, getrandom::Error> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed)?;
+        let mut device = Self {
+            config,
+            store,
+            sessions: Sessions::default(),
+            log,
+            disabled_algorithms,
+            device_key,
+            rng: ChaCha20Rng::from_seed(seed),
+            clock: Box::new(SystemClock::new()),
+            faults: FaultPlan::default(),
+            exchanges: 0,
+            unplugged: false,
+            changed: false,
+        };
+        device.log.boot();
+        Ok(device)
+    }
+
+    /// Replaces the clock (tests drive a restored device with a [`crate::ManualClock`]).
+    pub fn set_clock(&mut self, clock: Box<dyn Clock>) {
+        self.clock = clock;
+    }
+
     /// The device's configuration.
     pub fn config(&self) -> &Config {
         &self.config
@@ -192,7 +226,7 @@ impl Device {
     /// default options, a reset and a boot line in the log, no session.
     pub fn factory_reset(&mut self) {
         let keys = StaticKeys::from_password(FACTORY_PASSWORD);
-        let all = Capabilities::KNOWN;
+        let all = Capabilities::ALL;
         self.store = Store::new();
         let factory = Object {
             id: FACTORY_KEY_ID,
