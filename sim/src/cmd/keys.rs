@@ -95,7 +95,10 @@ pub fn execute(
             Ok(Done::data(sig).target(req.key_id))
         }
         CommandCode::SIGN_EDDSA => {
-            let (id, message) = id_and_rest(data)?;
+            // An empty message is valid (RFC 8032 test 1).
+            let mut r = Reader::new(data);
+            let id = read_id(&mut r)?;
+            let message = r.rest();
             let object =
                 usable(dev, ctx, id, ObjectType::ASYMMETRIC_KEY, Capabilities::SIGN_EDDSA)?;
             if object.algorithm != Algorithm::ED25519 {

@@ -18,8 +18,7 @@ const NONCE_LEN: usize = 13;
 const TAG_LEN: usize = 16;
 const BLOCK: usize = 16;
 
-/// HMAC of `data` with `key` for hmac-sha256/384/512. hmac-sha1 is not simulated (no
-/// SHA-1 implementation in the tree): algorithm-disabled.
+/// HMAC of `data` with `key` for hmac-sha1/256/384/512.
 pub fn hmac(alg: Algorithm, key: &[u8], data: &[u8]) -> Result<Vec<u8>, ErrorCode> {
     fn run<M: Mac + KeyInit>(key: &[u8], data: &[u8]) -> Result<Vec<u8>, ErrorCode> {
         let mut m = <M as KeyInit>::new_from_slice(key).map_err(|_| ErrorCode::INVALID_DATA)?;
@@ -27,6 +26,7 @@ pub fn hmac(alg: Algorithm, key: &[u8], data: &[u8]) -> Result<Vec<u8>, ErrorCod
         Ok(m.finalize().into_bytes().to_vec())
     }
     match alg {
+        Algorithm::HMAC_SHA1 => run::<Hmac<sha1::Sha1>>(key, data),
         Algorithm::HMAC_SHA256 => run::<Hmac<Sha256>>(key, data),
         Algorithm::HMAC_SHA384 => run::<Hmac<Sha384>>(key, data),
         Algorithm::HMAC_SHA512 => run::<Hmac<Sha512>>(key, data),
