@@ -2,6 +2,13 @@
 //! timeouts, access control, sequences and origins, storage limits, the audit log, error
 //! codes and fault injection.
 
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 mod common;
 
 use common::*;

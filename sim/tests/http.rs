@@ -1,5 +1,12 @@
 //! The connector front end over real sockets, and the state file.
 
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,6 +1,13 @@
 //! Export and import of every key type, Yubico's `.yhw` vectors, signatures checked with
 //! independent verifiers, and arbitrary frames before and after authentication.
 
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test code: a failed step fails the test"
+)]
+
 mod common;
 
 use common::*;

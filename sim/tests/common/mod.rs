@@ -1,10 +1,4 @@
 //! A tiny host for driving the simulator in tests, built on proto's client half of SCP03
-#![allow(
-    clippy::panic,
-    clippy::expect_used,
-    clippy::unwrap_used,
-    reason = "test helper: a failed step fails the test"
-)]
 //! and its typed commands (the real client layer lives in the transport crate).
 
 #![allow(dead_code, reason = "each test binary uses a different part of the helper")]
