@@ -1,0 +1,198 @@
+//! Key material: generation, public keys and signatures per algorithm, stored in the
+//! wrapped-body layout of PROTOCOL.md §5 (`yhsm_proto::wrap::Body`).
+
+pub mod ec;
+pub mod sym;
+
+use chacha20::ChaCha20Rng;
+use ed25519_dalek::hazmat::{ExpandedSecretKey, raw_sign};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use rand_core::Rng as _;
+use sha2::Sha512;
+use yhsm_proto::Algorithm;
+use yhsm_proto::frame::ErrorCode;
+use yhsm_proto::secret::{SecretArray, SecretBytes};
+use yhsm_proto::wrap::Body;
+use zeroize::Zeroizing;
+
+/// Runs `$f::<Curve>` for the EC algorithm `$alg`, or answers algorithm-disabled for a
+/// curve the simulator cannot compute with.
+macro_rules! per_curve {
+    ($alg:expr, $f:ident ( $($arg:expr),* )) => {
+        match $alg {
+            Algorithm::ECP256 => ec::$f::<p256::NistP256>($($arg),*),
+            Algorithm::ECP384 => ec::$f::<p384::NistP384>($($arg),*),
+            Algorithm::ECP521 => ec::$f::<p521::NistP521>($($arg),*),
+            Algorithm::ECK256 => ec::$f::<k256::Secp256k1>($($arg),*),
+            Algorithm::ECBP256 => ec::$f::<bp256::BrainpoolP256r1>($($arg),*),
+            Algorithm::ECBP384 => ec::$f::<bp384::BrainpoolP384r1>($($arg),*),
+            _ => Err(ErrorCode::ALGORITHM_DISABLED),
+        }
+    };
+}
+
+/// Whether the simulator can compute with the EC algorithm `alg`.
+pub fn ec_supported(alg: Algorithm) -> bool {
+    matches!(
+        alg,
+        Algorithm::ECP256
+            | Algorithm::ECP384
+            | Algorithm::ECP521
+            | Algorithm::ECK256
+            | Algorithm::ECBP256
+            | Algorithm::ECBP384
+    )
+}
+
+/// DER `SEQUENCE { INTEGER r, INTEGER s }` from big-endian r and s.
+pub fn der_signature(r: &[u8], s: &[u8]) -> Vec<u8> {
+    fn integer(v: &[u8]) -> Vec<u8> {
+        let start = v.iter().position(|&b| b != 0).unwrap_or(v.len().saturating_sub(1));
+        let v = v.get(start..).unwrap_or_default();
+        let pad = v.first().is_some_and(|b| b & 0x80 != 0);
+        let mut out = vec![0x02];
+        push_len(&mut out, v.len() + usize::from(pad));
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(v);
+        out
+    }
+    fn push_len(out: &mut Vec<u8>, len: usize) {
+        match u8::try_from(len) {
+            Ok(l) if l < 0x80 => out.push(l),
+            Ok(l) => out.extend_from_slice(&[0x81, l]),
+            Err(_) => {
+                let l = u16::try_from(len).unwrap_or(u16::MAX);
+                out.push(0x82);
+                out.extend_from_slice(&l.to_be_bytes());
+            }
+        }
+    }
+    let mut body = integer(r);
+    body.extend_from_slice(&integer(s));
+    let mut out = vec![0x30];
+    push_len(&mut out, body.len());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The body of an asymmetric key imported with PUT_ASYMMETRIC_KEY: EC private scalar,
+/// ed25519 seed.
+pub fn asymmetric_from_private(alg: Algorithm, key: &[u8]) -> Result<Body, ErrorCode> {
+    if let Some(size) = alg.ec_field_size() {
+        if key.len() != size {
+            return Err(ErrorCode::WRONG_LENGTH);
+        }
+        let (x, y) = per_curve!(alg, public(key))?;
+        return Ok(Body::Ec { d: SecretBytes::from_slice(key), x, y });
+    }
+    if alg == Algorithm::ED25519 {
+        let seed = SecretArray::<32>::from_slice(key).ok_or(ErrorCode::WRONG_LENGTH)?;
+        return Ok(ed25519_body(&seed));
+    }
+    Err(ErrorCode::INVALID_DATA)
+}
+
+/// A freshly generated asymmetric key.
+pub fn asymmetric_generate(alg: Algorithm, rng: &mut ChaCha20Rng) -> Result<Body, ErrorCode> {
+    if alg.ec_field_size().is_some() {
+        let d: Zeroizing<Vec<u8>> = per_curve!(alg, generate(rng))?;
+        return asymmetric_from_private(alg, &d);
+    }
+    if alg == Algorithm::ED25519 {
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        return Ok(ed25519_body(&SecretArray::new(seed)));
+    }
+    Err(ErrorCode::INVALID_DATA)
+}
+
+/// An ed25519 body that keeps the seed, so that an export with format 1 can include it.
+fn ed25519_body(seed: &SecretArray<32>) -> Body {
+    let public = SigningKey::from_bytes(seed.expose_secret()).verifying_key().to_bytes();
+    Body::ed25519_from_seed_with_seed(seed, public)
+}
+
+/// An ECDSA signature of `digest` with the EC key in `body`.
+pub fn sign_ecdsa(
+    alg: Algorithm,
+    body: &Body,
+    digest: &[u8],
+    rng: &mut ChaCha20Rng,
+) -> Result<Vec<u8>, ErrorCode> {
+    let Body::Ec { d, .. } = body else { return Err(ErrorCode::INVALID_DATA) };
+    per_curve!(alg, sign(d.expose_secret(), digest, rng))
+}
+
+/// ECDH with the EC key in `body` and the host's uncompressed point.
+pub fn derive_ecdh(alg: Algorithm, body: &Body, point: &[u8]) -> Result<Vec<u8>, ErrorCode> {
+    let Body::Ec { d, .. } = body else { return Err(ErrorCode::INVALID_DATA) };
+    per_curve!(alg, ecdh(d.expose_secret(), point))
+}
+
+/// An ed25519 signature with the key in `body` (the scalar as stored, clamped or reduced;
+/// both sign alike).
+pub fn sign_eddsa(body: &Body, message: &[u8]) -> Result<Vec<u8>, ErrorCode> {
+    let Body::Ed25519 { scalar, prefix, public, .. } = body else {
+        return Err(ErrorCode::INVALID_DATA);
+    };
+    let mut expanded = Zeroizing::new([0u8; 64]);
+    for (dst, src) in expanded.iter_mut().zip(scalar.expose_secret().iter().rev()) {
+        *dst = *src;
+    }
+    if let Some(tail) = expanded.get_mut(32..) {
+        tail.copy_from_slice(prefix.expose_secret());
+    }
+    let esk = ExpandedSecretKey::from_bytes(&expanded);
+    let vk = VerifyingKey::from_bytes(public).map_err(|_| ErrorCode::INVALID_DATA)?;
+    Ok(raw_sign::<Sha512>(&esk, message, &vk).to_bytes().to_vec())
+}
+
+/// The public key GET_PUBLIC_KEY returns for `object`: EC `X || Y`, the ed25519 point, an
+/// RSA modulus.
+pub fn public_key(object: &crate::store::Object) -> Option<Vec<u8>> {
+    match object.object_type {
+        yhsm_proto::ObjectType::ASYMMETRIC_KEY => object.body.public_key(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_integers_are_minimal_and_positive() {
+        assert_eq!(der_signature(&[0, 1], &[0x80]), [0x30, 7, 2, 1, 1, 2, 2, 0, 0x80]);
+        assert_eq!(der_signature(&[0, 0], &[5]), [0x30, 6, 2, 1, 0, 2, 1, 5]);
+    }
+
+    #[test]
+    fn signs_the_rfc8032_vector() {
+        // RFC 8032 §7.1 test 2.
+        let seed: [u8; 32] =
+            hex_lit("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb");
+        let body = asymmetric_from_private(Algorithm::ED25519, &seed).unwrap();
+        assert_eq!(
+            body.public_key().unwrap(),
+            hex_lit::<32>("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c")
+        );
+        let sig = sign_eddsa(&body, &[0x72]).unwrap();
+        assert_eq!(
+            sig,
+            hex_lit::<64>(
+                "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da\
+                 085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"
+            )
+        );
+    }
+
+    fn hex_lit<const N: usize>(s: &str) -> [u8; N] {
+        let v: Vec<u8> = (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect();
+        v.try_into().unwrap()
+    }
+}
