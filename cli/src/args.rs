@@ -31,6 +31,20 @@ pub struct Cli {
     pub warnings: Vec<&'static str>,
 }
 
+impl Command {
+    /// How the user names the command, for `yhsm NAME --help`.
+    pub fn name(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::Help(_) | Self::Version => return None,
+            Self::Inspect(_) => "inspect",
+            Self::Wrap(_) => "wrap",
+            Self::SharesCombine(_) => "shares combine",
+            Self::SharesSplit(_) => "shares split",
+            Self::SharesConvert(_) => "shares convert",
+        })
+    }
+}
+
 /// The subcommands. Device subcommands (restore, dump, list, info, verify, raw, sim serve)
 /// are added here as they are written.
 #[derive(Debug)]
@@ -85,6 +99,10 @@ pub struct ConvertArgs {
 
 /// Parses the arguments after the program name.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
+    parse_args(args).map_err(|e| e.or_hint(HELP_HINT))
+}
+
+fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
     let mut p = Parser::from_args(args);
     let mut cli =
         Cli { global: GlobalOptions::default(), command: Command::Version, warnings: vec![] };

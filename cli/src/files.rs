@@ -19,30 +19,36 @@ pub fn read_file(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>> {
     let file = File::open(path).map_err(|e| {
         Error::failure(format!("cannot open {what} `{}`", path.display())).with_source(e)
     })?;
-    read_bounded(file, what, &path.display().to_string())
+    read_limited(file).map_err(|e| {
+        Error::failure(format!("cannot read {what} `{}`", path.display())).with_source(e)
+    })
+}
+
+/// Reads a whole file of at most [`MAX_INPUT_LEN`] bytes, for callers that name the file
+/// themselves: the error is the reason alone.
+pub fn read_file_plain(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    read_limited(file).map_err(|e| format!("cannot read: {e}"))
 }
 
 /// Like [`read_file`], but `-` reads standard input.
 pub fn read_file_or_stdin(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>> {
-    if path.as_os_str() == "-" {
-        read_bounded(io::stdin().lock(), what, "-")
-    } else {
-        read_file(path, what)
+    if path.as_os_str() != "-" {
+        return read_file(path, what);
     }
+    read_limited(io::stdin().lock())
+        .map_err(|e| Error::failure(format!("cannot read {what} from standard input")).with_source(e))
 }
 
-fn read_bounded(reader: impl Read, what: &str, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+fn read_limited(reader: impl Read) -> io::Result<Zeroizing<Vec<u8>>> {
     let mut buf = Zeroizing::new(Vec::with_capacity(4096));
     // One byte more than allowed tells "exactly the limit" from "too long".
-    reader
-        .take(MAX_INPUT_LEN + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::failure(format!("cannot read {what} `{name}`")).with_source(e))?;
+    reader.take(MAX_INPUT_LEN + 1).read_to_end(&mut buf)?;
     if buf.len() as u64 > MAX_INPUT_LEN {
-        return Err(Error::failure(format!(
-            "{what} `{name}` is larger than {} KiB; is it the right file?",
-            MAX_INPUT_LEN / 1024
-        )));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {} KiB; is it the right file?", MAX_INPUT_LEN / 1024),
+        ));
     }
     Ok(buf)
 }

@@ -41,8 +41,8 @@ pub fn inspect_text(key: &WrapKey, text: &[u8]) -> Result<Summary, wrap::WrapErr
 /// Reads and decrypts one file.
 pub fn inspect_file(key: &WrapKey, path: &Path) -> Inspected {
     let file = path.display().to_string();
-    let result = match files::read_file(path, "wrapped object file") {
-        Err(e) => Err(e.chain()),
+    let result = match files::read_file_plain(path) {
+        Err(e) => Err(e),
         Ok(text) => inspect_text(key, &text).map_err(|e| e.to_string()),
     };
     Inspected { file, result }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use args::{Cli, Command};
 use yhsm::error::{EXIT_FAILURE, EXIT_OK};
 use yhsm::prompt::Prompter;
-use yhsm::{Error, Result, inspect, shares, wrap, wrapkey};
+use yhsm::{Error, ErrorKind, Result, inspect, shares, wrap, wrapkey};
 use zeroize::Zeroizing;
 
 fn main() -> ExitCode {
@@ -20,8 +20,13 @@ fn main() -> ExitCode {
             for warning in &cli.warnings {
                 eprintln_safe(&format!("yhsm: warning: {warning}"));
             }
+            let help = match cli.command.name() {
+                Some(name) => format!("run `yhsm {name} --help` for usage"),
+                None => "run `yhsm --help` for usage".to_owned(),
+            };
             match run(cli) {
                 Ok(code) => code,
+                Err(e) if e.kind() == ErrorKind::Usage => report(&e.or_hint(help)),
                 Err(e) => report(&e),
             }
         }

@@ -37,7 +37,7 @@ impl RecoveredKey {
     /// capabilities, algorithm, and the key in hex only when `reveal` is set.
     pub fn render_human(&self, reveal: bool) -> Zeroizing<String> {
         let s = &self.0.secret;
-        let mut f = Fields::new();
+        let mut f = Fields::flat();
         f.add("format", self.0.format.name())
             .add("threshold", self.0.threshold.to_string())
             .add("wrap key id", format!("0x{:04x}", s.wrap_key_id))

@@ -45,15 +45,22 @@ pub fn hex_lines(bytes: &[u8], width: usize, indent: usize) -> String {
     out
 }
 
-/// Lines `  name: value`, names padded so the values line up.
-#[derive(Debug, Default)]
+/// Lines `name: value`, names padded so the values line up.
+#[derive(Debug)]
 pub struct Fields {
+    indent: usize,
     rows: Vec<(&'static str, String)>,
 }
 
 impl Fields {
+    /// Rows indented by two spaces, under a heading.
     pub fn new() -> Self {
-        Self::default()
+        Self { indent: 2, rows: Vec::new() }
+    }
+
+    /// Rows without indentation.
+    pub fn flat() -> Self {
+        Self { indent: 0, rows: Vec::new() }
     }
 
     pub fn add(&mut self, name: &'static str, value: impl Into<String>) -> &mut Self {
@@ -70,14 +77,15 @@ impl Fields {
 
     /// The column at which values start, for continuation lines.
     pub fn value_column(&self) -> usize {
-        2 + self.rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0) + 1 + 2
+        self.indent + self.rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0) + 1 + 2
     }
 
     pub fn render(&self) -> String {
         let width = self.rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
         let mut out = String::new();
         for (name, value) in &self.rows {
-            let _ = writeln!(out, "  {:<w$}  {value}", format!("{name}:"), w = width + 1);
+            let pad = " ".repeat(self.indent);
+            let _ = writeln!(out, "{pad}{:<w$}  {value}", format!("{name}:"), w = width + 1);
         }
         out
     }

@@ -79,7 +79,7 @@ pub fn check_spec(spec: &WrapSpec) -> Result<ObjectType> {
         && !matches!(object_type, ObjectType::AUTHENTICATION_KEY | ObjectType::WRAP_KEY)
     {
         return Err(Error::usage(format!(
-            "--delegated: a {object_type} has no delegated capabilities (only \
+            "--delegated: {object_type} objects have no delegated capabilities (only \
              authentication-key and wrap-key objects do)"
         )));
     }
