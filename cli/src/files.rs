@@ -36,8 +36,9 @@ pub fn read_file_or_stdin(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>>
     if path.as_os_str() != "-" {
         return read_file(path, what);
     }
-    read_limited(io::stdin().lock())
-        .map_err(|e| Error::failure(format!("cannot read {what} from standard input")).with_source(e))
+    read_limited(io::stdin().lock()).map_err(|e| {
+        Error::failure(format!("cannot read {what} from standard input")).with_source(e)
+    })
 }
 
 fn read_limited(reader: impl Read) -> io::Result<Zeroizing<Vec<u8>>> {

@@ -52,6 +52,12 @@ pub struct Fields {
     rows: Vec<(&'static str, String)>,
 }
 
+impl Default for Fields {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Fields {
     /// Rows indented by two spaces, under a heading.
     pub fn new() -> Self {
