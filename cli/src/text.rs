@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use yhsm_proto::{Capabilities, Domains};
+use zeroize::Zeroize;
 
 /// Domains as yubihsm-shell lists them, `1:2:3`, every number spelled out; `none` when empty.
 pub fn domain_list(domains: Domains) -> String {
@@ -50,6 +51,15 @@ pub fn hex_lines(bytes: &[u8], width: usize, indent: usize) -> String {
 pub struct Fields {
     indent: usize,
     rows: Vec<(&'static str, String)>,
+}
+
+/// The values may hold a revealed key.
+impl Drop for Fields {
+    fn drop(&mut self) {
+        for (_, value) in &mut self.rows {
+            value.zeroize();
+        }
+    }
 }
 
 impl Default for Fields {

@@ -331,3 +331,75 @@ fn ed25519_body(seed: &[u8], public: Option<&[u8]>) -> Result<Body, String> {
     }
     Ok(Body::ed25519_from_seed(&seed, computed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/keys");
+    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/wrapped");
+
+    /// Every DER private key the tests have: the fixtures and the vectors' PEMs.
+    fn ders() -> Vec<(String, Algorithm, Zeroizing<Vec<u8>>)> {
+        let mut out = Vec::new();
+        for (file, algorithm) in [
+            ("ecp521.pem", Algorithm::ECP521),
+            ("ecp384_sec1.pem", Algorithm::ECP384),
+            ("ecbp384.pem", Algorithm::ECBP384),
+            ("rsa3072_pkcs1.pem", Algorithm::RSA3072),
+            ("ecp256.der", Algorithm::ECP256),
+            ("ed25519.der", Algorithm::ED25519),
+        ] {
+            let bytes = std::fs::read(format!("{DATA}/{file}")).unwrap();
+            let der = if pem::is_pem(&bytes) {
+                pem::decode(&bytes, &[]).unwrap().der
+            } else {
+                Zeroizing::new(bytes)
+            };
+            out.push((file.to_owned(), algorithm, der));
+        }
+        for (name, algorithm) in [("rsa2048", Algorithm::RSA2048), ("ec_p384", Algorithm::ECP384)] {
+            let v: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(format!("{VECTORS}/{name}.json")).unwrap(),
+            )
+            .unwrap();
+            let pem = v["input"]["pem"].as_str().unwrap();
+            out.push((name.to_owned(), algorithm, pem::decode(pem.as_bytes(), &[]).unwrap().der));
+        }
+        out
+    }
+
+    #[test]
+    fn reads_every_key_as_der() {
+        for (name, algorithm, der) in ders() {
+            let body = asymmetric_body(algorithm, &der).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(body.public_key().is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn rejects_every_truncation_and_bit_flip_without_panicking() {
+        for (name, algorithm, der) in ders() {
+            for len in 0..der.len() {
+                assert!(asymmetric_body(algorithm, &der[..len]).is_err(), "{name}: prefix {len}");
+            }
+            // A flipped bit either breaks the structure or changes the key; neither panics,
+            // and a changed private key no longer matches a public key the file carries.
+            for i in 0..der.len() {
+                let mut flipped = der.to_vec();
+                flipped[i] ^= 0x01;
+                let _ = asymmetric_body(algorithm, &flipped);
+            }
+        }
+    }
+
+    #[test]
+    fn a_public_key_that_does_not_match_is_refused() {
+        // The ec_p384 vector's PKCS#8 key ends with the public point; change its last byte.
+        let (_, _, der) = ders().into_iter().find(|(n, ..)| n == "ec_p384").unwrap();
+        let mut der = der.to_vec();
+        *der.last_mut().unwrap() ^= 0x01;
+        let e = asymmetric_body(Algorithm::ECP384, &der).unwrap_err();
+        assert_eq!(e, "the public key in the file does not match the private key");
+    }
+}
