@@ -118,7 +118,7 @@ pub fn read_shares_file(path: &Path) -> Result<SharesFile> {
 /// Combines the shares of a file; errors about one share name its line.
 pub fn combine_shares_file(file: &SharesFile, name: &str) -> Result<RecoveredKey> {
     shares::combine(&file.shares).map(RecoveredKey).map_err(|e| {
-        match e.share().and_then(|position| file.lines.get(position - 1)) {
+        match e.share().and_then(|n| n.checked_sub(1)).and_then(|i| file.lines.get(i)) {
             Some(line) => Error::failure(format!("shares file `{name}`, line {line}: {e}")),
             None => Error::failure(format!("shares file `{name}`: {e}")),
         }

@@ -225,7 +225,8 @@ impl Key<'_> {
 }
 
 fn rsa_body(rsa: &Rsa<'_>, algorithm: Algorithm) -> Result<Body, String> {
-    let bits = rsa.n.len() * 8 - rsa.n.first().map_or(8, |b| b.leading_zeros() as usize);
+    let leading = rsa.n.first().map_or(0, |b| b.leading_zeros() as usize);
+    let bits = (rsa.n.len() * 8).saturating_sub(leading);
     let found = match bits {
         2048 => Algorithm::RSA2048,
         3072 => Algorithm::RSA3072,
@@ -391,6 +392,16 @@ mod tests {
                 let _ = asymmetric_body(algorithm, &flipped);
             }
         }
+    }
+
+    #[test]
+    fn refuses_a_zero_modulus() {
+        let mut der = vec![0x30, 27];
+        for _ in 0..9 {
+            der.extend_from_slice(&[0x02, 0x01, 0x00]);
+        }
+        let e = asymmetric_body(Algorithm::RSA2048, &der).unwrap_err();
+        assert!(e.contains("0-bit modulus"), "{e}");
     }
 
     #[test]
