@@ -1,0 +1,678 @@
+//! The command line, parsed with lexopt into a [`Cli`]: global options and one [`Command`].
+//!
+//! Global options may come before or after the subcommand. Every problem is a usage error
+//! (exit 2) with a hint naming the help to read. Values are never echoed in errors: a
+//! misplaced argument may be a password or a share.
+//!
+//! A new subcommand is a [`Command`] variant, a `parse_*` function here, a line in
+//! [`parse_command`], its help text, and a module in the library that does the work.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use lexopt::Parser;
+use lexopt::prelude::*;
+use yhsm::options::GlobalOptions;
+use yhsm::password::{PASSWORD_ARGUMENT_WARNING, Password};
+use yhsm::wrap::WrapSpec;
+use yhsm::wrapkey::{NO_WRAP_KEY_HINT, WRAP_KEY_ARGUMENT_WARNING, WrapKeySource};
+use yhsm::{Error, Result};
+use yhsm_proto::shares::ShareFormat;
+use yhsm_proto::{Algorithm, Capabilities, Domains, Label, ObjectId, SecretBytes};
+use yhsm_transport::ConnectorUrl;
+use zeroize::Zeroizing;
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub struct Cli {
+    pub global: GlobalOptions,
+    pub command: Command,
+    /// Printed before the command runs (`-p`, `--wrap-key`).
+    pub warnings: Vec<&'static str>,
+}
+
+impl Command {
+    /// How the user names the command, for `yhsm NAME --help`.
+    pub fn name(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::Help(_) | Self::Version => return None,
+            Self::Inspect(_) => "inspect",
+            Self::Wrap(_) => "wrap",
+            Self::SharesCombine(_) => "shares combine",
+            Self::SharesSplit(_) => "shares split",
+            Self::SharesConvert(_) => "shares convert",
+        })
+    }
+}
+
+/// The subcommands. Device subcommands (restore, dump, list, info, verify, raw, sim serve)
+/// are added here as they are written.
+#[derive(Debug)]
+pub enum Command {
+    /// `--help`, or `help [COMMAND]`: the help text to print.
+    Help(&'static str),
+    Version,
+    Inspect(InspectArgs),
+    Wrap(WrapArgs),
+    SharesCombine(CombineArgs),
+    SharesSplit(SplitArgs),
+    SharesConvert(ConvertArgs),
+}
+
+#[derive(Debug)]
+pub struct InspectArgs {
+    pub files: Vec<PathBuf>,
+    pub key: WrapKeySource,
+    pub json: bool,
+}
+
+#[derive(Debug)]
+pub struct WrapArgs {
+    pub key: WrapKeySource,
+    pub spec: WrapSpec,
+    pub input: PathBuf,
+    pub in_hex: bool,
+    pub out: PathBuf,
+    pub force: bool,
+}
+
+#[derive(Debug)]
+pub struct CombineArgs {
+    /// `None`: ask for the shares at the terminal.
+    pub shares_file: Option<PathBuf>,
+    pub json: bool,
+    pub reveal: bool,
+}
+
+#[derive(Debug)]
+pub struct SplitArgs {
+    pub key: WrapKeySource,
+    pub options: yhsm::shares::SplitOptions,
+}
+
+#[derive(Debug)]
+pub struct ConvertArgs {
+    pub shares_file: PathBuf,
+    pub to: ShareFormat,
+    pub count: Option<u8>,
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
+    parse_args(args).map_err(|e| e.or_hint(HELP_HINT))
+}
+
+fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
+    let mut p = Parser::from_args(args);
+    let mut cli =
+        Cli { global: GlobalOptions::default(), command: Command::Version, warnings: vec![] };
+    let name = loop {
+        let Some(arg) = p.next().map_err(lexopt_error)? else {
+            return Err(Error::usage("no command given").with_hint(HELP_HINT));
+        };
+        match arg {
+            Short('h') | Long("help") => {
+                cli.command = Command::Help(HELP);
+                return Ok(cli);
+            }
+            Short('V') | Long("version") => return Ok(cli),
+            Value(v) => break v,
+            arg => {
+                let arg = owned(&arg);
+                if !global_option(&arg, &mut p, &mut cli)? {
+                    return Err(unknown_option(&arg).with_hint(HELP_HINT));
+                }
+            }
+        }
+    };
+    let name = name.into_string().map_err(|_| unknown_command())?;
+    cli.command = parse_command(&name, &mut p, &mut cli)?;
+    if cli.global.password.file.is_some() && cli.global.password.argument.is_some() {
+        return Err(Error::usage("both --password-file and -p give the password; use one")
+            .with_hint(HELP_HINT));
+    }
+    Ok(cli)
+}
+
+const HELP_HINT: &str = "run `yhsm --help` for usage";
+
+fn parse_command(name: &str, p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let (command, help): (Result<Command>, &str) = match name {
+        "inspect" => (parse_inspect(p, cli), "inspect"),
+        "wrap" => (parse_wrap(p, cli), "wrap"),
+        "shares" => {
+            let sub = loop {
+                match p.next().map_err(lexopt_error)? {
+                    None => {
+                        return Err(Error::usage(
+                            "`shares` needs a subcommand: combine, split or convert",
+                        )
+                        .with_hint("run `yhsm shares --help` for usage"));
+                    }
+                    Some(Short('h') | Long("help")) => return Ok(Command::Help(SHARES_HELP)),
+                    Some(Value(v)) => break v.into_string().unwrap_or_default(),
+                    Some(arg) => {
+                        let arg = owned(&arg);
+                        if !global_option(&arg, p, cli)? {
+                            return Err(unknown_option(&arg)
+                                .with_hint("run `yhsm shares --help` for usage"));
+                        }
+                    }
+                }
+            };
+            match sub.as_str() {
+                "combine" => (parse_combine(p, cli), "shares combine"),
+                "split" => (parse_split(p, cli), "shares split"),
+                "convert" => (parse_convert(p, cli), "shares convert"),
+                _ => {
+                    return Err(Error::usage(
+                        "unknown `shares` subcommand; expected combine, split or convert",
+                    )
+                    .with_hint("run `yhsm shares --help` for usage"));
+                }
+            }
+        }
+        "help" => {
+            let topic = p.next().map_err(lexopt_error)?;
+            let text = match topic {
+                None => HELP,
+                Some(Value(v)) => help_for(&v.to_string_lossy()).ok_or_else(unknown_command)?,
+                Some(_) => HELP,
+            };
+            return Ok(Command::Help(text));
+        }
+        _ => return Err(unknown_command()),
+    };
+    command.map_err(|e| e.or_hint(format!("run `yhsm {help} --help` for usage")))
+}
+
+fn help_for(topic: &str) -> Option<&'static str> {
+    Some(match topic {
+        "inspect" => INSPECT_HELP,
+        "wrap" => WRAP_HELP,
+        "shares" => SHARES_HELP,
+        "combine" => COMBINE_HELP,
+        "split" => SPLIT_HELP,
+        "convert" => CONVERT_HELP,
+        _ => return None,
+    })
+}
+
+fn unknown_command() -> Error {
+    Error::usage("unknown command; expected inspect, wrap or shares").with_hint(HELP_HINT)
+}
+
+/// An option as the user wrote it, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Opt {
+    Short(char),
+    Long(String),
+    Value,
+}
+
+fn owned(arg: &lexopt::Arg<'_>) -> Opt {
+    match arg {
+        Short(c) => Opt::Short(*c),
+        Long(l) => Opt::Long((*l).to_owned()),
+        Value(_) => Opt::Value,
+    }
+}
+
+fn spelled(opt: &Opt) -> String {
+    match opt {
+        Opt::Short(c) => format!("-{c}"),
+        Opt::Long(l) => format!("--{l}"),
+        Opt::Value => "argument".to_owned(),
+    }
+}
+
+fn unknown_option(opt: &Opt) -> Error {
+    match opt {
+        Opt::Value => Error::usage("unexpected argument"),
+        opt => Error::usage(format!("unknown option `{}`", spelled(opt))),
+    }
+}
+
+fn lexopt_error(e: lexopt::Error) -> Error {
+    Error::usage(match e {
+        lexopt::Error::MissingValue { option: Some(o) } => format!("option `{o}` needs a value"),
+        lexopt::Error::MissingValue { option: None } => "a value is missing".to_owned(),
+        lexopt::Error::UnexpectedOption(o) => format!("unknown option `{o}`"),
+        lexopt::Error::UnexpectedArgument(_) => "unexpected argument".to_owned(),
+        lexopt::Error::UnexpectedValue { option, .. } => {
+            format!("option `{option}` takes no value")
+        }
+        lexopt::Error::NonUnicodeValue(_) => "an argument is not valid UTF-8".to_owned(),
+        other => format!("cannot parse the command line: {other}"),
+    })
+}
+
+/// The next value, as UTF-8 text.
+fn text(p: &mut Parser, opt: &Opt) -> Result<String> {
+    p.value()
+        .map_err(lexopt_error)?
+        .into_string()
+        .map_err(|_| Error::usage(format!("the value of `{}` is not valid UTF-8", spelled(opt))))
+}
+
+/// The next value, parsed; `expected` says what a valid value looks like.
+fn parsed<T>(
+    p: &mut Parser,
+    opt: &Opt,
+    expected: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T> {
+    let value = text(p, opt)?;
+    parse(&value).ok_or_else(|| Error::usage(format!("`{}`: expected {expected}", spelled(opt))))
+}
+
+fn path(p: &mut Parser) -> Result<PathBuf> {
+    p.value().map(PathBuf::from).map_err(lexopt_error)
+}
+
+/// Handles `arg` if it is a global option; `false` if it is not one.
+fn global_option(arg: &Opt, p: &mut Parser, cli: &mut Cli) -> Result<bool> {
+    let g = &mut cli.global;
+    match arg {
+        _ if is(arg, 'c', "connector") => {
+            let url = text(p, arg)?;
+            g.connector = url
+                .parse::<ConnectorUrl>()
+                .map_err(|e| Error::usage(format!("`{}`: {e}", spelled(arg))))?;
+        }
+        _ if is(arg, 'k', "authkey") => {
+            g.authkey =
+                parsed(p, arg, "an object id: decimal, or hex with 0x, at most 0xffff", |s| {
+                    yhsm_proto::object::parse_object_id(s).ok()
+                })?;
+        }
+        Opt::Long(l) if l == "password-file" => g.password.file = Some(path(p)?),
+        _ if is(arg, 'p', "password") => {
+            let value = Zeroizing::new(text(p, arg)?);
+            g.password.argument = Some(Password::new(SecretBytes::from_slice(value.as_bytes())));
+            cli.warnings.push(PASSWORD_ARGUMENT_WARNING);
+        }
+        _ if is(arg, 'v', "verbose") => g.verbose = g.verbose.saturating_add(1),
+        Opt::Long(l) if l == "trace" => g.trace = Some(path(p)?),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn is(arg: &Opt, short: char, long: &str) -> bool {
+    match arg {
+        Opt::Short(c) => *c == short,
+        Opt::Long(l) => l == long,
+        Opt::Value => false,
+    }
+}
+
+/// The wrap-key options shared by inspect, wrap and split.
+#[derive(Default)]
+struct KeyOptions {
+    sources: Vec<WrapKeySource>,
+}
+
+impl KeyOptions {
+    /// Handles `arg` if it is a wrap-key option.
+    fn take(&mut self, arg: &Opt, p: &mut Parser, cli: &mut Cli, shares: bool) -> Result<bool> {
+        match arg {
+            Opt::Long(l) if l == "wrap-key-file" => {
+                self.sources.push(WrapKeySource::File(path(p)?))
+            }
+            Opt::Long(l) if l == "wrap-key" => {
+                self.sources.push(WrapKeySource::Hex(Zeroizing::new(text(p, arg)?)));
+                cli.warnings.push(WRAP_KEY_ARGUMENT_WARNING);
+            }
+            Opt::Long(l) if l == "shares-file" && shares => {
+                self.sources.push(WrapKeySource::SharesFile(path(p)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn one(mut self, shares: bool) -> Result<WrapKeySource> {
+        let hint =
+            if shares { NO_WRAP_KEY_HINT } else { "use --wrap-key-file FILE or --wrap-key HEX" };
+        match self.sources.len() {
+            0 => Err(Error::usage("no wrap key given").with_hint(hint)),
+            1 => self.sources.pop().ok_or_else(|| Error::usage("no wrap key given")),
+            _ => Err(Error::usage("more than one wrap key given").with_hint(hint)),
+        }
+    }
+}
+
+/// Handles the options every subcommand shares: help and the global options. Anything
+/// else is an error.
+fn common(arg: &Opt, p: &mut Parser, cli: &mut Cli, help: &'static str) -> Result<Option<Command>> {
+    if is(arg, 'h', "help") {
+        return Ok(Some(Command::Help(help)));
+    }
+    if global_option(arg, p, cli)? {
+        return Ok(None);
+    }
+    Err(unknown_option(arg))
+}
+
+fn parse_inspect(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let mut key = KeyOptions::default();
+    let mut files = Vec::new();
+    let mut json = false;
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        if let Value(v) = arg {
+            files.push(PathBuf::from(v));
+            continue;
+        }
+        let arg = owned(&arg);
+        if key.take(&arg, p, cli, true)? {
+            continue;
+        }
+        match &arg {
+            Opt::Long(l) if l == "json" => json = true,
+            _ => {
+                if let Some(help) = common(&arg, p, cli, INSPECT_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    let key = key.one(true)?;
+    if files.is_empty() {
+        return Err(Error::usage("no files given: name the .yhw files to inspect"));
+    }
+    Ok(Command::Inspect(InspectArgs { files, key, json }))
+}
+
+fn require<T>(value: Option<T>, option: &str) -> Result<T> {
+    value.ok_or_else(|| Error::usage(format!("missing {option}")))
+}
+
+const ID: &str = "an object id: decimal, or hex with 0x, at most 0xffff";
+const DOMAINS: &str = "domains: numbers 1 to 16 separated by `:` or `,`, `all`, or a 0x mask";
+const CAPABILITIES: &str = "capabilities: names separated by `,` (see yubihsm-shell), `all`, \
+    `none`, or a 0x mask";
+
+fn id(p: &mut Parser, arg: &Opt) -> Result<ObjectId> {
+    parsed(p, arg, ID, |s| yhsm_proto::object::parse_object_id(s).ok())
+}
+
+fn domains(p: &mut Parser, arg: &Opt) -> Result<Domains> {
+    parsed(p, arg, DOMAINS, |s| s.parse().ok())
+}
+
+fn capabilities(p: &mut Parser, arg: &Opt) -> Result<Capabilities> {
+    parsed(p, arg, CAPABILITIES, |s| s.parse().ok())
+}
+
+fn parse_wrap(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let mut key = KeyOptions::default();
+    let (mut id_, mut label, mut domains_, mut caps, mut delegated, mut algorithm) =
+        (None, Label::default(), None, None, None, None);
+    let (mut input, mut out, mut force, mut in_hex) = (None, None, false, false);
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        let arg = owned(&arg);
+        if key.take(&arg, p, cli, true)? {
+            continue;
+        }
+        match &arg {
+            _ if is(&arg, 'i', "id") => id_ = Some(id(p, &arg)?),
+            _ if is(&arg, 'l', "label") => {
+                label = parsed(p, &arg, "a label of at most 40 bytes", |s| s.parse().ok())?;
+            }
+            _ if is(&arg, 'd', "domains") => domains_ = Some(domains(p, &arg)?),
+            _ if is(&arg, 'c', "capabilities") => caps = Some(capabilities(p, &arg)?),
+            _ if is(&arg, 'e', "delegated") => delegated = Some(capabilities(p, &arg)?),
+            _ if is(&arg, 'a', "algorithm") => {
+                algorithm = Some(parsed(p, &arg, "an algorithm name, e.g. ecp256", |s| {
+                    s.parse::<Algorithm>().ok().filter(|a| a.is_known())
+                })?);
+            }
+            Opt::Long(l) if l == "in" => input = Some(path(p)?),
+            Opt::Long(l) if l == "out" => out = Some(path(p)?),
+            Opt::Long(l) if l == "force" => force = true,
+            Opt::Long(l) if l == "in-hex" => in_hex = true,
+            _ => {
+                if let Some(help) = common(&arg, p, cli, WRAP_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    let spec = WrapSpec {
+        algorithm: require(algorithm, "--algorithm")?,
+        id: require(id_, "--id")?,
+        label,
+        domains: require(domains_, "--domains")?,
+        capabilities: require(caps, "--capabilities")?,
+        delegated,
+    };
+    let input = require(input, "--in")?;
+    let out = require(out, "--out")?;
+    let key = key.one(true)?;
+    Ok(Command::Wrap(WrapArgs { key, spec, input, in_hex, out, force }))
+}
+
+fn parse_combine(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let (mut shares_file, mut json, mut reveal) = (None, false, false);
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        let arg = owned(&arg);
+        match &arg {
+            Opt::Long(l) if l == "shares-file" => shares_file = Some(path(p)?),
+            Opt::Long(l) if l == "json" => json = true,
+            Opt::Long(l) if l == "reveal" => reveal = true,
+            _ => {
+                if let Some(help) = common(&arg, p, cli, COMBINE_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    Ok(Command::SharesCombine(CombineArgs { shares_file, json, reveal }))
+}
+
+fn format(p: &mut Parser, arg: &Opt) -> Result<ShareFormat> {
+    parsed(p, arg, "yubihsm-setup or yubihsm-manager", |s| s.parse().ok())
+}
+
+fn count(p: &mut Parser, arg: &Opt) -> Result<u8> {
+    parsed(p, arg, "a number from 1 to 9", |s| s.parse::<u8>().ok().filter(|n| (1..=9).contains(n)))
+}
+
+fn parse_split(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let mut key = KeyOptions::default();
+    let (mut threshold, mut n, mut id_, mut domains_, mut caps, mut delegated) =
+        (None, None, None, None, None, None);
+    let mut share_format = ShareFormat::YubihsmSetup;
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        let arg = owned(&arg);
+        if key.take(&arg, p, cli, false)? {
+            continue;
+        }
+        match &arg {
+            _ if is(&arg, 't', "threshold") => threshold = Some(count(p, &arg)?),
+            _ if is(&arg, 'n', "shares") => n = Some(count(p, &arg)?),
+            _ if is(&arg, 'i', "id") => id_ = Some(id(p, &arg)?),
+            _ if is(&arg, 'd', "domains") => domains_ = Some(domains(p, &arg)?),
+            _ if is(&arg, 'c', "capabilities") => caps = Some(capabilities(p, &arg)?),
+            _ if is(&arg, 'e', "delegated") => delegated = Some(capabilities(p, &arg)?),
+            Opt::Long(l) if l == "format" => share_format = format(p, &arg)?,
+            _ => {
+                if let Some(help) = common(&arg, p, cli, SPLIT_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    let options = yhsm::shares::SplitOptions {
+        threshold: require(threshold, "-t (the threshold)")?,
+        count: require(n, "-n (the number of shares)")?,
+        format: share_format,
+        wrap_key_id: require(id_, "--id (the wrap key's object id)")?,
+        domains: require(domains_, "--domains")?,
+        capabilities: require(caps, "--capabilities")?,
+        delegated: require(delegated, "--delegated")?,
+    };
+    Ok(Command::SharesSplit(SplitArgs { key: key.one(false)?, options }))
+}
+
+fn parse_convert(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let (mut shares_file, mut to, mut n) = (None, None, None);
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        let arg = owned(&arg);
+        match &arg {
+            Opt::Long(l) if l == "shares-file" => shares_file = Some(path(p)?),
+            Opt::Long(l) if l == "to" => to = Some(format(p, &arg)?),
+            _ if is(&arg, 'n', "shares") => n = Some(count(p, &arg)?),
+            _ => {
+                if let Some(help) = common(&arg, p, cli, CONVERT_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    Ok(Command::SharesConvert(ConvertArgs {
+        shares_file: require(shares_file, "--shares-file")?,
+        to: require(to, "--to")?,
+        count: n,
+    }))
+}
+
+pub const HELP: &str = "\
+yhsm: back up and restore the key material of a YubiHSM 2
+
+Usage: yhsm [GLOBAL OPTIONS] COMMAND [OPTIONS]
+
+Offline commands (no device needed):
+  inspect FILE...   Decrypt .yhw files and show what they hold (never private keys)
+  wrap              Make a .yhw file from a key file, as yubihsm-wrap does
+  shares combine    Check wrap-key shares and show the wrap key's attributes
+  shares split      Split a wrap key into shares
+  shares convert    Re-split shares into the other format (yubihsm-setup, yubihsm-manager)
+
+Global options (before or after the command):
+  -c, --connector URL     Where the YubiHSM is: yhusb:// (default), yhusb://serial=N,
+                          http://HOST:PORT (yubihsm-connector), sim:[STATEFILE]
+  -k, --authkey ID        Authentication key id, decimal or 0x hex (default 1)
+      --password-file FILE
+                          Read the password from the first line of FILE
+  -p, --password PASSWORD The password on the command line (visible to other users;
+                          prefer --password-file or the YHSM_PASSWORD variable).
+                          Without any of these, yhsm asks at the terminal.
+  -v, --verbose           Show the frames exchanged with the device (never secrets)
+      --trace FILE        Record the raw exchanges of `raw` in FILE
+  -h, --help              Show this help; `yhsm COMMAND --help` shows a command's
+  -V, --version           Show the version
+
+Exit status: 0 success, 1 failure, 2 usage error.
+";
+
+pub const INSPECT_HELP: &str = "\
+Usage: yhsm inspect (--wrap-key-file FILE | --wrap-key HEX | --shares-file FILE) [--json] FILE...
+
+Decrypts .yhw files offline and shows each object's header and, for asymmetric keys, its
+public key. Private key material is never shown. Exits 1 if any file fails.
+
+Options:
+      --wrap-key-file FILE  The wrap key: 16, 24 or 32 raw bytes, or their hex
+      --wrap-key HEX        The wrap key in hex (visible to other users; prefer a file)
+      --shares-file FILE    Recover the wrap key from shares, one per line (- for stdin)
+      --json                Print a JSON array with one object per file
+  -h, --help                Show this help
+";
+
+pub const WRAP_HELP: &str = "\
+Usage: yhsm wrap --wrap-key-file FILE --algorithm ALG --id ID --domains DOMAINS
+                 --capabilities CAPS [--delegated CAPS] [--label LABEL]
+                 --in KEYFILE --out FILE.yhw [--force] [--in-hex]
+
+Makes a .yhw file offline, as yubihsm-wrap does, for `yhsm restore` or import-wrapped.
+The algorithm decides the object type and what --in holds:
+  aes128-yubico-authentication    a password (the first line of the file)
+  aes128/192/256-ccm-wrap         a wrap key: raw bytes or hex
+  aes128, aes192, aes256          a symmetric key: raw bytes or hex
+  hmac-sha1/256/384/512           an HMAC key: raw bytes
+  opaque-data, opaque-x509-certificate, template-ssh
+                                  the data: raw bytes
+  rsa2048/3072/4096, ecp224, ecp256, ecp384, ecp521, eck256, ecbp256, ecbp384,
+  ecbp512, ed25519                a private key: PEM or DER (PKCS#8, PKCS#1, SEC1)
+
+Options:
+      --wrap-key-file FILE  The wrap key: 16, 24 or 32 raw bytes, or their hex
+      --wrap-key HEX        The wrap key in hex (visible to other users; prefer a file)
+      --shares-file FILE    Recover the wrap key from shares, one per line
+  -a, --algorithm ALG       The object's algorithm (see above)
+  -i, --id ID               The object id, decimal or 0x hex
+  -l, --label LABEL         The label, at most 40 bytes (default empty)
+  -d, --domains DOMAINS     e.g. 1:2:3, or all
+  -c, --capabilities CAPS   e.g. sign-ecdsa,exportable-under-wrap
+  -e, --delegated CAPS      Delegated capabilities (authentication and wrap keys only;
+                            default none)
+      --in KEYFILE          The key material
+      --in-hex              KEYFILE holds hex text rather than raw bytes
+      --out FILE            Where to write the .yhw file (- for standard output)
+      --force               Overwrite FILE if it exists
+  -h, --help                Show this help
+";
+
+pub const SHARES_HELP: &str = "\
+Usage: yhsm shares (combine | split | convert) [OPTIONS]
+
+Wrap-key shares as yubihsm-setup (base64) and yubihsm-manager (hex) write them: one share
+per line in a shares file; blank lines and lines starting with # are ignored.
+
+  combine   Check shares and show the wrap key's attributes
+  split     Split a wrap key into shares
+  convert   Re-split shares into the other format
+
+Run `yhsm shares COMMAND --help` for each command's options.
+";
+
+pub const COMBINE_HELP: &str = "\
+Usage: yhsm shares combine [--shares-file FILE] [--json] [--reveal]
+
+Checks wrap-key shares offline and shows the wrap key's id, domains, capabilities,
+delegated capabilities and algorithm. Without --shares-file, asks for the shares at the
+terminal without echoing them.
+
+Options:
+      --shares-file FILE  The shares, one per line (- for standard input)
+      --json              Print a JSON object
+      --reveal            Also print the wrap key itself, in hex
+  -h, --help              Show this help
+";
+
+pub const SPLIT_HELP: &str = "\
+Usage: yhsm shares split -t K -n N (--wrap-key-file FILE | --wrap-key HEX) --id ID
+                         --domains DOMAINS --capabilities CAPS --delegated CAPS
+                         [--format yubihsm-setup|yubihsm-manager]
+
+Splits a wrap key, with the attributes it is to be restored with, into N shares any K of
+which recover it. Prints the shares, one per line.
+
+Options:
+  -t, --threshold K         Shares needed to recover the key (2 to 9)
+  -n, --shares N            Shares to make (K to 9)
+      --wrap-key-file FILE  The wrap key: 16, 24 or 32 raw bytes, or their hex
+      --wrap-key HEX        The wrap key in hex (visible to other users; prefer a file)
+  -i, --id ID               The wrap key's object id
+  -d, --domains DOMAINS     Its domains, e.g. 1:2:3, or all
+  -c, --capabilities CAPS   Its capabilities, e.g. export-wrapped,import-wrapped
+  -e, --delegated CAPS      Its delegated capabilities
+      --format FORMAT       yubihsm-setup (default; AES-256 keys only) or yubihsm-manager
+  -h, --help                Show this help
+";
+
+pub const CONVERT_HELP: &str = "\
+Usage: yhsm shares convert --shares-file FILE --to FORMAT [-n N]
+
+Combines the shares in FILE and splits the key again into FORMAT (yubihsm-setup or
+yubihsm-manager) with the same threshold and new random polynomials. Prints the new
+shares, one per line. yubihsm-setup shares carry only AES-256 keys.
+
+Options:
+      --shares-file FILE  The shares, one per line (- for standard input)
+      --to FORMAT         yubihsm-setup or yubihsm-manager
+  -n, --shares N          Shares to make (default: the highest share number in FILE)
+  -h, --help              Show this help
+";

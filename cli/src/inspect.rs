@@ -1,0 +1,119 @@
+//! `yhsm inspect`: decrypts `.yhw` files offline (PROTOCOL.md §5) and shows each object's
+//! header and, for asymmetric keys, its public key. Private material is never shown.
+
+use std::path::Path;
+
+use yhsm_proto::Capabilities;
+use yhsm_proto::wrap::{self, WrapHeader, WrapKey};
+
+use crate::files;
+use crate::json::Value;
+use crate::text::{self, Fields};
+
+/// What one file holds, without its secret parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub header: WrapHeader,
+    /// For authentication and wrap keys.
+    pub delegated: Option<Capabilities>,
+    /// EC `X || Y`, the ed25519 public key or the RSA modulus.
+    pub public_key: Option<Vec<u8>>,
+}
+
+/// One file's result: its name as given, and its summary or why it failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inspected {
+    pub file: String,
+    pub result: Result<Summary, String>,
+}
+
+/// Decrypts the text of a `.yhw` file under `key`.
+pub fn inspect_text(key: &WrapKey, text: &[u8]) -> Result<Summary, wrap::WrapError> {
+    let blob = wrap::decode_text(text)?;
+    let object = wrap::unwrap(key, &blob)?;
+    Ok(Summary {
+        header: object.header,
+        delegated: object.body.delegated_capabilities(),
+        public_key: object.public_key(),
+    })
+}
+
+/// Reads and decrypts one file.
+pub fn inspect_file(key: &WrapKey, path: &Path) -> Inspected {
+    let file = path.display().to_string();
+    let result = match files::read_file_plain(path) {
+        Err(e) => Err(e),
+        Ok(text) => inspect_text(key, &text).map_err(|e| e.to_string()),
+    };
+    Inspected { file, result }
+}
+
+/// One block per inspected object (failed files are left to the caller), separated by
+/// blank lines.
+pub fn render_human(results: &[Inspected]) -> String {
+    let blocks: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.result.as_ref().ok().map(|s| render_block(&r.file, s)))
+        .collect();
+    blocks.join("\n")
+}
+
+fn render_block(file: &str, s: &Summary) -> String {
+    let h = &s.header;
+    let mut f = Fields::new();
+    f.add("wrap algorithm", h.wrap_algorithm.to_string())
+        .add("id", format!("0x{:04x}", h.id))
+        .add("type", h.object_type.to_string())
+        .add("algorithm", h.algorithm.to_string())
+        .add("label", text::quoted(&h.label.to_string_lossy()))
+        .add("domains", text::domain_list(h.domains))
+        .add("capabilities", h.capabilities.to_string());
+    if let Some(d) = s.delegated {
+        f.add("delegated", d.to_string());
+    }
+    f.add("sequence", h.sequence.to_string())
+        .add("origin", h.origin.to_string())
+        .add("length", h.length.to_string());
+    if let Some(pk) = &s.public_key {
+        f.add("public key", String::new());
+        let column = f.value_column();
+        f.set_last(text::hex_lines(pk, 64, column));
+    }
+    format!("{}:\n{}", text::printable(file), f.render())
+}
+
+/// The JSON array of `inspect --json`: one object per file with exactly the keys `file`,
+/// `ok`, `error`, `wrap_algorithm`, `id`, `type`, `algorithm`, `label`, `domains`,
+/// `capabilities`, `delegated_capabilities`, `sequence`, `origin`, `length`,
+/// `public_key`. A failed file has `ok: false`, the reason in `error` and null elsewhere.
+pub fn to_json(results: &[Inspected]) -> Value {
+    Value::Array(results.iter().map(json_object).collect())
+}
+
+fn json_object(r: &Inspected) -> Value {
+    let s = r.result.as_ref().ok();
+    let h = s.map(|s| &s.header);
+    Value::Object(vec![
+        ("file", Value::string(r.file.as_str())),
+        ("ok", Value::Bool(s.is_some())),
+        ("error", Value::string_or_null(r.result.as_ref().err().map(String::as_str))),
+        ("wrap_algorithm", Value::string_or_null(h.map(|h| h.wrap_algorithm.to_string()))),
+        ("id", Value::number_or_null(h.map(|h| u64::from(h.id)))),
+        ("type", Value::string_or_null(h.map(|h| h.object_type.to_string()))),
+        ("algorithm", Value::string_or_null(h.map(|h| h.algorithm.to_string()))),
+        ("label", Value::string_or_null(h.map(|h| h.label.to_string_lossy()))),
+        ("domains", Value::number_or_null(h.map(|h| u64::from(h.domains.0)))),
+        ("capabilities", Value::string_or_null(h.map(|h| text::capabilities_hex(h.capabilities)))),
+        (
+            "delegated_capabilities",
+            Value::string_or_null(s.and_then(|s| s.delegated).map(text::capabilities_hex)),
+        ),
+        ("sequence", Value::number_or_null(h.map(|h| u64::from(h.sequence)))),
+        ("origin", Value::number_or_null(h.map(|h| u64::from(h.origin.0)))),
+        ("length", Value::number_or_null(h.map(|h| u64::from(h.length)))),
+        (
+            "public_key",
+            Value::string_or_null(s.and_then(|s| s.public_key.as_deref()).map(hex::encode)),
+        ),
+    ])
+}

@@ -1,0 +1,40 @@
+//! The options every subcommand takes (PROTOCOL.md §1 for connector URLs, §4 for the
+//! authentication key and its password). Offline commands accept and ignore them; device
+//! commands use them to open a session.
+
+use std::path::PathBuf;
+
+use yhsm_proto::ObjectId;
+use yhsm_transport::ConnectorUrl;
+
+use crate::password::PasswordOptions;
+
+/// The authentication key used when `-k` is not given: the factory key.
+pub const DEFAULT_AUTHKEY: ObjectId = 1;
+
+/// Global options, parsed and validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GlobalOptions {
+    /// `-c, --connector URL` (default `yhusb://`).
+    pub connector: ConnectorUrl,
+    /// `-k, --authkey ID` (default 1).
+    pub authkey: ObjectId,
+    /// `--password-file FILE`, `-p PASSWORD`.
+    pub password: PasswordOptions,
+    /// `-v`, repeatable: show the frames exchanged (never secrets).
+    pub verbose: u8,
+    /// `--trace FILE`: where `raw` records its exchanges.
+    pub trace: Option<PathBuf>,
+}
+
+impl Default for GlobalOptions {
+    fn default() -> Self {
+        Self {
+            connector: ConnectorUrl::default(),
+            authkey: DEFAULT_AUTHKEY,
+            password: PasswordOptions::default(),
+            verbose: 0,
+            trace: None,
+        }
+    }
+}

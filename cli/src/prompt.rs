@@ -1,0 +1,155 @@
+//! Asking a person for things at a terminal, behind a trait so that the flows are tested
+//! with scripted answers. The binary implements [`Prompter`] on the terminal (`/dev/tty`),
+//! with echo off for secrets.
+//!
+//! The share flow follows yubihsm-setup's restore (PROTOCOL.md §6): the number of shares
+//! first, then each share without echo.
+
+use std::collections::VecDeque;
+use std::io;
+
+use yhsm_proto::shares::Share;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// A terminal, or a script of answers.
+pub trait Prompter {
+    /// Shows `prompt` and reads one line with echo; `None` at end of input.
+    fn read_line(&mut self, prompt: &str) -> io::Result<Option<Zeroizing<String>>>;
+    /// Shows `prompt` and reads one line without echo; `None` at end of input.
+    fn read_secret(&mut self, prompt: &str) -> io::Result<Option<Zeroizing<String>>>;
+    /// Shows a line of text (progress, or why an answer was refused).
+    fn message(&mut self, text: &str) -> io::Result<()>;
+}
+
+/// Answers from a list, recording everything shown. For tests (here and in the device
+/// commands' tests).
+#[derive(Debug, Default)]
+pub struct ScriptedPrompter {
+    answers: VecDeque<Zeroizing<String>>,
+    /// Prompts and messages in order; secret prompts are prefixed with `(secret) `.
+    pub transcript: Vec<String>,
+}
+
+impl ScriptedPrompter {
+    pub fn new<S: AsRef<str>>(answers: &[S]) -> Self {
+        Self {
+            answers: answers.iter().map(|a| Zeroizing::new(a.as_ref().to_owned())).collect(),
+            transcript: Vec::new(),
+        }
+    }
+}
+
+impl Prompter for ScriptedPrompter {
+    fn read_line(&mut self, prompt: &str) -> io::Result<Option<Zeroizing<String>>> {
+        self.transcript.push(prompt.to_owned());
+        Ok(self.answers.pop_front())
+    }
+
+    fn read_secret(&mut self, prompt: &str) -> io::Result<Option<Zeroizing<String>>> {
+        self.transcript.push(format!("(secret) {prompt}"));
+        Ok(self.answers.pop_front())
+    }
+
+    fn message(&mut self, text: &str) -> io::Result<()> {
+        self.transcript.push(text.to_owned());
+        Ok(())
+    }
+}
+
+fn terminal_error(e: io::Error) -> Error {
+    Error::failure("cannot read from the terminal")
+        .with_source(e)
+        .with_hint("give the shares in a file with --shares-file FILE (one share per line)")
+}
+
+fn said(p: &mut dyn Prompter, text: &str) -> Result<()> {
+    p.message(text).map_err(terminal_error)
+}
+
+/// Asks how many shares will be entered, then each share (without echo), checking each as
+/// it comes: a malformed share, or one of another format, threshold or with an index
+/// already entered, is refused and asked again. Returns the shares in the order typed;
+/// they are combined (and checked against each other) by the caller.
+pub fn prompt_shares(p: &mut dyn Prompter) -> Result<Vec<Share>> {
+    let count = loop {
+        let line = p
+            .read_line("Enter the number of shares: ")
+            .map_err(terminal_error)?
+            .ok_or_else(|| Error::failure("no number of shares entered"))?;
+        match line.trim().parse::<u8>() {
+            Ok(n @ 1..=9) => break n,
+            _ => said(p, "Expected a number from 1 to 9.")?,
+        }
+    };
+    let mut shares: Vec<Share> = Vec::with_capacity(usize::from(count));
+    for number in 1..=count {
+        let share = loop {
+            let text = p
+                .read_secret(&format!("Enter share number {number}: "))
+                .map_err(terminal_error)?
+                .ok_or_else(|| {
+                    Error::failure(format!("share {number} of {count} was not entered"))
+                })?;
+            match check_next_share(&text, &shares, count) {
+                Ok(share) => break share,
+                Err(Refusal::Retry(why)) => {
+                    said(p, &format!("Share {number} refused: {why}. Enter it again."))?;
+                }
+                Err(Refusal::Fatal(e)) => return Err(e),
+            }
+        };
+        shares.push(share);
+        said(p, &format!("Received share {number} of {count}"))?;
+    }
+    Ok(shares)
+}
+
+enum Refusal {
+    Retry(String),
+    Fatal(Error),
+}
+
+fn check_next_share(text: &str, earlier: &[Share], count: u8) -> Result<Share, Refusal> {
+    let share = Share::parse(text).map_err(|e| match e {
+        yhsm_proto::shares::ShareError::Malformed { problem, .. } => {
+            Refusal::Retry(problem.to_string())
+        }
+        other => Refusal::Retry(other.to_string()),
+    })?;
+    let Some(first) = earlier.first() else {
+        if share.threshold() > count {
+            return Err(Refusal::Fatal(
+                Error::failure(format!(
+                    "these shares need {} to recover the key, but {count} will be entered",
+                    share.threshold()
+                ))
+                .with_hint("start again and enter the number of shares you have"),
+            ));
+        }
+        return Ok(share);
+    };
+    if share.format() != first.format() {
+        return Err(Refusal::Retry(format!(
+            "it is a {} share but the first one is a {} share",
+            share.format(),
+            first.format()
+        )));
+    }
+    if share.threshold() != first.threshold() {
+        return Err(Refusal::Retry(format!(
+            "it has threshold {} but the first share has threshold {}",
+            share.threshold(),
+            first.threshold()
+        )));
+    }
+    if let Some(i) = earlier.iter().position(|s| s.index() == share.index()) {
+        return Err(Refusal::Retry(format!(
+            "share number {} has index {} too",
+            i + 1,
+            share.index()
+        )));
+    }
+    Ok(share)
+}

@@ -1,0 +1,301 @@
+//! Golden tests: the real `yhsm` binary run on the cases in `tests/golden/*.txt`, with the
+//! exact stdout, stderr and exit code each case expects. Messages are part of the
+//! interface, so any change to them shows up here.
+//!
+//! A case:
+//!
+//! ```text
+//! === name
+//! file NAME hex:HEX | text:TEXT | vector:PATH   (created in the case's directory)
+//! env NAME=VALUE
+//! stdin TEXT
+//! args ARG 'ARG WITH SPACES' ...
+//! exit CODE
+//! --- stdout
+//! expected lines
+//! --- stderr
+//! expected lines
+//! ```
+//!
+//! `requires keys` skips a case in builds without the `keys` feature, `requires no-keys`
+//! in builds with it.
+//!
+//! TEXT takes `\n`, `\r`, `\t` and `\\` escapes. The binary runs in a fresh directory
+//! holding the case's files. A missing output section expects no output.
+//! `YHSM_BLESS=1 cargo test -p yhsm --test golden` rewrites the expectations from what
+//! the binary does (then review the diff).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed test"
+)]
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors");
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+
+#[derive(Debug, Default)]
+struct Case {
+    name: String,
+    /// The directive lines, kept for blessing.
+    directives: Vec<String>,
+    files: Vec<(String, Vec<u8>)>,
+    env: Vec<(String, String)>,
+    stdin: Option<String>,
+    args: Vec<String>,
+    exit: i32,
+    stdout: String,
+    stderr: String,
+    /// Needs the `keys` feature (`Some(true)`) or its absence (`Some(false)`).
+    keys: Option<bool>,
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('\\') => out.push('\\'),
+            other => panic!("bad escape \\{other:?} in {s:?}"),
+        }
+    }
+    out
+}
+
+/// Splits on spaces, with '...' quoting.
+fn words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let (mut quoted, mut any) = (false, false);
+    for c in s.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    assert!(!quoted, "unbalanced quote in {s:?}");
+    if any {
+        out.push(cur);
+    }
+    out
+}
+
+fn file_contents(spec: &str) -> Vec<u8> {
+    if let Some(h) = spec.strip_prefix("hex:") {
+        hex::decode(h).unwrap()
+    } else if let Some(t) = spec.strip_prefix("text:") {
+        unescape(t).into_bytes()
+    } else if let Some(p) = spec.strip_prefix("vector:") {
+        fs::read(Path::new(VECTORS).join(p)).unwrap()
+    } else {
+        panic!("bad file spec {spec:?}")
+    }
+}
+
+fn parse(text: &str) -> (String, Vec<Case>) {
+    let mut preamble = String::new();
+    let mut cases: Vec<Case> = Vec::new();
+    let mut section: Option<&str> = None;
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("=== ") {
+            cases.push(Case { name: name.to_owned(), ..Case::default() });
+            section = None;
+            continue;
+        }
+        let Some(case) = cases.last_mut() else {
+            preamble.push_str(line);
+            preamble.push('\n');
+            continue;
+        };
+        match line {
+            "--- stdout" => section = Some("stdout"),
+            "--- stderr" => section = Some("stderr"),
+            _ if section == Some("stdout") => {
+                case.stdout.push_str(line);
+                case.stdout.push('\n');
+            }
+            _ if section == Some("stderr") => {
+                case.stderr.push_str(line);
+                case.stderr.push('\n');
+            }
+            "" => {}
+            _ => {
+                let (directive, rest) = line.split_once(' ').unwrap_or((line, ""));
+                match directive {
+                    "file" => {
+                        let (name, spec) = rest.split_once(' ').unwrap();
+                        case.files.push((name.to_owned(), file_contents(spec)));
+                    }
+                    "env" => {
+                        let (k, v) = rest.split_once('=').unwrap();
+                        case.env.push((k.to_owned(), unescape(v)));
+                    }
+                    "stdin" => case.stdin = Some(unescape(rest)),
+                    "requires" if rest == "keys" => case.keys = Some(true),
+                    "requires" if rest == "no-keys" => case.keys = Some(false),
+                    "args" => case.args = words(rest),
+                    "exit" => {
+                        case.exit = rest.parse().unwrap();
+                        continue;
+                    }
+                    other => panic!("case {}: unknown directive {other:?}", case.name),
+                }
+                case.directives.push(line.to_owned());
+            }
+        }
+    }
+    // The blank line that separates cases is not part of the output.
+    for case in &mut cases {
+        for out in [&mut case.stdout, &mut case.stderr] {
+            while out.ends_with("\n\n") {
+                out.pop();
+            }
+        }
+    }
+    (preamble, cases)
+}
+
+struct Outcome {
+    exit: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(case: &Case, dir: &Path) -> Outcome {
+    fs::create_dir_all(dir).unwrap();
+    for (name, contents) in &case.files {
+        fs::write(dir.join(name), contents).unwrap();
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_yhsm"));
+    cmd.args(&case.args)
+        .current_dir(dir)
+        .env_remove("YHSM_PASSWORD")
+        .stdin(if case.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in &case.env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = &case.stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    Outcome {
+        exit: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn render(preamble: &str, cases: &[(Case, Outcome)]) -> String {
+    let mut out = preamble.to_owned();
+    for (case, got) in cases {
+        out.push_str(&format!("=== {}\n", case.name));
+        for d in &case.directives {
+            out.push_str(d);
+            out.push('\n');
+        }
+        out.push_str(&format!("exit {}\n", got.exit));
+        if !got.stdout.is_empty() {
+            out.push_str("--- stdout\n");
+            out.push_str(&got.stdout);
+        }
+        if !got.stderr.is_empty() {
+            out.push_str("--- stderr\n");
+            out.push_str(&got.stderr);
+        }
+        out.push('\n');
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+fn scratch(file: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("yhsm-golden-{}-{file}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+fn check_file(file: &str) {
+    let path = Path::new(GOLDEN).join(file);
+    let text = fs::read_to_string(&path).unwrap();
+    let (preamble, cases) = parse(&text);
+    assert!(!cases.is_empty(), "{file} has no cases");
+    let base = scratch(file);
+    let mut failures = Vec::new();
+    let mut outcomes = Vec::new();
+    let bless = std::env::var_os("YHSM_BLESS").is_some();
+    for (i, case) in cases.into_iter().enumerate() {
+        if case.keys.is_some_and(|keys| keys != cfg!(feature = "keys")) {
+            // Kept as it is when blessing.
+            let got = Outcome {
+                exit: case.exit,
+                stdout: case.stdout.clone(),
+                stderr: case.stderr.clone(),
+            };
+            outcomes.push((case, got));
+            continue;
+        }
+        let got = run(&case, &base.join(i.to_string()));
+        if got.exit != case.exit || got.stdout != case.stdout || got.stderr != case.stderr {
+            failures.push(format!(
+                "--- {file}: case {:?}\nexit: expected {}, got {}\nstdout expected:\n{}\nstdout got:\n{}\nstderr expected:\n{}\nstderr got:\n{}",
+                case.name, case.exit, got.exit, case.stdout, got.stdout, case.stderr, got.stderr
+            ));
+        }
+        outcomes.push((case, got));
+    }
+    let _ = fs::remove_dir_all(&base);
+    if bless {
+        fs::write(&path, render(&preamble, &outcomes)).unwrap();
+        return;
+    }
+    assert!(failures.is_empty(), "{} failing case(s):\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn inspect() {
+    check_file("inspect.txt");
+}
+
+#[test]
+fn wrap() {
+    check_file("wrap.txt");
+}
+
+#[test]
+fn shares() {
+    check_file("shares.txt");
+}
+
+#[test]
+fn usage() {
+    check_file("usage.txt");
+}
