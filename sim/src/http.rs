@@ -21,7 +21,6 @@ use yhsm_proto::frame::{HEADER_LEN, MAX_FRAME_LEN};
 
 use crate::device::Reply;
 use crate::shared::SharedDevice;
-use crate::state;
 
 /// The API path.
 pub const API_PATH: &str = "/connector/api";
@@ -239,13 +238,9 @@ fn serve_connection(shared: &Shared, stream: TcpStream, stop: &AtomicBool) -> io
 
 /// Hands the frame to the device and saves the state file when the device changed.
 fn exchange(shared: &Shared, frame: &[u8]) -> Reply {
-    let mut device = shared.device.lock();
-    let reply = device.handle(frame);
-    if device.take_changed()
-        && let Some(path) = &shared.state_file
-        && let Err(e) = state::save(&device, path)
-    {
-        eprintln!("yhsm-sim: could not save the state file {}: {e}", path.display());
+    let (reply, saved) = shared.device.handle_and_save(frame, shared.state_file.as_deref());
+    if let Err(e) = saved {
+        eprintln!("yhsm-sim: could not save the state file: {e}");
     }
     reply
 }

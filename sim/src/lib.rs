@@ -19,4 +19,4 @@ pub mod usb_gadget;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{Config, Device, Reply};
 pub use fault::{Action, Fault, Trigger};
-pub use shared::SharedDevice;
+pub use shared::{OpenError, SharedDevice};

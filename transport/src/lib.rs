@@ -6,6 +6,8 @@ mod error;
 mod frame_check;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod url;
 #[cfg(feature = "usb")]
 pub mod usb;
@@ -107,8 +109,15 @@ pub fn open(url: &ConnectorUrl, timeouts: Timeouts) -> Result<Box<dyn Transport>
             what: "this build has no HTTP connector support (feature `http`); use yhusb://"
                 .to_owned(),
         }),
+        #[cfg(feature = "sim")]
+        ConnectorUrl::Sim { state_file } => {
+            Ok(Box::new(sim::SimTransport::open(state_file.clone())?))
+        }
+        #[cfg(not(feature = "sim"))]
         ConnectorUrl::Sim { .. } => Err(TransportError::Unsupported {
-            what: format!("{url} is a simulator, which this crate does not open"),
+            what: format!(
+                "this build has no built-in simulator (feature `sim`), so {url} cannot be opened"
+            ),
         }),
     }
 }
@@ -117,17 +126,27 @@ pub fn open(url: &ConnectorUrl, timeouts: Timeouts) -> Result<Box<dyn Transport>
 mod tests {
     use super::*;
 
+    #[cfg(not(feature = "sim"))]
     #[test]
-    fn leaves_the_simulator_to_the_caller() {
+    fn refuses_the_simulator_without_its_feature() {
         let url: ConnectorUrl = "sim:state".parse().unwrap();
         let Err(e) = open(&url, Timeouts::default()) else { panic!("opened {url}") };
-        assert_eq!(
-            e,
-            TransportError::Unsupported {
-                what: "sim:state is a simulator, which this crate does not open".into()
-            }
+        assert!(
+            matches!(&e, TransportError::Unsupported { what } if what.contains("feature `sim`"))
         );
         assert!(!e.request_may_have_been_delivered());
+    }
+
+    #[cfg(feature = "sim")]
+    #[test]
+    fn opens_the_simulator_for_sim_urls() {
+        let url: ConnectorUrl = "sim:".parse().unwrap();
+        let mut t = open(&url, Timeouts::default()).unwrap();
+        assert_eq!(
+            t.exchange(&[0x01, 0x00, 0x02, 0xab, 0xcd]).unwrap(),
+            [0x81, 0x00, 0x02, 0xab, 0xcd]
+        );
+        assert_eq!(t.describe(), "simulator (in memory)");
     }
 
     #[test]
