@@ -21,7 +21,8 @@
 //!    step and the object, and says whether the object may have been imported.
 //! 5. Every object is verified against the backup ([`verify::check_object`]).
 //! 6. The login key is deleted only when every object that decrypts was restored and
-//!    verified, and another authentication key from the backup is on the device,
+//!    verified, the login key is not itself in the backup (deleting it would delete a
+//!    restored key), and another authentication key from the backup is on the device,
 //!    verified, and (for a symmetric key) opens a session. Otherwise it is kept, and the
 //!    reason said. `--keep-authkey` always keeps it.
 //!
@@ -248,8 +249,9 @@ pub fn render(event: &Event) -> Vec<Line> {
              device will refuse to import it"
         ))],
         Event::Preflight { files, decryptable, wrap_key } => out(format!(
-            "Preflight: {decryptable} of {files} {} decrypt under wrap key 0x{wrap_key:04x}",
-            if *files == 1 { "file" } else { "files" }
+            "Preflight: {decryptable} of {files} {} {} under wrap key 0x{wrap_key:04x}",
+            if *files == 1 { "file" } else { "files" },
+            if *decryptable == 1 { "decrypts" } else { "decrypt" }
         )),
         Event::UsingAuthKey(id) => out(format!("Using authentication key 0x{id:04x}")),
         Event::WrapKeyStored(id) => {
@@ -851,10 +853,10 @@ impl Run<'_> {
                     .to_owned(),
             );
         }
-        if auth_keys.iter().all(|&id| id == login_id) {
+        if auth_keys.contains(&login_id) {
             return Some(format!(
-                "the backup's only authentication key is 0x{login_id:04x}, the key used to log \
-                 in: deleting it would delete the restored key"
+                "authentication key 0x{login_id:04x} is itself in the backup: deleting it would \
+                 delete a restored key"
             ));
         }
         None
