@@ -487,3 +487,23 @@ fn the_binary_restores_over_http() {
     assert!(files.iter().all(|f| f["outcome"] == "imported" && f["verified"] == true));
     assert_eq!(objects(&dev), example_objects());
 }
+
+/// The README's first command, run as it is written, prints the README's transcript.
+#[test]
+fn the_readme_shows_what_its_first_command_prints() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = fs::read_to_string(repo.join("README.md")).unwrap();
+    let block = |fence: &str| {
+        let start = readme.find(fence).unwrap() + fence.len();
+        let len = readme[start..].find("```").unwrap();
+        readme[start..start + len].to_owned()
+    };
+    let commands = block("```sh\n");
+    let command = commands.lines().next().unwrap();
+    let args = command.strip_prefix("cargo run --release -p yhsm -- ").unwrap();
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let out = yhsm(&args, &repo);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), block("```text\n"));
+    assert_eq!(commands.lines().nth(1), Some("cargo test --workspace"));
+}
