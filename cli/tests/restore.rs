@@ -217,6 +217,7 @@ fn a_lost_answer_stops_the_run_naming_the_object_and_a_second_run_finishes() {
     assert!(objects(&dev).contains(&(3, AUTH)));
     assert!(objects(&dev).contains(&(1, AUTH)), "the login key was kept");
     assert!(!out.events.iter().any(|e| matches!(e, Event::Imported { .. })));
+    assert_eq!(out.report.auth_key_kept_reason.as_deref(), Some("restore did not finish"));
     assert_eq!(out.report.exit_code(), 1);
 
     let again = run(&dev, defaults());

@@ -242,3 +242,22 @@ fn the_binary_verifies_over_http() {
         stdout.ends_with("5 objects match, 0 missing, 0 different, 0 unexpected on the device\n")
     );
 }
+
+#[test]
+fn an_error_mid_check_names_the_object_and_claims_nothing_after_it() {
+    let dev = restored();
+    dev.lock().add_fault(yhsm_sim::Fault::always(
+        yhsm_sim::Trigger::Command(yhsm_proto::CommandCode::GET_PUBLIC_KEY),
+        yhsm_sim::Action::DropResponse,
+    ));
+    let report = check(&dev, shares_attributes());
+    let e = report.error.as_ref().unwrap().chain();
+    assert!(
+        e.starts_with("verify stopped at asymmetric-key 0x0100 (0x0100-asymmetric-key.yhw)"),
+        "{e}"
+    );
+    assert_eq!(*status_of(&report, "0x0003-authentication-key.yhw"), Status::Match);
+    assert_eq!(*status_of(&report, "0x0101-asymmetric-key.yhw"), Status::NotChecked);
+    assert!(report.render_human().contains("0x0200-opaque.yhw: opaque 0x0200: not checked"));
+    assert_eq!(report.exit_code(), 1);
+}
