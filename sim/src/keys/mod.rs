@@ -23,6 +23,7 @@ use zeroize::Zeroizing;
 macro_rules! per_curve {
     ($alg:expr, $f:ident ( $($arg:expr),* )) => {
         match $alg {
+            Algorithm::ECP224 => ec::$f::<p224::NistP224>($($arg),*),
             Algorithm::ECP256 => ec::$f::<p256::NistP256>($($arg),*),
             Algorithm::ECP384 => ec::$f::<p384::NistP384>($($arg),*),
             Algorithm::ECP521 => ec::$f::<p521::NistP521>($($arg),*),
@@ -38,7 +39,8 @@ macro_rules! per_curve {
 pub fn ec_supported(alg: Algorithm) -> bool {
     matches!(
         alg,
-        Algorithm::ECP256
+        Algorithm::ECP224
+            | Algorithm::ECP256
             | Algorithm::ECP384
             | Algorithm::ECP521
             | Algorithm::ECK256

@@ -312,6 +312,7 @@ mod tests {
     fn keys() -> Vec<(Algorithm, Body)> {
         let mut rng = ChaCha20Rng::from_seed([3; 32]);
         let mut out: Vec<_> = [
+            Algorithm::ECP224,
             Algorithm::ECP256,
             Algorithm::ECP384,
             Algorithm::ECP521,
