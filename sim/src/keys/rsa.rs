@@ -17,7 +17,6 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use yhsm_proto::Algorithm;
 use yhsm_proto::frame::ErrorCode;
-use yhsm_proto::secret::SecretBytes;
 use yhsm_proto::wrap::Body;
 use zeroize::Zeroizing;
 
@@ -401,18 +400,6 @@ pub fn encrypt_oaep(
 pub fn modulus(body: &Body) -> Option<&[u8]> {
     match body {
         Body::Rsa { n, .. } => Some(n),
-        _ => None,
-    }
-}
-
-/// `p || q` of an RSA body (what PUT_WRAP_KEY with an RSA algorithm takes).
-pub fn primes(body: &Body) -> Option<SecretBytes> {
-    match body {
-        Body::Rsa { p, q, .. } => {
-            let mut pq = Zeroizing::new(p.expose_secret().to_vec());
-            pq.extend_from_slice(q.expose_secret());
-            Some(SecretBytes::from_slice(&pq))
-        }
         _ => None,
     }
 }
