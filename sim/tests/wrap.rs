@@ -78,6 +78,7 @@ fn round_trips_every_key_type_under_every_wrap_key_size() {
     let mut s = open_factory(&mut dev);
     let mut next = 0x100u16;
     for alg in [
+        Algorithm::ECP224,
         Algorithm::ECP256,
         Algorithm::ECP384,
         Algorithm::ECP521,
@@ -247,6 +248,7 @@ fn ecdsa_signatures_verify_on_every_curve_for_every_digest_length() {
         Algorithm::ECK256,
         Algorithm::ECBP256,
         Algorithm::ECBP384,
+        Algorithm::ECP224,
     ];
     for (i, alg) in (1u16..).zip(algs) {
         s.call(
@@ -261,6 +263,7 @@ fn ecdsa_signatures_verify_on_every_curve_for_every_digest_length() {
     check_ecdsa!(s, &mut dev, "k256", k256::Secp256k1, 32, 4);
     check_ecdsa!(s, &mut dev, "bp256", bp256::BrainpoolP256r1, 32, 5);
     check_ecdsa!(s, &mut dev, "bp384", bp384::BrainpoolP384r1, 48, 6);
+    check_ecdsa!(s, &mut dev, "p224", p224::NistP224, 28, 7);
 }
 
 #[test]

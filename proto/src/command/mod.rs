@@ -32,6 +32,7 @@ mod log;
 mod object;
 mod option;
 mod redact;
+mod rsa_wrap;
 mod wrap;
 
 pub use asymmetric::{
@@ -61,6 +62,10 @@ pub use option::{
     AuditMode, DeviceOption, GetOption, GetOptionResponse, SetOption, SetOptionResponse,
 };
 pub use redact::{REDACTED_BYTE, redact_request, redact_response};
+pub use rsa_wrap::{
+    ExportRsaWrapped, GetRsaWrappedKey, ImportRsaWrapped, PutPublicWrapKey,
+    PutPublicWrapKeyResponse, PutRsaWrappedKey, RsaWrapped, oaep_hash_len,
+};
 pub use wrap::{
     ExportWrapped, ExportWrappedResponse, GenerateWrapKey, GenerateWrapKeyResponse, ImportWrapped,
     ImportWrappedResponse, MIN_WRAPPED_LEN, PutWrapKey, PutWrapKeyResponse,

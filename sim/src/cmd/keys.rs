@@ -1,5 +1,6 @@
 //! Key commands: authentication keys (put, change), asymmetric keys (put, generate,
-//! get-public-key, sign-ecdsa, sign-eddsa, derive-ecdh), HMAC keys (put, generate, sign,
+//! get-public-key, sign-ecdsa, sign-eddsa, derive-ecdh, sign-pkcs1, sign-pss,
+//! decrypt-pkcs1, decrypt-oaep), HMAC keys (put, generate, sign,
 //! verify), symmetric keys (put, generate, ECB, CBC) and OTP AEAD keys (put, generate).
 
 use yhsm_proto::codec::Reader;
@@ -17,7 +18,7 @@ use super::{
     Ctx, Done, NewObject, check_new, decode, decode_error, read_header, read_id, store_new, usable,
 };
 use crate::device::Device;
-use crate::keys::{self, sym};
+use crate::keys::{self, rsa, sym};
 
 pub fn execute(
     dev: &mut Device,
@@ -105,6 +106,44 @@ pub fn execute(
                 return Err(ErrorCode::INVALID_DATA);
             }
             Ok(Done::data(keys::sign_eddsa(&object.body, message)?).target(id))
+        }
+        CommandCode::SIGN_PKCS1 => {
+            // id(2) digest: the hash is told by the digest's length.
+            let (id, digest) = id_and_rest(data)?;
+            let (alg, body) = rsa_key(dev, ctx, id, Capabilities::SIGN_PKCS)?;
+            Ok(Done::data(rsa::sign_pkcs1(alg, &body, digest, &mut dev.rng)?).target(id))
+        }
+        CommandCode::SIGN_PSS => {
+            // id(2) mgf1(1) salt_len(2) digest (python-yubihsm's `sign_pss`).
+            let mut r = Reader::new(data);
+            let id = read_id(&mut r)?;
+            let mgf = r.u8("sign-pss: mgf1 algorithm").map_err(decode_error)?;
+            let salt_len = r.u16("sign-pss: salt length").map_err(decode_error)?;
+            let digest = r.rest();
+            let mgf = rsa::Hash::from_mgf1(Algorithm(mgf)).ok_or(ErrorCode::INVALID_DATA)?;
+            let (alg, body) = rsa_key(dev, ctx, id, Capabilities::SIGN_PSS)?;
+            let sig = rsa::sign_pss(alg, &body, mgf, usize::from(salt_len), digest, &mut dev.rng)?;
+            Ok(Done::data(sig).target(id))
+        }
+        CommandCode::DECRYPT_PKCS1 => {
+            let (id, ciphertext) = id_and_rest(data)?;
+            let (alg, body) = rsa_key(dev, ctx, id, Capabilities::DECRYPT_PKCS)?;
+            Ok(Done::data(rsa::decrypt_pkcs1(alg, &body, ciphertext, &mut dev.rng)?).target(id))
+        }
+        CommandCode::DECRYPT_OAEP => {
+            // id(2) mgf1(1) ciphertext(modulus size) label_hash (python-yubihsm's
+            // `decrypt_oaep`): the OAEP hash is told by the label hash's length.
+            let mut r = Reader::new(data);
+            let id = read_id(&mut r)?;
+            let mgf = r.u8("decrypt-oaep: mgf1 algorithm").map_err(decode_error)?;
+            let rest = r.rest();
+            let mgf = rsa::Hash::from_mgf1(Algorithm(mgf)).ok_or(ErrorCode::INVALID_DATA)?;
+            let (alg, body) = rsa_key(dev, ctx, id, Capabilities::DECRYPT_OAEP)?;
+            let k = alg.rsa_modulus_size().ok_or(ErrorCode::INVALID_DATA)?;
+            let (ciphertext, label_hash) =
+                rest.split_at_checked(k).ok_or(ErrorCode::WRONG_LENGTH)?;
+            let plain = rsa::decrypt_oaep(alg, &body, mgf, ciphertext, label_hash, &mut dev.rng)?;
+            Ok(Done::data(plain).target(id))
         }
         CommandCode::DERIVE_ECDH => {
             let (id, point) = id_and_rest(data)?;
@@ -284,6 +323,21 @@ fn hmac_output_len(alg: Algorithm) -> Option<usize> {
         Algorithm::HMAC_SHA512 => Some(64),
         _ => None,
     }
+}
+
+/// The algorithm and body of the RSA key `id`, usable with `cap` (invalid-data for a key
+/// of another algorithm).
+fn rsa_key(
+    dev: &Device,
+    ctx: &Ctx,
+    id: u16,
+    cap: Capabilities,
+) -> Result<(Algorithm, Body), ErrorCode> {
+    let object = usable(dev, ctx, id, ObjectType::ASYMMETRIC_KEY, cap)?;
+    if object.algorithm.rsa_modulus_size().is_none() {
+        return Err(ErrorCode::INVALID_DATA);
+    }
+    Ok((object.algorithm, object.body.clone()))
 }
 
 fn symmetric_key(

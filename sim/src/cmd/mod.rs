@@ -104,7 +104,12 @@ pub fn execute(
         | CommandCode::PUT_WRAP_KEY
         | CommandCode::GENERATE_WRAP_KEY
         | CommandCode::WRAP_DATA
-        | CommandCode::UNWRAP_DATA => wrap::execute(dev, ctx, code, data),
+        | CommandCode::UNWRAP_DATA
+        | CommandCode::PUT_PUBLIC_WRAP_KEY
+        | CommandCode::GET_RSA_WRAPPED_KEY
+        | CommandCode::PUT_RSA_WRAPPED_KEY
+        | CommandCode::EXPORT_RSA_WRAPPED
+        | CommandCode::IMPORT_RSA_WRAPPED => wrap::execute(dev, ctx, code, data),
         _ => keys::execute(dev, ctx, code, data),
     }
 }

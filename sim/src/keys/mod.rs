@@ -2,6 +2,9 @@
 //! wrapped-body layout of PROTOCOL.md §5 (`yhsm_proto::wrap::Body`).
 
 pub mod ec;
+pub mod kwp;
+pub mod pkcs8;
+pub mod rsa;
 pub mod sym;
 
 use chacha20::ChaCha20Rng;
@@ -9,10 +12,10 @@ use ed25519_dalek::hazmat::{ExpandedSecretKey, raw_sign};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand_core::Rng as _;
 use sha2::Sha512;
-use yhsm_proto::Algorithm;
 use yhsm_proto::frame::ErrorCode;
 use yhsm_proto::secret::{SecretArray, SecretBytes};
 use yhsm_proto::wrap::Body;
+use yhsm_proto::{Algorithm, Capabilities, ObjectType};
 use zeroize::Zeroizing;
 
 /// Runs `$f::<Curve>` for the EC algorithm `$alg`, or answers algorithm-disabled for a
@@ -20,6 +23,7 @@ use zeroize::Zeroizing;
 macro_rules! per_curve {
     ($alg:expr, $f:ident ( $($arg:expr),* )) => {
         match $alg {
+            Algorithm::ECP224 => ec::$f::<p224::NistP224>($($arg),*),
             Algorithm::ECP256 => ec::$f::<p256::NistP256>($($arg),*),
             Algorithm::ECP384 => ec::$f::<p384::NistP384>($($arg),*),
             Algorithm::ECP521 => ec::$f::<p521::NistP521>($($arg),*),
@@ -35,7 +39,8 @@ macro_rules! per_curve {
 pub fn ec_supported(alg: Algorithm) -> bool {
     matches!(
         alg,
-        Algorithm::ECP256
+        Algorithm::ECP224
+            | Algorithm::ECP256
             | Algorithm::ECP384
             | Algorithm::ECP521
             | Algorithm::ECK256
@@ -78,7 +83,7 @@ pub fn der_signature(r: &[u8], s: &[u8]) -> Vec<u8> {
 }
 
 /// The body of an asymmetric key imported with PUT_ASYMMETRIC_KEY: EC private scalar,
-/// ed25519 seed.
+/// ed25519 seed, RSA `p || q`.
 pub fn asymmetric_from_private(alg: Algorithm, key: &[u8]) -> Result<Body, ErrorCode> {
     if let Some(size) = alg.ec_field_size() {
         if key.len() != size {
@@ -90,6 +95,9 @@ pub fn asymmetric_from_private(alg: Algorithm, key: &[u8]) -> Result<Body, Error
     if alg == Algorithm::ED25519 {
         let seed = SecretArray::<32>::from_slice(key).ok_or(ErrorCode::WRONG_LENGTH)?;
         return Ok(ed25519_body(&seed));
+    }
+    if alg.rsa_modulus_size().is_some() {
+        return rsa::from_primes(alg, key);
     }
     Err(ErrorCode::INVALID_DATA)
 }
@@ -104,6 +112,9 @@ pub fn asymmetric_generate(alg: Algorithm, rng: &mut ChaCha20Rng) -> Result<Body
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
         return Ok(ed25519_body(&SecretArray::new(seed)));
+    }
+    if alg.rsa_modulus_size().is_some() {
+        return rsa::generate(alg, rng);
     }
     Err(ErrorCode::INVALID_DATA)
 }
@@ -150,11 +161,51 @@ pub fn sign_eddsa(body: &Body, message: &[u8]) -> Result<Vec<u8>, ErrorCode> {
 }
 
 /// The public key GET_PUBLIC_KEY returns for `object`: EC `X || Y`, the ed25519 point, an
-/// RSA modulus.
+/// RSA modulus (of an asymmetric key, an RSA wrap key or a public wrap key).
 pub fn public_key(object: &crate::store::Object) -> Option<Vec<u8>> {
     match object.object_type {
-        yhsm_proto::ObjectType::ASYMMETRIC_KEY => object.body.public_key(),
+        ObjectType::ASYMMETRIC_KEY => object.body.public_key(),
+        ObjectType::WRAP_KEY => rsa_wrap_key(object).ok()?.public_key(),
+        ObjectType::PUBLIC_WRAP_KEY => public_wrap_modulus(object).ok().map(<[u8]>::to_vec),
         _ => None,
+    }
+}
+
+/// The stored body of an RSA wrap key: `delegated(8) || p || q || dp || dq || qinv || n`,
+/// the delegated capabilities then the RSA body of PROTOCOL.md §5 (how the device lays it
+/// out is not known; this is what an export under an AES wrap key carries).
+pub fn rsa_wrap_key_body(delegated: Capabilities, rsa: &Body) -> Body {
+    let mut raw = Zeroizing::new(delegated.0.to_be_bytes().to_vec());
+    rsa.write_to(&mut raw);
+    Body::Raw(SecretBytes::from_slice(&raw))
+}
+
+/// The RSA key of an RSA wrap key (invalid-data for an AES wrap key).
+pub fn rsa_wrap_key(object: &crate::store::Object) -> Result<Body, ErrorCode> {
+    if object.object_type != ObjectType::WRAP_KEY || object.algorithm.rsa_modulus_size().is_none() {
+        return Err(ErrorCode::INVALID_DATA);
+    }
+    let Body::Raw(raw) = &object.body else { return Err(ErrorCode::INVALID_DATA) };
+    let rsa = raw.expose_secret().get(8..).ok_or(ErrorCode::INVALID_DATA)?;
+    Body::decode(ObjectType::ASYMMETRIC_KEY, object.algorithm, rsa)
+        .map_err(|_| ErrorCode::INVALID_DATA)
+}
+
+/// The stored body of a public wrap key: `delegated(8) || n`.
+pub fn public_wrap_key_body(delegated: Capabilities, n: &[u8]) -> Body {
+    let mut raw = delegated.0.to_be_bytes().to_vec();
+    raw.extend_from_slice(n);
+    Body::Raw(SecretBytes::new(raw))
+}
+
+/// The modulus of a public wrap key.
+pub fn public_wrap_modulus(object: &crate::store::Object) -> Result<&[u8], ErrorCode> {
+    let size = object.algorithm.rsa_modulus_size().ok_or(ErrorCode::INVALID_DATA)?;
+    match &object.body {
+        Body::Raw(raw) if object.object_type == ObjectType::PUBLIC_WRAP_KEY => {
+            raw.expose_secret().get(8..).filter(|n| n.len() == size).ok_or(ErrorCode::INVALID_DATA)
+        }
+        _ => Err(ErrorCode::INVALID_DATA),
     }
 }
 
