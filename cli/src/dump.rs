@@ -301,11 +301,17 @@ fn refusal(
                     fixed when an object is made)"
                 .to_owned();
         }
-        let missing = Capabilities(info.capabilities.0 & !wrap_key.delegated_capabilities.0);
+        let delegated = wrap_key.delegated_capabilities;
+        let missing = Capabilities(info.capabilities.0 & !delegated.0);
         if !missing.is_empty() {
+            // A long list helps nobody: name a few, or say what the wrap key does allow.
+            let detail = if missing.0.count_ones() <= 4 {
+                format!("it does not delegate {missing}")
+            } else {
+                format!("it delegates only {delegated}")
+            };
             return format!(
-                "wrap key 0x{:04x}'s delegated capabilities lack some of the object's \
-                 capabilities: {missing}",
+                "the object has capabilities wrap key 0x{:04x} does not delegate ({detail})",
                 wrap_key.id
             );
         }

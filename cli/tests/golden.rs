@@ -18,7 +18,10 @@
 //! ```
 //!
 //! `requires keys` skips a case in builds without the `keys` feature, `requires no-keys`
-//! in builds with it.
+//! in builds with it; `requires sim` skips it without the `sim` feature.
+//!
+//! `state NAME FIXTURE` makes a simulator state file NAME in the case's directory with
+//! the objects of FIXTURE (see `support::make_state`), for `-c sim:NAME`.
 //!
 //! TEXT takes `\n`, `\r`, `\t` and `\\` escapes. The binary runs in a fresh directory
 //! holding the case's files. A missing output section expects no output.
@@ -54,6 +57,10 @@ struct Case {
     stderr: String,
     /// Needs the `keys` feature (`Some(true)`) or its absence (`Some(false)`).
     keys: Option<bool>,
+    /// Needs the `sim` feature.
+    sim: bool,
+    /// Simulator state files to make: name and fixture.
+    states: Vec<(String, String)>,
 }
 
 fn unescape(s: &str) -> String {
@@ -158,6 +165,11 @@ fn parse(text: &str) -> (String, Vec<Case>) {
                     "stdin" => case.stdin = Some(unescape(rest)),
                     "requires" if rest == "keys" => case.keys = Some(true),
                     "requires" if rest == "no-keys" => case.keys = Some(false),
+                    "requires" if rest == "sim" => case.sim = true,
+                    "state" => {
+                        let (name, fixture) = rest.split_once(' ').unwrap();
+                        case.states.push((name.to_owned(), fixture.to_owned()));
+                    }
                     "args" => case.args = words(rest),
                     "exit" => {
                         case.exit = rest.parse().unwrap();
@@ -190,6 +202,9 @@ fn run(case: &Case, dir: &Path) -> Outcome {
     fs::create_dir_all(dir).unwrap();
     for (name, contents) in &case.files {
         fs::write(dir.join(name), contents).unwrap();
+    }
+    for (name, fixture) in &case.states {
+        make_state(&dir.join(name), fixture);
     }
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_yhsm"));
     cmd.args(&case.args)
@@ -253,7 +268,9 @@ fn check_file(file: &str) {
     let mut outcomes = Vec::new();
     let bless = std::env::var_os("YHSM_BLESS").is_some();
     for (i, case) in cases.into_iter().enumerate() {
-        if case.keys.is_some_and(|keys| keys != cfg!(feature = "keys")) {
+        if case.keys.is_some_and(|keys| keys != cfg!(feature = "keys"))
+            || (case.sim && !cfg!(feature = "sim"))
+        {
             // Kept as it is when blessing.
             let got = Outcome {
                 exit: case.exit,
@@ -298,4 +315,20 @@ fn shares() {
 #[test]
 fn usage() {
     check_file("usage.txt");
+}
+
+#[test]
+fn device() {
+    check_file("device.txt");
+}
+
+#[cfg(feature = "sim")]
+mod support;
+
+#[cfg(feature = "sim")]
+use support::make_state;
+
+#[cfg(not(feature = "sim"))]
+fn make_state(_: &Path, _: &str) {
+    unreachable!("cases with a state file require sim")
 }
