@@ -45,6 +45,7 @@ impl Command {
             Self::List { .. } => "list",
             Self::Info { .. } => "info",
             Self::Raw(_) => "raw",
+            #[cfg(feature = "sim")]
             Self::SimServe(_) => "sim serve",
             #[cfg(all(feature = "usb-gadget", target_os = "linux"))]
             Self::SimUsbGadget(_) => "sim usb-gadget",
@@ -72,6 +73,7 @@ pub enum Command {
         json: bool,
     },
     Raw(RawArgs),
+    #[cfg(feature = "sim")]
     SimServe(SimServeArgs),
     #[cfg(all(feature = "usb-gadget", target_os = "linux"))]
     SimUsbGadget(SimGadgetArgs),
@@ -89,6 +91,7 @@ pub struct RawArgs {
     pub data: Vec<u8>,
 }
 
+#[cfg(feature = "sim")]
 #[derive(Debug)]
 pub struct SimServeArgs {
     pub listen: String,
@@ -714,10 +717,12 @@ fn parse_raw(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     Ok(Command::Raw(RawArgs { code, data }))
 }
 
+#[cfg(feature = "sim")]
 fn serial(p: &mut Parser, arg: &Opt) -> Result<u32> {
     parsed(p, arg, "a decimal serial number", |s| s.parse::<u32>().ok())
 }
 
+#[cfg(feature = "sim")]
 fn parse_sim_serve(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let (mut listen, mut state, mut serial_) = (None, None, None);
     while let Some(arg) = p.next().map_err(lexopt_error)? {
@@ -734,14 +739,16 @@ fn parse_sim_serve(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
         }
     }
     Ok(Command::SimServe(SimServeArgs {
-        listen: listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+        listen: listen.unwrap_or_else(|| yhsm::sim::DEFAULT_LISTEN.to_owned()),
         state,
         serial: serial_,
     }))
 }
 
-/// yubihsm-connector's address.
-const DEFAULT_LISTEN: &str = "127.0.0.1:12345";
+#[cfg(not(feature = "sim"))]
+fn parse_sim_serve(_: &mut Parser, _: &mut Cli) -> Result<Command> {
+    Err(Error::failure("this build has no simulator: it needs the cargo feature `sim`"))
+}
 
 #[cfg(all(feature = "usb-gadget", target_os = "linux"))]
 fn parse_sim_gadget(p: &mut Parser, cli: &mut Cli) -> Result<Command> {

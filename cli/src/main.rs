@@ -193,10 +193,6 @@ fn run(cli: Cli) -> Result<u8> {
                 yhsm::sim::ServeOptions { listen: a.listen, state: a.state, serial: a.serial };
             yhsm::sim::serve(&options).map(|()| EXIT_OK)
         }
-        #[cfg(not(feature = "sim"))]
-        Command::SimServe(_) => {
-            Err(Error::failure("this build has no simulator: it needs the cargo feature `sim`"))
-        }
         #[cfg(all(feature = "usb-gadget", target_os = "linux"))]
         Command::SimUsbGadget(a) => {
             let options = yhsm::sim::GadgetOptions {

@@ -18,7 +18,8 @@
 //! ```
 //!
 //! `requires keys` skips a case in builds without the `keys` feature, `requires no-keys`
-//! in builds with it; `requires sim` skips it without the `sim` feature.
+//! in builds with it; `requires sim` skips it without the `sim` feature, `requires
+//! usb-gadget` without the `usb-gadget` feature on Linux.
 //!
 //! `state NAME FIXTURE` makes a simulator state file NAME in the case's directory with
 //! the objects of FIXTURE (see `support::make_state`), for `-c sim:NAME`.
@@ -59,6 +60,8 @@ struct Case {
     keys: Option<bool>,
     /// Needs the `sim` feature.
     sim: bool,
+    /// Needs the `usb-gadget` feature on Linux.
+    gadget: bool,
     /// Simulator state files to make: name and fixture.
     states: Vec<(String, String)>,
 }
@@ -166,6 +169,7 @@ fn parse(text: &str) -> (String, Vec<Case>) {
                     "requires" if rest == "keys" => case.keys = Some(true),
                     "requires" if rest == "no-keys" => case.keys = Some(false),
                     "requires" if rest == "sim" => case.sim = true,
+                    "requires" if rest == "usb-gadget" => case.gadget = true,
                     "state" => {
                         let (name, fixture) = rest.split_once(' ').unwrap();
                         case.states.push((name.to_owned(), fixture.to_owned()));
@@ -270,6 +274,7 @@ fn check_file(file: &str) {
     for (i, case) in cases.into_iter().enumerate() {
         if case.keys.is_some_and(|keys| keys != cfg!(feature = "keys"))
             || (case.sim && !cfg!(feature = "sim"))
+            || (case.gadget && !cfg!(all(feature = "usb-gadget", target_os = "linux")))
         {
             // Kept as it is when blessing.
             let got = Outcome {
