@@ -22,7 +22,9 @@ pub fn open(global: &GlobalOptions) -> Result<Client> {
     }
     Client::connect_with(&global.connector, Timeouts::default(), options).map_err(|e| {
         let what = match &e {
-            ClientError::Connect { .. } => format!("cannot connect to {}", global.connector),
+            ClientError::Connect { .. } => {
+                format!("cannot connect to the YubiHSM at {}", global.connector)
+            }
             _ => format!("cannot read the device info from {}", global.connector),
         };
         Error::failure(what).with_source(e)

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod device;
 pub mod dump;
 pub mod error;
@@ -13,12 +14,14 @@ pub mod options;
 pub mod password;
 pub mod prompt;
 pub mod raw;
+pub mod restore;
 pub mod rng;
 pub mod shares;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod text;
 pub mod trace;
+pub mod verify;
 pub mod wrap;
 pub mod wrapkey;
 
