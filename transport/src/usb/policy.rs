@@ -255,6 +255,21 @@ impl<B: UsbBus> UsbSession<B> {
         Ok(())
     }
 
+    /// After an earlier failure dropped the link: a device that can no longer be found
+    /// (or is half gone, its serial unreadable) was unplugged; say so in one line rather
+    /// than with the list of devices left.
+    fn gone_or(&self, e: TransportError) -> TransportError {
+        match e {
+            TransportError::NoDevice | TransportError::SerialNotFound { .. } => {
+                TransportError::Disconnected {
+                    detail: format!("{} was disconnected", self.label),
+                    request_sent: false,
+                }
+            }
+            e => e,
+        }
+    }
+
     fn reopen(&mut self) -> Result<(), TransportError> {
         self.link = None;
         let found = select(self.bus.enumerate()?, self.target)?;
@@ -264,7 +279,7 @@ impl<B: UsbBus> UsbSession<B> {
     pub fn exchange(&mut self, request: &[u8]) -> Result<Vec<u8>, TransportError> {
         check_request(request)?;
         if self.link.is_none() {
-            self.reopen()?;
+            self.reopen().map_err(|e| self.gone_or(e))?;
         }
         let first = match self.attempt(request) {
             Ok(response) => return self.finish(response),
@@ -595,6 +610,13 @@ mod tests {
             "connection to the YubiHSM lost: USB device serial 87654321 was disconnected during \
              the bulk read (the request may have reached the device)"
         );
+        // The next exchange (a client's repeat on a new session) finds it gone too.
+        let e = s.exchange(&ECHO).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "connection to the YubiHSM lost: USB device serial 87654321 was disconnected"
+        );
+        assert!(!e.request_may_have_been_delivered());
         // A reopen that fails for another reason keeps both reasons.
         bus.0.lock().unwrap().devices[0] = Ok("87654321".into());
         s.exchange(&ECHO).unwrap();
