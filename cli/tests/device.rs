@@ -395,3 +395,58 @@ fn verbose_output_covers_every_exchange_of_a_device_command() {
     }
     fs::remove_dir_all(&dir).unwrap();
 }
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
+
+#[test]
+fn a_traced_restore_shows_no_key_blob_or_password() {
+    let dir = scratch("traced-restore");
+    let backup = Path::new(EXAMPLES).join("backup");
+    let out = yhsm(
+        &dir,
+        &[
+            "-vv",
+            "--trace",
+            "restore.jsonl",
+            "-c",
+            "sim:dev.state",
+            "restore",
+            backup.to_str().unwrap(),
+            "--shares-file",
+            backup.join("shares.txt").to_str().unwrap(),
+            "--password-file",
+            backup.join("password.txt").to_str().unwrap(),
+        ],
+    );
+    let stdout = ok(&out);
+    assert!(stdout.ends_with("All done\n"), "{stdout}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let trace = fs::read_to_string(dir.join("restore.jsonl")).unwrap();
+    let records: Vec<Value> = trace.lines().map(json).collect();
+    // Every exchange of the restore is in both, the key going in and the imports included.
+    assert_eq!(records.len(), stderr.lines().filter(|l| l.starts_with("-> ")).count());
+    for code in ["put-wrap-key", "import-wrapped", "delete-object"] {
+        assert!(records.iter().any(|r| r["command"] == code), "no {code} in the trace");
+    }
+    let wrap_key = fs::read_to_string(Path::new(EXAMPLES).join("keys/wrap-key.hex")).unwrap();
+    let mut secrets = vec![("wrap key".to_owned(), wrap_key.trim().to_lowercase())];
+    for password in ["password", "application-demo", "audit-demo"] {
+        let keys = yhsm_proto::StaticKeys::from_password(password.as_bytes());
+        secrets.push((password.to_owned(), password.to_owned()));
+        secrets.push((format!("{password} as hex"), hex::encode(password)));
+        secrets.push((format!("K-ENC of {password}"), hex::encode(keys.enc.expose_secret())));
+        secrets.push((format!("K-MAC of {password}"), hex::encode(keys.mac.expose_secret())));
+    }
+    for entry in fs::read_dir(&backup).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yhw") {
+            let blob = wrap::decode_text(&fs::read(&path).unwrap()).unwrap();
+            secrets.push((path.display().to_string(), hex::encode(&blob[13..45])));
+        }
+    }
+    for (what, secret) in &secrets {
+        assert!(!stderr.contains(secret.as_str()), "{what} in -v output");
+        assert!(!trace.contains(secret.as_str()), "{what} in the trace file");
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
