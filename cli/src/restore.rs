@@ -21,7 +21,8 @@
 //!    step and the object, and says whether the object may have been imported.
 //! 5. Every object is verified against the backup ([`verify::check_object`]).
 //! 6. The login key is deleted only when every object that decrypts was restored and
-//!    verified, and another authentication key from the backup is on the device,
+//!    verified, the login key is not itself in the backup (deleting it would delete a
+//!    restored key), and another authentication key from the backup is on the device,
 //!    verified, and (for a symmetric key) opens a session. Otherwise it is kept, and the
 //!    reason said. `--keep-authkey` always keeps it.
 //!
@@ -246,8 +247,9 @@ pub fn render(event: &Event) -> Vec<Line> {
              device will refuse to import it"
         ))],
         Event::Preflight { files, decryptable, wrap_key } => out(format!(
-            "Preflight: {decryptable} of {files} {} decrypt under wrap key 0x{wrap_key:04x}",
-            if *files == 1 { "file" } else { "files" }
+            "Preflight: {decryptable} of {files} {} {} under wrap key 0x{wrap_key:04x}",
+            if *files == 1 { "file" } else { "files" },
+            if *decryptable == 1 { "decrypts" } else { "decrypt" }
         )),
         Event::UsingAuthKey(id) => out(format!("Using authentication key 0x{id:04x}")),
         Event::WrapKeyStored(id) => {
@@ -288,7 +290,7 @@ pub fn render(event: &Event) -> Vec<Line> {
         )),
         Event::Verified { .. } => vec![],
         Event::AuthKeyProven(id) => {
-            out(format!("Restored authentication key 0x{id:04x} opens a session"))
+            out(format!("Authentication key 0x{id:04x} opens a session with the backup's keys"))
         }
         Event::VerifyFailed { file, object_type, id, differences } => out(format!(
             "Verification failed for object {object_type} with ID 0x{id:04x} ({file}): {}",
@@ -519,6 +521,9 @@ pub fn run(
     };
     if let Err(e) = r.restore(backup, wrap, login) {
         r.report.error = Some(e);
+        if !r.report.auth_key_deleted && r.report.auth_key_kept_reason.is_none() {
+            r.report.auth_key_kept_reason = Some("restore did not finish".to_owned());
+        }
     }
     if r.report.ok() {
         (r.sink)(&if options.dry_run { Event::DryRunDone } else { Event::Done });
@@ -579,7 +584,7 @@ impl Run<'_> {
                 Some(keep_reason.unwrap_or_else(|| "dry run: nothing is deleted".to_owned()));
             return Ok(());
         }
-        self.verify(&mut client, backup)?;
+        self.verify(&mut client, backup, &credentials)?;
         self.login_key(&mut client, backup, &credentials, all_undecryptable)
     }
 
@@ -793,7 +798,7 @@ impl Run<'_> {
     }
 
     /// Step 5: every object imported or already present is compared with the backup.
-    fn verify(&mut self, client: &mut Client, backup: &Backup) -> Result<()> {
+    fn verify(&mut self, client: &mut Client, backup: &Backup, login: &Credentials) -> Result<()> {
         let (mut verified, mut failed) = (0, 0);
         for (i, file) in backup.files.iter().enumerate() {
             let Some(entry) = file.entry() else { continue };
@@ -804,7 +809,7 @@ impl Run<'_> {
             if !done {
                 continue;
             }
-            let differences = verify::check_object(client, &entry.summary).map_err(|e| {
+            let checked = verify::check_entry(client, entry, login).map_err(|e| {
                 Error::failure(format!(
                     "restore stopped while verifying {} ({})",
                     entry.describe(),
@@ -814,6 +819,7 @@ impl Run<'_> {
                 .with_hint("run restore again: objects already on the device are verified")
             })?;
             let (file, object_type, id) = (file.name.clone(), entry.object_type(), entry.id());
+            let differences = checked.differences;
             let ok = differences.is_empty();
             if let Some(f) = self.report.files.get_mut(i) {
                 f.verified = Some(ok);
@@ -824,6 +830,9 @@ impl Run<'_> {
             if ok {
                 verified += 1;
                 self.emit(Event::Verified { file, object_type, id });
+                if checked.session_opened {
+                    self.emit(Event::AuthKeyProven(id));
+                }
             } else {
                 failed += 1;
                 self.emit(Event::VerifyFailed { file, object_type, id, differences });
@@ -849,10 +858,10 @@ impl Run<'_> {
                     .to_owned(),
             );
         }
-        if auth_keys.iter().all(|&id| id == login_id) {
+        if auth_keys.contains(&login_id) {
             return Some(format!(
-                "the backup's only authentication key is 0x{login_id:04x}, the key used to log \
-                 in: deleting it would delete the restored key"
+                "authentication key 0x{login_id:04x} is itself in the backup: deleting it would \
+                 delete a restored key"
             ));
         }
         None
@@ -880,7 +889,9 @@ impl Run<'_> {
                 "not every object from the backup was restored and verified".to_owned()
             })
         } else {
-            self.prove_an_auth_key(client, backup, login)?
+            // Every object is verified (symmetric authentication keys by a session) and
+            // the backup holds an authentication key other than this one.
+            None
         };
         match reason {
             Some(reason) => {
@@ -905,62 +916,6 @@ impl Run<'_> {
                 Ok(())
             }
         }
-    }
-
-    /// Looks for a restored authentication key (not the login key) that opens a session;
-    /// `None` when one does, or the reason to keep the login key. An asymmetric key
-    /// cannot be tried (its private key is not in the backup): its verified attributes
-    /// are taken as enough, as yubihsm-setup does for every key.
-    fn prove_an_auth_key(
-        &mut self,
-        client: &mut Client,
-        backup: &Backup,
-        login: &Credentials,
-    ) -> Result<Option<String>> {
-        let login_id = login.key_id();
-        let candidates: Vec<_> = backup
-            .entries()
-            .filter(|(_, e)| {
-                e.object_type() == ObjectType::AUTHENTICATION_KEY && e.id() != login_id
-            })
-            .map(|(_, e)| e)
-            .collect();
-        let mut tried = Vec::new();
-        for entry in &candidates {
-            let Some(keys) = &entry.auth_keys else { continue };
-            let opened = client.authenticate(Credentials::keys(entry.id(), keys.clone()));
-            client.authenticate(login.clone()).map_err(|e| {
-                Error::failure(format!(
-                    "cannot log in again with authentication key 0x{login_id:04x} after trying \
-                     restored key 0x{:04x}",
-                    entry.id()
-                ))
-                .with_source(e)
-            })?;
-            match opened {
-                Ok(()) => {
-                    self.emit(Event::AuthKeyProven(entry.id()));
-                    return Ok(None);
-                }
-                Err(e) if matches!(e, ClientError::AuthenticationFailed { .. }) || refused(&e) => {
-                    tried.push(format!("0x{:04x}", entry.id()));
-                }
-                Err(e) => {
-                    return Err(Error::failure(format!(
-                        "cannot try restored authentication key 0x{:04x}",
-                        entry.id()
-                    ))
-                    .with_source(e));
-                }
-            }
-        }
-        if candidates.iter().any(|e| e.auth_keys.is_none()) {
-            return Ok(None);
-        }
-        Ok(Some(format!(
-            "no restored authentication key opens a session (tried {})",
-            tried.join(", ")
-        )))
     }
 }
 

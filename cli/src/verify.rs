@@ -28,7 +28,7 @@ use yhsm_proto::command::ListEntry;
 use yhsm_proto::{
     Algorithm, Capabilities, Domains, ErrorCode, Label, ObjectId, ObjectInfo, ObjectType,
 };
-use yhsm_transport::{Client, ClientError};
+use yhsm_transport::{Client, ClientError, Credentials};
 
 use crate::backup::{Backup, Entry};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
@@ -66,11 +66,14 @@ pub enum Difference {
         backup: Capabilities,
         device: Capabilities,
     },
-    /// The device's public key is not the backup's (both in hex).
+    /// The device's public key is not the backup's.
     PublicKey {
         backup: Vec<u8>,
         device: Vec<u8>,
     },
+    /// The backup's keys of this authentication key do not open a session: the device
+    /// holds another key with the same id and attributes.
+    Credentials,
 }
 
 impl Difference {
@@ -84,13 +87,14 @@ impl Difference {
             Self::Label { .. } => "label",
             Self::Delegated { .. } => "delegated_capabilities",
             Self::PublicKey { .. } => "public_key",
+            Self::Credentials => "credentials",
         }
     }
 
     /// The backup's and the device's values, as text.
     fn values(&self) -> Option<(String, String)> {
         Some(match self {
-            Self::Missing => return None,
+            Self::Missing | Self::Credentials => return None,
             Self::Algorithm { backup, device } => (backup.to_string(), device.to_string()),
             Self::Capabilities { backup, device } | Self::Delegated { backup, device } => {
                 (backup.to_string(), device.to_string())
@@ -118,6 +122,7 @@ impl Difference {
             Self::Label { backup, device } => {
                 (Value::string(backup.to_string_lossy()), Value::string(device.to_string_lossy()))
             }
+            Self::Credentials => (Value::string("opens a session"), Value::string("refused")),
             other => match other.values() {
                 Some((b, d)) => (Value::string(b), Value::string(d)),
                 None => (Value::string("present"), Value::string("missing")),
@@ -135,6 +140,10 @@ impl fmt::Display for Difference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self, self.values()) {
             (Self::PublicKey { .. }, _) => f.write_str("the public key is not the backup's"),
+            (Self::Credentials, _) => f.write_str(
+                "the backup's keys do not open a session with it (the device holds another key \
+                 with this id)",
+            ),
             (_, Some((backup, device))) => {
                 let name = match self {
                     Self::Delegated { .. } => "delegated capabilities",
@@ -203,6 +212,41 @@ pub fn check_object(
         }
     }
     Ok(differences)
+}
+
+/// What checking one backup object found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// None when the object matches.
+    pub differences: Vec<Difference>,
+    /// A symmetric authentication key opened a session with the backup's keys.
+    pub session_opened: bool,
+}
+
+/// [`check_object`], and for a symmetric authentication key whose attributes match, a
+/// session opened with the backup's keys (the secret the attributes cannot show), after
+/// which `client` logs in again with `login`. Restore relies on this before deleting its
+/// login key; an asymmetric authentication key cannot be tried (the backup holds only
+/// its public key).
+pub fn check_entry(
+    client: &mut Client,
+    entry: &Entry,
+    login: &Credentials,
+) -> Result<Checked, ClientError> {
+    let mut checked =
+        Checked { differences: check_object(client, &entry.summary)?, session_opened: false };
+    if let (true, Some(keys)) = (checked.differences.is_empty(), &entry.auth_keys) {
+        let opened = client.authenticate(Credentials::keys(entry.id(), keys.clone()));
+        client.authenticate(login.clone())?;
+        match opened {
+            Ok(()) => checked.session_opened = true,
+            Err(ClientError::AuthenticationFailed { .. }) => {
+                checked.differences.push(Difference::Credentials);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(checked)
 }
 
 /// The attributes a wrap key restored from shares has.
@@ -294,6 +338,8 @@ pub enum Status {
     Skipped(String),
     /// Not checked, a failure (decrypts to an invalid object, conflicts with another file).
     Failed(String),
+    /// Not reached: the check stopped before this object.
+    NotChecked,
 }
 
 /// An object on the device that the backup does not hold.
@@ -352,6 +398,7 @@ impl VerifyReport {
             };
             let line = match &f.status {
                 Status::Match => format!("{what}: matches"),
+                Status::NotChecked => format!("{what}: not checked"),
                 Status::Different(d) if d.first() == Some(&Difference::Missing) => {
                     format!("{what}: missing from the device")
                 }
@@ -416,6 +463,7 @@ impl VerifyReport {
             .map(|f| {
                 let (status, reason, differences) = match &f.status {
                     Status::Match => ("match", None, vec![]),
+                    Status::NotChecked => ("not-checked", None, vec![]),
                     Status::Different(d) if d.first() == Some(&Difference::Missing) => {
                         ("missing", None, vec![])
                     }
@@ -530,7 +578,7 @@ pub fn run(
                 let status = match (f.skip_reason(), f.failure_reason()) {
                     (Some(r), _) => Status::Skipped(r),
                     (None, Some(r)) => Status::Failed(r),
-                    (None, None) => Status::Match,
+                    (None, None) => Status::NotChecked,
                 };
                 FileCheck {
                     file: f.name.clone(),
@@ -557,7 +605,9 @@ fn check(
 ) -> Result<()> {
     let Login { mut client, credentials } = login()?;
     report.auth_key = credentials.key_id();
-    client.authenticate(credentials).map_err(|e| Error::failure("cannot log in").with_source(e))?;
+    client
+        .authenticate(credentials.clone())
+        .map_err(|e| Error::failure("cannot log in").with_source(e))?;
     let listed = client
         .list_objects(&[])
         .map_err(|e| Error::failure("cannot list the device's objects").with_source(e))?;
@@ -565,10 +615,12 @@ fn check(
     for (file, check) in backup.files.iter().zip(report.files.iter_mut()) {
         let Some(entry) = file.entry() else { continue };
         in_backup.insert((entry.id(), entry.object_type()));
-        let differences = check_object(&mut client, &entry.summary).map_err(|e| {
-            Error::failure(format!("verify stopped at {} ({})", entry.describe(), file.name))
-                .with_source(e)
-        })?;
+        let differences = check_entry(&mut client, entry, &credentials)
+            .map_err(|e| {
+                Error::failure(format!("verify stopped at {} ({})", entry.describe(), file.name))
+                    .with_source(e)
+            })?
+            .differences;
         check.status =
             if differences.is_empty() { Status::Match } else { Status::Different(differences) };
     }
