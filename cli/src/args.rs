@@ -43,6 +43,14 @@ impl Command {
             Self::SharesConvert(_) => "shares convert",
             Self::Restore(_) => "restore",
             Self::Verify(_) => "verify",
+            Self::Dump(_) => "dump",
+            Self::List { .. } => "list",
+            Self::Info { .. } => "info",
+            Self::Raw(_) => "raw",
+            #[cfg(feature = "sim")]
+            Self::SimServe(_) => "sim serve",
+            #[cfg(all(feature = "usb-gadget", target_os = "linux"))]
+            Self::SimUsbGadget(_) => "sim usb-gadget",
         })
     }
 }
@@ -61,6 +69,47 @@ pub enum Command {
     SharesConvert(ConvertArgs),
     Restore(yhsm::restore::Args),
     Verify(yhsm::verify::Args),
+    Dump(DumpArgs),
+    List {
+        json: bool,
+    },
+    Info {
+        json: bool,
+    },
+    Raw(RawArgs),
+    #[cfg(feature = "sim")]
+    SimServe(SimServeArgs),
+    #[cfg(all(feature = "usb-gadget", target_os = "linux"))]
+    SimUsbGadget(SimGadgetArgs),
+}
+
+#[derive(Debug)]
+pub struct DumpArgs {
+    pub options: yhsm::dump::DumpOptions,
+    pub json: bool,
+}
+
+#[derive(Debug)]
+pub struct RawArgs {
+    pub code: yhsm_proto::frame::CommandCode,
+    pub data: Vec<u8>,
+}
+
+#[cfg(feature = "sim")]
+#[derive(Debug)]
+pub struct SimServeArgs {
+    pub listen: String,
+    pub state: Option<PathBuf>,
+    pub serial: Option<u32>,
+}
+
+#[cfg(all(feature = "usb-gadget", target_os = "linux"))]
+#[derive(Debug)]
+pub struct SimGadgetArgs {
+    pub serial: u32,
+    pub udc: Option<String>,
+    pub state: Option<PathBuf>,
+    pub delay_ms: u64,
 }
 
 #[derive(Debug)]
@@ -178,6 +227,42 @@ fn parse_command(name: &str, p: &mut Parser, cli: &mut Cli) -> Result<Command> {
                 }
             }
         }
+        "dump" => (parse_dump(p, cli), "dump"),
+        "list" => (parse_json_only(p, cli, LIST_HELP).map(|json| json_command(json, true)), "list"),
+        "info" => {
+            (parse_json_only(p, cli, INFO_HELP).map(|json| json_command(json, false)), "info")
+        }
+        "raw" => (parse_raw(p, cli), "raw"),
+        "sim" => {
+            let sub = loop {
+                match p.next().map_err(lexopt_error)? {
+                    None => {
+                        return Err(Error::usage("`sim` needs a subcommand: serve or usb-gadget")
+                            .with_hint("run `yhsm sim --help` for usage"));
+                    }
+                    Some(Short('h') | Long("help")) => return Ok(Command::Help(SIM_HELP)),
+                    Some(Value(v)) => break v.into_string().unwrap_or_default(),
+                    Some(arg) => {
+                        let arg = owned(&arg);
+                        if !global_option(&arg, p, cli)? {
+                            return Err(
+                                unknown_option(&arg).with_hint("run `yhsm sim --help` for usage")
+                            );
+                        }
+                    }
+                }
+            };
+            match sub.as_str() {
+                "serve" => (parse_sim_serve(p, cli), "sim serve"),
+                "usb-gadget" => (parse_sim_gadget(p, cli), "sim usb-gadget"),
+                _ => {
+                    return Err(Error::usage(
+                        "unknown `sim` subcommand; expected serve or usb-gadget",
+                    )
+                    .with_hint("run `yhsm sim --help` for usage"));
+                }
+            }
+        }
         "help" => {
             let topic = p.next().map_err(lexopt_error)?;
             let text = match topic {
@@ -202,12 +287,23 @@ fn help_for(topic: &str) -> Option<&'static str> {
         "convert" => CONVERT_HELP,
         "restore" => RESTORE_HELP,
         "verify" => VERIFY_HELP,
+        "dump" => DUMP_HELP,
+        "list" => LIST_HELP,
+        "info" => INFO_HELP,
+        "raw" => RAW_HELP,
+        "sim" => SIM_HELP,
+        "serve" => SIM_SERVE_HELP,
+        "usb-gadget" => SIM_GADGET_HELP,
         _ => return None,
     })
 }
 
 fn unknown_command() -> Error {
-    Error::usage("unknown command; expected inspect, wrap or shares").with_hint(HELP_HINT)
+    Error::usage(
+        "unknown command; expected inspect, wrap, shares, restore, verify, dump, list, info, \
+         raw or sim",
+    )
+    .with_hint(HELP_HINT)
 }
 
 /// An option as the user wrote it, for messages.
@@ -609,6 +705,161 @@ fn parse_verify(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     Ok(Command::Verify(yhsm::verify::Args { dir, key, wrap_id, json }))
 }
 
+fn parse_dump(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let (mut dir, mut wrap_id, mut include_seed, mut force, mut json) =
+        (None, None, false, false, false);
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        if let Value(v) = arg {
+            if dir.is_some() {
+                return Err(Error::usage("more than one directory given"));
+            }
+            dir = Some(PathBuf::from(v));
+            continue;
+        }
+        let arg = owned(&arg);
+        match &arg {
+            _ if is(&arg, 'w', "wrapkey") => wrap_id = Some(id(p, &arg)?),
+            Opt::Long(l) if l == "include-seed" => include_seed = true,
+            Opt::Long(l) if l == "force" => force = true,
+            Opt::Long(l) if l == "json" => json = true,
+            _ => {
+                if let Some(help) = common(&arg, p, cli, DUMP_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    let options = yhsm::dump::DumpOptions {
+        dir: dir.unwrap_or_else(|| PathBuf::from(".")),
+        wrap_id: require(wrap_id, "-w (the id of the wrap key to export under)")?,
+        include_seed,
+        force,
+    };
+    Ok(Command::Dump(DumpArgs { options, json }))
+}
+
+/// `list` and `info`: only `--json` besides the common options.
+fn parse_json_only(p: &mut Parser, cli: &mut Cli, help: &'static str) -> Result<Option<bool>> {
+    let mut json = false;
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        let arg = owned(&arg);
+        match &arg {
+            Opt::Long(l) if l == "json" => json = true,
+            _ => {
+                if common(&arg, p, cli, help)?.is_some() {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+    Ok(Some(json))
+}
+
+/// `list` (`is_list`) or `info`, or the help that `--help` asked for.
+fn json_command(json: Option<bool>, is_list: bool) -> Command {
+    match (json, is_list) {
+        (Some(json), true) => Command::List { json },
+        (Some(json), false) => Command::Info { json },
+        (None, true) => Command::Help(LIST_HELP),
+        (None, false) => Command::Help(INFO_HELP),
+    }
+}
+
+fn parse_raw(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let mut values = Vec::new();
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        if let Value(v) = arg {
+            values
+                .push(v.into_string().map_err(|_| Error::usage("an argument is not valid UTF-8"))?);
+            continue;
+        }
+        let arg = owned(&arg);
+        if let Some(help) = common(&arg, p, cli, RAW_HELP)? {
+            return Ok(help);
+        }
+    }
+    let mut values = values.into_iter();
+    let code = values.next().ok_or_else(|| Error::usage("missing CODE (the command code)"))?;
+    let code = yhsm::raw::parse_code(&code).ok_or_else(|| {
+        Error::usage(
+            "CODE: expected a command code in hex (e.g. 48 or 0x48) or a name (e.g. list-objects)",
+        )
+    })?;
+    let hex: String = values.collect::<Vec<_>>().join("");
+    let data = yhsm::raw::parse_hex(&hex)
+        .ok_or_else(|| Error::usage("HEXDATA: expected hex digits, two per byte"))?;
+    Ok(Command::Raw(RawArgs { code, data }))
+}
+
+#[cfg(feature = "sim")]
+fn serial(p: &mut Parser, arg: &Opt) -> Result<u32> {
+    parsed(p, arg, "a decimal serial number", |s| s.parse::<u32>().ok())
+}
+
+#[cfg(feature = "sim")]
+fn parse_sim_serve(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let (mut listen, mut state, mut serial_) = (None, None, None);
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        let arg = owned(&arg);
+        match &arg {
+            Opt::Long(l) if l == "listen" => listen = Some(text(p, &arg)?),
+            Opt::Long(l) if l == "state" => state = Some(path(p)?),
+            Opt::Long(l) if l == "serial" => serial_ = Some(serial(p, &arg)?),
+            _ => {
+                if let Some(help) = common(&arg, p, cli, SIM_SERVE_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    Ok(Command::SimServe(SimServeArgs {
+        listen: listen.unwrap_or_else(|| yhsm::sim::DEFAULT_LISTEN.to_owned()),
+        state,
+        serial: serial_,
+    }))
+}
+
+#[cfg(not(feature = "sim"))]
+fn parse_sim_serve(_: &mut Parser, _: &mut Cli) -> Result<Command> {
+    Err(Error::failure("this build has no simulator: it needs the cargo feature `sim`"))
+}
+
+#[cfg(all(feature = "usb-gadget", target_os = "linux"))]
+fn parse_sim_gadget(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let (mut serial_, mut udc, mut state, mut delay_ms) = (None, None, None, 0);
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        let arg = owned(&arg);
+        match &arg {
+            Opt::Long(l) if l == "serial" => serial_ = Some(serial(p, &arg)?),
+            Opt::Long(l) if l == "udc" => udc = Some(text(p, &arg)?),
+            Opt::Long(l) if l == "state" => state = Some(path(p)?),
+            Opt::Long(l) if l == "delay-ms" => {
+                delay_ms = parsed(p, &arg, "milliseconds, at most 60000", |s| {
+                    s.parse::<u64>().ok().filter(|ms| *ms <= 60_000)
+                })?;
+            }
+            _ => {
+                if let Some(help) = common(&arg, p, cli, SIM_GADGET_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    Ok(Command::SimUsbGadget(SimGadgetArgs {
+        serial: require(serial_, "--serial")?,
+        udc,
+        state,
+        delay_ms,
+    }))
+}
+
+#[cfg(not(all(feature = "usb-gadget", target_os = "linux")))]
+fn parse_sim_gadget(_: &mut Parser, _: &mut Cli) -> Result<Command> {
+    Err(Error::failure(
+        "this build has no USB gadget mode: it needs Linux and the cargo feature `usb-gadget`",
+    ))
+}
+
 pub const HELP: &str = "\
 yhsm: back up and restore the key material of a YubiHSM 2
 
@@ -621,9 +872,17 @@ Offline commands (no device needed):
   shares split      Split a wrap key into shares
   shares convert    Re-split shares into the other format (yubihsm-setup, yubihsm-manager)
 
-Device commands:
+Device commands (open a session with -k and its password):
   restore [DIR]     Restore a backup directory onto a YubiHSM, as yubihsm-setup restore
   verify DIR        Compare a YubiHSM with a backup directory, object by object
+  dump [DIR] -w ID  Export every object under wrap key ID to .yhw files, as yubihsm-setup
+  list              Show every object's info
+  info              Show the device info and its storage use
+  raw CODE [HEX]    Send any command inside a session; print the response frame
+
+Simulator (the built-in software YubiHSM 2):
+  sim serve         Serve it over HTTP as yubihsm-connector does
+  sim usb-gadget    Present it as a USB device (Linux, root)
 
 Global options (before or after the command):
   -c, --connector URL     Where the YubiHSM is: yhusb:// (default), yhusb://serial=N,
@@ -634,8 +893,10 @@ Global options (before or after the command):
   -p, --password PASSWORD The password on the command line (visible to other users;
                           prefer --password-file or the YHSM_PASSWORD variable).
                           Without any of these, yhsm asks at the terminal.
-  -v, --verbose           Show the frames exchanged with the device (never secrets)
-      --trace FILE        Record the raw exchanges of `raw` in FILE
+  -v, --verbose           Show the frames exchanged with the device on standard error,
+                          decrypted inside the session, key material redacted; -vv adds
+                          timings
+      --trace FILE        Record every exchange in FILE as JSON lines (redacted likewise)
   -h, --help              Show this help; `yhsm COMMAND --help` shows a command's
   -V, --version           Show the version
 
@@ -794,4 +1055,107 @@ Options:
       --to FORMAT         yubihsm-setup or yubihsm-manager
   -n, --shares N          Shares to make (default: the highest share number in FILE)
   -h, --help              Show this help
+";
+
+pub const DUMP_HELP: &str = "\
+Usage: yhsm dump [DIR] -w ID [--include-seed] [--force] [--json]
+
+Exports every object the authentication key can see under wrap key ID into DIR (default:
+the current directory; created if missing), one file per object named
+0x<id>-<type>.yhw as yubihsm-setup dump names them (base64, no newline). Files are
+written atomically with owner-only permissions. The wrap key itself is skipped: restore
+it from its shares. An object the device refuses to export is reported and skipped, and
+the command then exits 1.
+
+Options:
+  -w, --wrapkey ID    The wrap key to export under, decimal or 0x hex
+      --include-seed  Ask for export format 1: firmware 2.4 and later then include the
+                      seed of ed25519 keys
+      --force         Overwrite existing files
+      --json          Print a JSON summary instead of progress lines
+  -h, --help          Show this help
+";
+
+pub const LIST_HELP: &str = "\
+Usage: yhsm list [--json]
+
+Shows the info of every object the authentication key can see: id, type, algorithm,
+label, domains, capabilities, delegated capabilities, sequence, origin and length.
+
+Options:
+      --json  Print a JSON array with one object per object
+  -h, --help  Show this help
+";
+
+pub const INFO_HELP: &str = "\
+Usage: yhsm info [--json]
+
+Shows the device's serial, firmware version, part number (firmware 2.4 and later), audit
+log use, supported algorithms, and free storage records and pages.
+
+Options:
+      --json  Print a JSON object
+  -h, --help  Show this help
+";
+
+pub const RAW_HELP: &str = "\
+Usage: yhsm raw CODE [HEXDATA...]
+
+Sends command CODE with HEXDATA inside an authenticated session and prints the
+decrypted response frame in hex (code, length, data). For protocol research: nothing is
+checked, so a command that changes the device does so. Exits 1 when the device answers
+with an error frame (7f). Use -v to see every frame and --trace FILE to record them.
+
+Arguments:
+  CODE        The command code in hex (48, 0x48) or its name (list-objects)
+  HEXDATA     The command's data in hex; spaces and colons are ignored
+Options:
+  -h, --help  Show this help
+";
+
+pub const SIM_HELP: &str = "\
+Usage: yhsm sim (serve | usb-gadget) [OPTIONS]
+
+The built-in software YubiHSM 2, for tests and demonstrations: factory state (key 1,
+password `password`) unless --state FILE holds a saved one. Never put real keys in it:
+the state file holds every key in the clear.
+
+  serve       Serve it over HTTP as yubihsm-connector does
+  usb-gadget  Present it as a USB device through Linux FunctionFS (needs root)
+
+Run `yhsm sim COMMAND --help` for each command's options. `-c sim:[FILE]` on any
+device command uses the simulator in-process instead.
+";
+
+pub const SIM_SERVE_HELP: &str = "\
+Usage: yhsm sim serve [--listen ADDR] [--state FILE] [--serial N]
+
+Serves the simulator as yubihsm-connector serves a device (POST /connector/api, GET
+/connector/status), so yhsm -c http://ADDR, python-yubihsm and yubihsm-shell can use it.
+Prints `listening on http://ADDR` and serves until stopped.
+
+Options:
+      --listen ADDR  Address and port (default 127.0.0.1:12345; port 0 picks a free one)
+      --state FILE   Load the device from FILE and save it there after every change
+                     (created at the first change)
+      --serial N     The device serial of a new device (default 1000001)
+  -h, --help         Show this help
+";
+
+pub const SIM_GADGET_HELP: &str = "\
+Usage: yhsm sim usb-gadget --serial N [--udc NAME] [--state FILE] [--delay-ms MS]
+
+Presents the simulator as a YubiHSM 2 on USB (1050:0030) through Linux configfs and
+FunctionFS, so USB clients (yhsm -c yhusb://, yubihsm-connector) reach it through the
+kernel's USB stack. Needs root, configfs, the libcomposite and usb_f_fs modules, and a
+USB device controller (dummy_hcd for a test on one machine). Prints a `ready:` line once
+bound, and serves until the gadget is unbound
+(echo > /sys/kernel/config/usb_gadget/yhsmN/UDC).
+
+Options:
+      --serial N     The device serial (USB serial string and device info)
+      --udc NAME     The USB device controller (default: the only one)
+      --state FILE   Load the device from FILE and save it there after every change
+      --delay-ms MS  Hold every response back MS milliseconds (for tests)
+  -h, --help         Show this help
 ";

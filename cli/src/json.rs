@@ -45,19 +45,31 @@ impl Value {
     /// Pretty-printed with two-space indentation and a trailing newline.
     pub fn to_pretty(&self) -> Zeroizing<String> {
         let mut out = Zeroizing::new(String::with_capacity(1024));
-        write_value(&mut out, self, 0);
+        write_value(&mut out, self, Some(0));
         out.push('\n');
+        out
+    }
+
+    /// On one line without spaces or a trailing newline (a JSON Lines record).
+    pub fn to_compact(&self) -> Zeroizing<String> {
+        let mut out = Zeroizing::new(String::with_capacity(256));
+        write_value(&mut out, self, None);
         out
     }
 }
 
-fn indent(out: &mut String, level: usize) {
-    for _ in 0..level {
+fn indent(out: &mut String, level: Option<usize>) {
+    for _ in 0..level.unwrap_or(0) {
         out.push_str("  ");
     }
 }
 
-fn write_value(out: &mut String, value: &Value, level: usize) {
+/// Writes `value`; `level` is the indentation depth when pretty-printing, `None` for the
+/// compact form.
+fn write_value(out: &mut String, value: &Value, level: Option<usize>) {
+    let inner = level.map(|l| l + 1);
+    let (open_sep, sep, close_sep) =
+        if level.is_some() { ("\n", ",\n", "\n") } else { ("", ",", "") };
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -65,24 +77,26 @@ fn write_value(out: &mut String, value: &Value, level: usize) {
         Value::String(s) => write_string(out, s),
         Value::Array(items) if items.is_empty() => out.push_str("[]"),
         Value::Array(items) => {
-            out.push_str("[\n");
+            out.push('[');
+            out.push_str(open_sep);
             for (i, item) in items.iter().enumerate() {
-                indent(out, level + 1);
-                write_value(out, item, level + 1);
-                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+                indent(out, inner);
+                write_value(out, item, inner);
+                out.push_str(if i + 1 < items.len() { sep } else { close_sep });
             }
             indent(out, level);
             out.push(']');
         }
         Value::Object(members) if members.is_empty() => out.push_str("{}"),
         Value::Object(members) => {
-            out.push_str("{\n");
+            out.push('{');
+            out.push_str(open_sep);
             for (i, (key, item)) in members.iter().enumerate() {
-                indent(out, level + 1);
+                indent(out, inner);
                 write_string(out, key);
-                out.push_str(": ");
-                write_value(out, item, level + 1);
-                out.push_str(if i + 1 < members.len() { ",\n" } else { "\n" });
+                out.push_str(if level.is_some() { ": " } else { ":" });
+                write_value(out, item, inner);
+                out.push_str(if i + 1 < members.len() { sep } else { close_sep });
             }
             indent(out, level);
             out.push('}');
@@ -146,6 +160,19 @@ mod tests {
             assert_eq!(parsed["k"].as_str(), Some(s), "{s:?}");
             assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
         }
+    }
+
+    #[test]
+    fn writes_compact_lines_serde_json_reads_back() {
+        let v = Value::Object(vec![
+            ("a", Value::Array(vec![Value::Number(1), Value::Null, Value::Array(vec![])])),
+            ("b", Value::Object(vec![("c", Value::string("x\ny"))])),
+            ("d", Value::Object(vec![])),
+        ]);
+        let text = v.to_compact();
+        assert_eq!(&*text, r#"{"a":[1,null,[]],"b":{"c":"x\ny"},"d":{}}"#);
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["b"]["c"], "x\ny");
     }
 
     #[test]

@@ -2,20 +2,29 @@
 #![forbid(unsafe_code)]
 
 pub mod backup;
+pub mod device;
+pub mod dump;
 pub mod error;
 pub mod files;
+pub mod info;
 pub mod inspect;
 pub mod json;
+pub mod list;
 pub mod options;
 pub mod password;
 pub mod prompt;
+pub mod raw;
 pub mod restore;
 pub mod rng;
 pub mod shares;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod text;
+pub mod trace;
 pub mod verify;
 pub mod wrap;
 pub mod wrapkey;
 
+pub use device::connect;
 pub use error::{Error, ErrorKind, Result};
 pub use options::GlobalOptions;

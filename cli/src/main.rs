@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use args::{Cli, Command};
 use yhsm::error::{EXIT_FAILURE, EXIT_OK};
 use yhsm::prompt::Prompter;
-use yhsm::{Error, ErrorKind, Result, inspect, restore, shares, verify, wrap, wrapkey};
+use yhsm::{
+    Error, ErrorKind, GlobalOptions, Result, dump, info, inspect, list, raw, restore, shares,
+    verify, wrap, wrapkey,
+};
+use yhsm_transport::Client;
 use zeroize::Zeroizing;
 
 fn main() -> ExitCode {
@@ -126,6 +130,13 @@ fn run(cli: Cli) -> Result<u8> {
             let made = shares::split(&key, &a.options)?;
             print(&shares::render_shares(&made)).map(|()| EXIT_OK)
         }
+        Command::SharesConvert(a) => {
+            let file = shares::read_shares_file(&a.shares_file)?;
+            let recovered =
+                shares::combine_shares_file(&file, &a.shares_file.display().to_string())?;
+            let made = shares::convert(&file, &recovered, a.to, a.count)?;
+            print(&shares::render_shares(&made)).map(|()| EXIT_OK)
+        }
         Command::Restore(a) => {
             let env = std::env::var_os(yhsm::password::PASSWORD_ENV);
             let mut show = |event: &restore::Event| {
@@ -162,14 +173,81 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(code)
         }
-        Command::SharesConvert(a) => {
-            let file = shares::read_shares_file(&a.shares_file)?;
-            let recovered =
-                shares::combine_shares_file(&file, &a.shares_file.display().to_string())?;
-            let made = shares::convert(&file, &recovered, a.to, a.count)?;
-            print(&shares::render_shares(&made)).map(|()| EXIT_OK)
+        Command::Dump(a) => {
+            let mut client = connect(&cli.global)?;
+            let json = a.json;
+            let report = dump::dump(&mut client, &a.options, &mut |d| {
+                if json {
+                    return;
+                }
+                match &d.outcome {
+                    dump::Outcome::Failed { .. } => {
+                        eprintln_safe(&format!("yhsm: error: {}", d.render()));
+                    }
+                    // A failing stdout shows at the summary below.
+                    _ => drop(print(&format!("{}\n", d.render()))),
+                }
+            })?;
+            if json {
+                print(&report.to_json().to_pretty())?;
+            } else {
+                print(&report.summary())?;
+            }
+            Ok(if report.failed() == 0 { EXIT_OK } else { EXIT_FAILURE })
+        }
+        Command::List { json } => {
+            let mut client = connect(&cli.global)?;
+            let objects = list::list_objects(&mut client)?;
+            if json {
+                print(&list::to_json(&objects).to_pretty())?;
+            } else {
+                print(&list::render_human(&objects))?;
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Info { json } => {
+            let mut client = connect(&cli.global)?;
+            let info = info::read(&mut client)?;
+            if json {
+                print(&info::to_json(&info).to_pretty())?;
+            } else {
+                print(&info::render_human(&info))?;
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Raw(a) => {
+            let mut client = connect(&cli.global)?;
+            let response = raw::send(&mut client, a.code, &a.data)?;
+            print(&response.render())?;
+            match response.device_error() {
+                Some(e) => Err(e),
+                None => Ok(EXIT_OK),
+            }
+        }
+        #[cfg(feature = "sim")]
+        Command::SimServe(a) => {
+            let options =
+                yhsm::sim::ServeOptions { listen: a.listen, state: a.state, serial: a.serial };
+            yhsm::sim::serve(&options).map(|()| EXIT_OK)
+        }
+        #[cfg(all(feature = "usb-gadget", target_os = "linux"))]
+        Command::SimUsbGadget(a) => {
+            let options = yhsm::sim::GadgetOptions {
+                serial: a.serial,
+                udc: a.udc,
+                state: a.state,
+                delay: std::time::Duration::from_millis(a.delay_ms),
+            };
+            yhsm::sim::usb_gadget(&options, &mut io::stdout()).map(|()| EXIT_OK)
         }
     }
+}
+
+/// Opens a session as the global options say; the password prompt is the terminal's.
+fn connect(global: &GlobalOptions) -> Result<Client> {
+    yhsm::connect(global, std::env::var_os(yhsm::password::PASSWORD_ENV), &mut |prompt| {
+        TtyPrompter.read_secret(prompt)
+    })
 }
 
 /// Prompts on the controlling terminal, never on stdout (which may be redirected to a

@@ -21,9 +21,10 @@ pub struct GlobalOptions {
     pub authkey: ObjectId,
     /// `--password-file FILE`, `-p PASSWORD`.
     pub password: PasswordOptions,
-    /// `-v`, repeatable: show the frames exchanged (never secrets).
+    /// `-v`, repeatable: show the frames exchanged on standard error (key material
+    /// redacted); `-vv` adds durations. See [`crate::trace`].
     pub verbose: u8,
-    /// `--trace FILE`: where `raw` records its exchanges.
+    /// `--trace FILE`: record every exchange of a device command as JSON lines.
     pub trace: Option<PathBuf>,
 }
 

@@ -36,7 +36,7 @@ use std::path::PathBuf;
 use yhsm_proto::command::{ObjectHeader, PutWrapKey};
 use yhsm_proto::wrap::WrapKey;
 use yhsm_proto::{Capabilities, ErrorCode, Label, ObjectId, ObjectType, SecretBytes};
-use yhsm_transport::{Client, ClientError, Credentials, Timeouts};
+use yhsm_transport::{Client, ClientError, Credentials};
 
 use crate::backup::Backup;
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
@@ -68,10 +68,8 @@ pub fn login(
     let password = password::resolve_password(&global.password, global.authkey, env, &mut |p| {
         prompter.read_secret(p)
     })?;
-    let client = Client::connect(&global.connector, Timeouts::default()).map_err(|e| {
-        Error::failure(format!("cannot connect to the YubiHSM at {}", global.connector))
-            .with_source(e)
-    })?;
+    // Through `device::open`, so `-v` and `--trace` see the restore's exchanges too.
+    let client = crate::device::open(global)?;
     let credentials = Credentials::password(global.authkey, password.expose_secret());
     Ok(Login { client, credentials })
 }

@@ -20,7 +20,11 @@
 //! ```
 //!
 //! `requires keys` skips a case in builds without the `keys` feature, `requires no-keys`
-//! in builds with it.
+//! in builds with it; `requires sim` skips it without the `sim` feature, `requires
+//! usb-gadget` without the `usb-gadget` feature on Linux.
+//!
+//! `state NAME FIXTURE` makes a simulator state file NAME in the case's directory with
+//! the objects of FIXTURE (see `support::make_state`), for `-c sim:NAME`.
 //!
 //! TEXT takes `\n`, `\r`, `\t` and `\\` escapes. `repo:` paths are relative to the
 //! repository's root, `vector:` paths to `vectors/`. NAME may contain `/`. The binary runs
@@ -59,6 +63,12 @@ struct Case {
     stderr: String,
     /// Needs the `keys` feature (`Some(true)`) or its absence (`Some(false)`).
     keys: Option<bool>,
+    /// Needs the `sim` feature.
+    sim: bool,
+    /// Needs the `usb-gadget` feature on Linux.
+    gadget: bool,
+    /// Simulator state files to make: name and fixture.
+    states: Vec<(String, String)>,
 }
 
 fn unescape(s: &str) -> String {
@@ -183,6 +193,12 @@ fn parse(text: &str) -> (String, Vec<Case>) {
                     "stdin" => case.stdin = Some(unescape(rest)),
                     "requires" if rest == "keys" => case.keys = Some(true),
                     "requires" if rest == "no-keys" => case.keys = Some(false),
+                    "requires" if rest == "sim" => case.sim = true,
+                    "requires" if rest == "usb-gadget" => case.gadget = true,
+                    "state" => {
+                        let (name, fixture) = rest.split_once(' ').unwrap();
+                        case.states.push((name.to_owned(), fixture.to_owned()));
+                    }
                     "args" => case.args = words(rest),
                     "exit" => {
                         case.exit = rest.parse().unwrap();
@@ -233,6 +249,9 @@ fn run(case: &Case, dir: &Path) -> Outcome {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+    for (name, fixture) in &case.states {
+        make_state(&dir.join(name), fixture);
     }
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_yhsm"));
     cmd.args(&case.args)
@@ -296,7 +315,10 @@ fn check_file(file: &str) {
     let mut outcomes = Vec::new();
     let bless = std::env::var_os("YHSM_BLESS").is_some();
     for (i, case) in cases.into_iter().enumerate() {
-        if case.keys.is_some_and(|keys| keys != cfg!(feature = "keys")) {
+        if case.keys.is_some_and(|keys| keys != cfg!(feature = "keys"))
+            || (case.sim && !cfg!(feature = "sim"))
+            || (case.gadget && !cfg!(all(feature = "usb-gadget", target_os = "linux")))
+        {
             // Kept as it is when blessing.
             let got = Outcome {
                 exit: case.exit,
@@ -341,6 +363,22 @@ fn shares() {
 #[test]
 fn usage() {
     check_file("usage.txt");
+}
+
+#[test]
+fn device() {
+    check_file("device.txt");
+}
+
+#[cfg(feature = "sim")]
+mod support;
+
+#[cfg(feature = "sim")]
+use support::make_state;
+
+#[cfg(not(feature = "sim"))]
+fn make_state(_: &Path, _: &str) {
+    unreachable!("cases with a state file require sim")
 }
 
 #[cfg(feature = "sim")]

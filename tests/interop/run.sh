@@ -2,7 +2,7 @@
 # Interop proof: Yubico's own Python client against the simulator's HTTP connector.
 #
 # 1. installs python-yubihsm 3.1.2 (with its HTTP backend), pytest and cryptography;
-# 2. builds and starts `yhsm-sim serve` on a free port;
+# 2. builds `yhsm` and starts `yhsm sim serve` on a free port;
 # 3. runs our pytest file (tests/interop/test_python_yubihsm.py);
 # 4. downloads python-yubihsm's sdist and runs Yubico's device suite (tests/device/*.py)
 #    file by file against the simulator, printing pass/fail/skip counts per file;
@@ -30,12 +30,12 @@ echo "==> python dependencies"
 python3 -m pip install --quiet --disable-pip-version-check \
     "yubihsm[http]==${YUBIHSM_VERSION}" pytest cryptography
 
-echo "==> build yhsm-sim"
-cargo build --quiet -p yhsm-sim --bin yhsm-sim
-bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/yhsm-sim"
+echo "==> build yhsm"
+cargo build --quiet -p yhsm --bin yhsm
+bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/yhsm"
 
 echo "==> start the simulator"
-"$bin" serve --listen 127.0.0.1:0 >"$work/server.out" 2>"$work/server.err" &
+"$bin" sim serve --listen 127.0.0.1:0 >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 for _ in $(seq 1 50); do
     grep -q "listening on" "$work/server.out" 2>/dev/null && break

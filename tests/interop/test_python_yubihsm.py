@@ -1,6 +1,6 @@
 """Yubico's own client (python-yubihsm 3.1.2, public API only) against the simulator.
 
-Run by run.sh, which starts `yhsm-sim serve` and passes its URL in YHSM_SIM_URL.
+Run by run.sh, which starts `yhsm sim serve` and passes its URL in YHSM_SIM_URL.
 """
 
 import os

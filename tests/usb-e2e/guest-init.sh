@@ -1,8 +1,9 @@
 #!/bin/busybox sh
-# PID 1 of the USB end-to-end guest (see run.sh). Loads the USB gadget modules, creates
-# software YubiHSM 2 gadgets on dummy_hcd with our gadget server, runs our USB client
-# against them, prints `PASS name` / `FAIL name: reason` / `SKIP name: reason` per check
-# and `usb-e2e: guest done`, then powers off.
+# PID 1 of the USB end-to-end guest (see run.sh). Loads the USB gadget modules, presents
+# software YubiHSM 2 devices on dummy_hcd with `yhsm sim usb-gadget`, runs `yhsm` (and
+# yhsm-usb-probe for what yhsm has no command for) against them through the kernel's USB
+# stack, prints `PASS name` / `FAIL name: reason` / `SKIP name: reason` per check and
+# `usb-e2e: guest done`, then powers off.
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp /run /usr/bin
 /bin/busybox --install -s /bin
@@ -88,14 +89,14 @@ for udc in $UDC_A $UDC_B; do
     [ -e "/sys/class/udc/$udc" ] || fail modules "no UDC $udc"
 done
 
-# start_gadget SERIAL UDC [OPTIONS...]: starts the gadget server; sets $gadget_pid.
+# start_gadget SERIAL UDC [OPTIONS...]: starts `yhsm sim usb-gadget`; sets $gadget_pid.
 start_gadget() {
     serial=$1
     udc=$2
     shift 2
-    yhsm-gadget-echo --serial "$serial" --udc "$udc" "$@" >"/tmp/gadget-$serial.log" 2>&1 &
+    yhsm sim usb-gadget --serial "$serial" --udc "$udc" "$@" >"/tmp/gadget-$serial.log" 2>&1 &
     gadget_pid=$!
-    wait_until 15 grep -q '^ready' "/tmp/gadget-$serial.log"
+    wait_until 15 grep -q '^ready:' "/tmp/gadget-$serial.log"
 }
 
 # The probe's device list contains SERIAL (as the device reports it: 10 digits).
@@ -114,22 +115,52 @@ on_host() {
     listed "$1" && [ "$(tr -d ' ' <"$(device_dir "$1")/bConfigurationValue")" = 1 ]
 }
 
-# --- gadget A: enumeration, descriptors, echo of every length --------------------------
+PW=/tmp/password.txt
+APP_PW=/tmp/application.txt
+echo password >$PW
+echo application-demo >$APP_PW
+# Frames sent to gadget A, counted from `yhsm -v` (one `-> ` line per request) and the
+# probe's `exchanges=N`; the gadget's own count must match at the end.
+exchanges_a=0
+
+# y URL ARGS...: runs `yhsm -v -c URL ARGS...` (at most 120 s); sets $rc, $out (stdout),
+# $err (stderr without the -v frame lines) and $sent (requests sent).
+y() {
+    url=$1
+    shift
+    timeout 120 yhsm -v -c "$url" "$@" >/tmp/y.out 2>/tmp/y.err
+    rc=$?
+    out=$(cat /tmp/y.out)
+    err=$(grep -v -e '^-> ' -e '^<- ' -e '^   inner ' /tmp/y.err)
+    sent=$(grep -c '^-> ' /tmp/y.err)
+}
+# ya ARGS...: `y` against gadget A, counting its requests.
+ya() {
+    y "yhusb://serial=$SERIAL_A" "$@"
+    exchanges_a=$((exchanges_a + sent))
+}
+oneline() { echo "$*" | tr '\n' ' ' | cut -c1-400; }
+
+# --- gadget A: enumeration, descriptors, sessions, echo of every length, restore -------
 if ! start_gadget $SERIAL_A "$UDC_A"; then
-    fail enumeration "gadget server did not start: $(tail -n 3 /tmp/gadget-$SERIAL_A.log)"
+    fail enumeration "gadget did not start: $(tail -n 3 /tmp/gadget-$SERIAL_A.log)"
     finish
 fi
 pid_a=$gadget_pid
+note "$(cat /tmp/gadget-$SERIAL_A.log)"
 if wait_until 15 on_host $SERIAL_A; then
-    out=$(yhsm-usb-probe list)
-    note "$out"
-    if echo "$out" | grep -qx "devices=1"; then
+    # The only device: yhusb:// finds it, and the device info shows its serial.
+    y yhusb:// --password-file $PW info
+    exchanges_a=$((exchanges_a + sent))
+    note "$(echo "$out" | head -n 4 | tr '\n' ';')"
+    if [ $rc = 0 ] && echo "$out" | grep -q "^serial: *$SERIAL_A\$" &&
+        echo "$out" | grep -q "^connector: *USB device serial $SERIAL_A\$"; then
         pass enumeration
     else
-        fail enumeration "expected one device: $out"
+        fail enumeration "yhsm info: exit $rc: $(oneline "$out $err")"
     fi
 else
-    fail enumeration "serial $SERIAL_A not listed: $(yhsm-usb-probe list 2>&1 | tr '\n' ' ')"
+    fail enumeration "serial $SERIAL_A not listed: $(oneline "$(yhsm-usb-probe list 2>&1)")"
 fi
 
 # What the host's USB core read from the device (sysfs), against the real device's shape.
@@ -171,116 +202,157 @@ fi
 control_out=$(timeout 30 yhsm-usb-probe control yhusb://serial=$SERIAL_A 2>&1)
 control_rc=$?
 note "$(echo "$control_out" | grep -v '^exchanges=' | tr '\n' ';')"
-exchanges_a=$(echo "$control_out" | sed -n 's/^exchanges=//p')
+more=$(echo "$control_out" | sed -n 's/^exchanges=//p')
+exchanges_a=$((exchanges_a + ${more:-0}))
 
-skip session-open "PENDING: needs the simulator and the yhsm CLI (create-session over yhusb://)"
+# A session opens over USB and carries a command: echo inside it, decrypted.
+ya --password-file $PW raw echo 73657373696f6e
+if [ $rc = 0 ] && [ "$out" = "81 0007 73657373696f6e" ] &&
+    grep -q '^-> echo \[session [0-9]*\]: 05' /tmp/y.err &&
+    grep -q '^   inner <- 81000773657373696f6e$' /tmp/y.err; then
+    note "raw echo in session: $out ($sent frames)"
+    pass session-open
+else
+    fail session-open "exit $rc: $(oneline "$out $err")"
+fi
 
 t0=$(now_cs)
-out=$(timeout 150 yhsm-usb-probe echo-all yhusb://serial=$SERIAL_A 2>&1)
+out=$(timeout 200 yhsm-usb-probe echo-all yhusb://serial=$SERIAL_A 2>&1)
 rc=$?
 note "$(echo "$out" | grep -v '^exchanges=') ($(($(now_cs) - t0))0 ms)"
 more=$(echo "$out" | sed -n 's/^exchanges=//p')
-exchanges_a=$((${exchanges_a:-0} + ${more:-0}))
+exchanges_a=$((exchanges_a + ${more:-0}))
 if [ $rc = 0 ]; then
     pass echo-all-lengths
 else
-    fail echo-all-lengths "exit $rc: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
+    fail echo-all-lengths "exit $rc: $(oneline "$(echo "$out" | tail -n 2)")"
 fi
 
-skip restore "PENDING: needs the simulator and the yhsm CLI (restore of a backup directory over yhusb://; interim: put-wrap-key + import-wrapped + list)"
+# Restore the demo backup (examples/backup) over USB, as yubihsm-setup restore would:
+# the wrap key from its shares, every object imported and verified, key 1 deleted.
+t0=$(now_cs)
+ya restore /backup --shares-file /backup/shares.txt --password-file /backup/password.txt
+restore_rc=$rc
+restore_out=$out
+restore_err=$err
+note "restore: $(echo "$restore_out" | tail -n 1) ($(($(now_cs) - t0))0 ms, $sent frames)"
+ya -k 3 --password-file $APP_PW list
+if [ $restore_rc = 0 ] && [ "$(echo "$restore_out" | tail -n 1)" = "All done" ] &&
+    [ $rc = 0 ] && [ "$(echo "$out" | tail -n 1)" = "6 objects" ] &&
+    echo "$out" | grep -q '^0x0100 asymmetric-key:$' &&
+    echo "$out" | grep -q '^0x0200 opaque:$' &&
+    ! echo "$out" | grep -q '^0x0001 '; then
+    pass restore
+else
+    fail restore "restore exit $restore_rc: $(oneline "$(echo "$restore_out" | tail -n 3) $restore_err"); list exit $rc: $(oneline "$(echo "$out" | tail -n 2) $err")"
+fi
 
-# --- gadget B: two devices, selection by serial ----------------------------------------
-# B answers after 200 ms, so the unplug below lands while the client waits for a response.
-if ! start_gadget $SERIAL_B "$UDC_B" --delay-ms 200; then
-    fail two-gadgets-listed "second gadget server did not start: $(tail -n 3 /tmp/gadget-$SERIAL_B.log)"
+# And back out: dump under the restored wrap key; every file decrypts with the shares.
+ya -k 3 --password-file $APP_PW dump /tmp/dump -w 2
+dump_rc=$rc
+dump_out=$out
+files=$(ls /tmp/dump 2>/dev/null | wc -l)
+inspect_out=$(yhsm inspect --shares-file /backup/shares.txt /tmp/dump/*.yhw 2>&1)
+inspect_rc=$?
+note "dump: $(echo "$dump_out" | tail -n 1)"
+if [ $dump_rc = 0 ] && [ "$files" = 5 ] && [ $inspect_rc = 0 ] &&
+    [ "$(echo "$dump_out" | tail -n 1)" = "Exported 5 of 6 objects to /tmp/dump under wrap key 0x0002 (1 skipped, 0 not exported)" ]; then
+    pass dump
+else
+    fail dump "exit $dump_rc, $files files: $(oneline "$dump_out $err"); inspect exit $inspect_rc: $(oneline "$inspect_out")"
+fi
+
+# --- gadget B: two devices, selection by serial, unplug ---------------------------------
+# B answers after 300 ms, so the unplug below lands while the client waits for a response.
+if ! start_gadget $SERIAL_B "$UDC_B" --delay-ms 300; then
+    fail two-gadgets-listed "second gadget did not start: $(tail -n 3 /tmp/gadget-$SERIAL_B.log)"
     finish
 fi
 pid_b=$gadget_pid
 if wait_until 15 on_host $SERIAL_B && listed $SERIAL_A; then
-    note "$(yhsm-usb-probe list)"
+    note "$(yhsm-usb-probe list | tr '\n' ';')"
     pass two-gadgets-listed
 else
-    fail two-gadgets-listed "$(yhsm-usb-probe list 2>&1 | tr '\n' ' ')"
+    fail two-gadgets-listed "$(oneline "$(yhsm-usb-probe list 2>&1)")"
 fi
 
-out_b=$(timeout 60 yhsm-usb-probe open yhusb://serial=$SERIAL_B --count 5 2>&1)
-rc_b=$?
-out_a=$(timeout 60 yhsm-usb-probe open yhusb://serial=0$SERIAL_A --count 2 2>&1)
-rc_a=$?
-note "$(echo "$out_b" | head -n 1); $(echo "$out_a" | head -n 1)"
-if [ $rc_b = 0 ] && [ $rc_a = 0 ] && echo "$out_b" | grep -q "^opened serial=$SERIAL_B " &&
-    echo "$out_a" | grep -q "^opened serial=$SERIAL_A "; then
+y "yhusb://serial=$SERIAL_B" --password-file $PW info
+rc_b=$rc
+out_b=$out
+# Leading zeros in the URL are fine: the serial is a number.
+y "yhusb://serial=0$SERIAL_A" -k 3 --password-file $APP_PW info
+exchanges_a=$((exchanges_a + sent))
+note "$(echo "$out_b" | grep '^serial'); $(echo "$out" | grep '^serial')"
+if [ $rc_b = 0 ] && [ $rc = 0 ] && echo "$out_b" | grep -q "^serial: *$SERIAL_B\$" &&
+    echo "$out" | grep -q "^serial: *$SERIAL_A\$"; then
     pass select-by-serial
 else
-    fail select-by-serial "B: exit $rc_b $(echo "$out_b" | tr '\n' ' ') A: exit $rc_a $(echo "$out_a" | tr '\n' ' ')"
+    fail select-by-serial "B: exit $rc_b $(oneline "$out_b") A: exit $rc $(oneline "$out $err")"
 fi
-more=$(echo "$out_a" | sed -n 's/^exchanges=//p')
-exchanges_a=$((${exchanges_a:-0} + ${more:-0}))
 
-out=$(timeout 60 yhsm-usb-probe open yhusb:// 2>&1)
-rc=$?
-note "$out"
-if [ $rc = 3 ] && echo "$out" | grep -q "kind=several-devices" &&
-    echo "$out" | grep -q "$(printf %010d $SERIAL_A)" &&
-    echo "$out" | grep -q "$(printf %010d $SERIAL_B)"; then
+y yhusb:// --password-file $PW info
+note "$err"
+if [ $rc = 1 ] && [ "$sent" = 0 ] &&
+    echo "$err" | grep -q "several YubiHSM 2 devices are attached (serials: $(printf %010d $SERIAL_A), $(printf %010d $SERIAL_B))"; then
     pass several-devices-error
 else
-    fail several-devices-error "exit $rc: $out"
+    fail several-devices-error "exit $rc: $(oneline "$out $err")"
 fi
 
-# --- unplug mid-run ---------------------------------------------------------------------
-yhsm-usb-probe echo-loop yhusb://serial=$SERIAL_B --seconds 60 >/tmp/loop.out 2>&1 &
-loop_pid=$!
-if wait_until 15 grep -q '^first exchange ok' /tmp/loop.out; then
-    sleep 0.5
+# Unplug B (unbind its gadget) while `yhsm list` waits for an answer inside the session.
+timeout 60 yhsm -v -c "yhusb://serial=$SERIAL_B" --password-file $PW list >/tmp/unplug.out 2>/tmp/unplug.err &
+client_pid=$!
+if wait_until 20 grep -q '^<- authenticate-session' /tmp/unplug.err; then
+    sleep 0.1
     t0=$(now_cs)
     echo >"$CFG/usb_gadget/yhsm$SERIAL_B/UDC"
-    wait_exit $loop_pid 20
+    wait_exit $client_pid 20
     elapsed=$(($(now_cs) - t0))
-    out=$(cat /tmp/loop.out)
-    note "$(echo "$out" | tail -n 1) (client ended $((elapsed * 10)) ms after the unbind)"
+    message=$(grep '^yhsm: error:' /tmp/unplug.err)
+    note "$message (yhsm ended $((elapsed * 10)) ms after the unplug)"
     if [ $status = 255 ]; then
-        fail unplug-disconnected "client still running 20 s after the unplug (hang)"
-    elif [ $status = 4 ] && echo "$out" | grep -q "kind=disconnected" &&
-        [ $elapsed -le 500 ]; then
+        fail unplug-disconnected "yhsm still running 20 s after the unplug (hang)"
+    elif [ $status = 1 ] && [ $elapsed -le 500 ] && [ "$(echo "$message" | wc -l)" = 1 ] &&
+        echo "$message" | grep -q "USB device serial $SERIAL_B was disconnected" &&
+        ! echo "$message" | grep -q "unknown at"; then
         pass unplug-disconnected
     else
-        fail unplug-disconnected "exit $status after $((elapsed * 10)) ms: $(echo "$out" | tail -n 1)"
+        fail unplug-disconnected "exit $status after $((elapsed * 10)) ms: $(oneline "$(tail -n 3 /tmp/unplug.err)")"
     fi
 else
-    kill $loop_pid 2>/dev/null
-    fail unplug-disconnected "echo loop never got a response: $(cat /tmp/loop.out)"
+    kill $client_pid 2>/dev/null
+    fail unplug-disconnected "no session opened: $(oneline "$(tail -n 5 /tmp/unplug.err)")"
 fi
 
-if wait_exit $pid_b 10 && [ $status = 0 ] && grep -q "^unbound serial=$SERIAL_B" /tmp/gadget-$SERIAL_B.log &&
+if wait_exit $pid_b 10 && [ $status = 0 ] && grep -q "^unbound: served" /tmp/gadget-$SERIAL_B.log &&
     ! [ -e "$CFG/usb_gadget/yhsm$SERIAL_B" ]; then
     note "$(grep '^unbound' /tmp/gadget-$SERIAL_B.log)"
     pass gadget-exits-on-unbind
 else
-    fail gadget-exits-on-unbind "gadget server status $status: $(tail -n 3 /tmp/gadget-$SERIAL_B.log | tr '\n' ' ')"
+    fail gadget-exits-on-unbind "gadget status $status: $(oneline "$(tail -n 3 /tmp/gadget-$SERIAL_B.log)")"
 fi
 
 # --- every exchange aimed at A reached A, none of B's --------------------------------------
 echo >"$CFG/usb_gadget/yhsm$SERIAL_A/UDC"
 if wait_exit $pid_a 10 && [ $status = 0 ]; then
-    served=$(sed -n "s/^unbound serial=$SERIAL_A: \([0-9]*\) requests.*/\1/p" /tmp/gadget-$SERIAL_A.log)
+    served=$(sed -n "s/^unbound: served \([0-9]*\) requests.*/\1/p" /tmp/gadget-$SERIAL_A.log)
     if [ "$served" = "$exchanges_a" ]; then
-        note "gadget $SERIAL_A served $served requests, as many as the client sent it"
+        note "gadget $SERIAL_A served $served requests, as many as were sent to it"
         pass selection-routed
     else
-        fail selection-routed "gadget $SERIAL_A served ${served:-?} requests, the client sent it $exchanges_a"
+        fail selection-routed "gadget $SERIAL_A served ${served:-?} requests, $exchanges_a were sent to it"
     fi
 else
-    fail selection-routed "gadget server A status $status: $(tail -n 3 /tmp/gadget-$SERIAL_A.log | tr '\n' ' ')"
+    fail selection-routed "gadget A status $status: $(oneline "$(tail -n 3 /tmp/gadget-$SERIAL_A.log)")"
 fi
 
 # Both vendor requests stalled, by our ep0 handling (the gadget counted them), and bulk
 # traffic went on.
-stalled=$(sed -n "s/^unbound serial=$SERIAL_A: .* \([0-9]*\) stalled setups.*/\1/p" /tmp/gadget-$SERIAL_A.log)
+stalled=$(sed -n "s/^unbound: .* \([0-9]*\) stalled control requests.*/\1/p" /tmp/gadget-$SERIAL_A.log)
 if [ $control_rc = 0 ] && [ "$stalled" = 2 ]; then
     pass control-requests-stalled
 else
-    fail control-requests-stalled "probe exit $control_rc ($(echo "$control_out" | tr '\n' ' ')), gadget stalled ${stalled:-?} setups (want 2)"
+    fail control-requests-stalled "probe exit $control_rc ($(oneline "$control_out")), gadget stalled ${stalled:-?} requests (want 2)"
 fi
 
 finish

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # USB end-to-end test: boots a QEMU guest (TCG, no KVM needed) whose kernel presents our
-# software YubiHSM 2 as a real USB device (FunctionFS gadget on dummy_hcd), and runs our USB
-# client against it through the guest's real Linux USB stack (usbcore, usbfs, libusb).
+# software YubiHSM 2 as a real USB device (`yhsm sim usb-gadget`: a FunctionFS gadget on
+# dummy_hcd), and runs the `yhsm` tool against it through the guest's real Linux USB stack
+# (usbcore, usbfs, libusb): info, list, raw, restore of examples/backup, dump, unplug.
 #
 # Usage: tests/usb-e2e/run.sh        (root, or the packages below already installed)
 # Needs on a bare Debian machine: qemu-system-x86 busybox-static cpio (installed if missing)
@@ -28,13 +29,15 @@ die() {
     exit 1
 }
 
-# The checks the guest must report as PASS. Checks still waiting for the simulator and
-# the CLI are reported by the guest as SKIP and are not in this list.
+# The checks the guest must report as PASS.
 expected_checks=(
     enumeration
     descriptors
     control-requests-stalled
+    session-open
     echo-all-lengths
+    restore
+    dump
     two-gadgets-listed
     select-by-serial
     several-devices-error
@@ -142,11 +145,11 @@ for m in "${wanted_modules[@]}"; do
 done
 
 # --- our binaries -------------------------------------------------------------------
-log "cargo build --release (yhsm-gadget-echo, yhsm-usb-probe)"
+log "cargo build --release (yhsm, yhsm-usb-probe)"
 (cd "$root" && cargo build --release --quiet \
-    -p yhsm-sim --features yhsm-sim/usb-gadget --bin yhsm-gadget-echo \
+    -p yhsm --bin yhsm \
     -p yhsm-usb-e2e --bin yhsm-usb-probe) || die "cargo build failed"
-binaries=("$target_dir/release/yhsm-gadget-echo" "$target_dir/release/yhsm-usb-probe")
+binaries=("$target_dir/release/yhsm" "$target_dir/release/yhsm-usb-probe")
 
 # --- initramfs ----------------------------------------------------------------------
 ird=$work/initramfs
@@ -164,6 +167,8 @@ for b in "${binaries[@]}"; do
         cp -L --parents "$lib" "$ird/"
     done
 done
+# The demo backup the `restore` check restores (public demo keys, see its README).
+cp -r "$root/examples/backup" "$ird/backup"
 cp "$here/guest-init.sh" "$ird/init"
 chmod +x "$ird/init"
 (cd "$ird" && find . -print0 | cpio --null -o -H newc --quiet) >"$work/initramfs.cpio"

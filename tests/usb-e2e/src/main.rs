@@ -1,25 +1,39 @@
-//! TEMPORARY USB client for the QEMU end-to-end test (`tests/usb-e2e/run.sh`), until the
-//! `yhsm` CLI exists and replaces it. It drives `yhsm-transport`'s USB transport against
-//! the echo gadget (`yhsm-gadget-echo`) through a real Linux USB stack.
+//! `yhsm-usb-probe`: the USB end-to-end test's own client tool (`tests/usb-e2e/run.sh`,
+//! README.md there). Everything a user does goes through the real `yhsm` binary in that
+//! test; this tool does the three checks the CLI has no command for:
 //!
-//! Usage:
-//!   yhsm-usb-probe list
-//!   yhsm-usb-probe open      [URL] [--count N]   open, report the serial, N echoes
-//!   yhsm-usb-probe echo-all  [URL] [--max N]     echo data of every length 1..=N (3136)
-//!   yhsm-usb-probe echo-loop [URL] [--seconds S] echo until an error or S seconds pass
-//!   yhsm-usb-probe control   URL                 vendor control requests to the interface
-//!                                                must stall; then one echo
-//! URL is a connector URL (`yhusb://`, `yhusb://serial=N`); default `yhusb://`.
+//! - `list`: every attached YubiHSM 2 with its USB serial string, as
+//!   `yhsm_transport::list_usb_devices` sees it;
+//! - `echo-all URL [--max N]`: through `yhsm_transport::Client` on the USB transport,
+//!   ECHO outside a session of every data length 1..=N (default 3136, the largest), so
+//!   every frame size and both zero-length-packet paths (49 request and 49 response frames
+//!   are a multiple of 64 bytes) run through the kernel's USB stack; then an unknown
+//!   command outside a session comes back as the device's error frame; then a session
+//!   with key 1 (`password`) and session echoes of a spread of lengths up to the largest
+//!   that fits a session frame (and one byte more is refused before sending). A slow echo
+//!   means a transfer end (short or zero-length packet) went missing and the read waited
+//!   for its timeout: that fails the check;
+//! - `control URL`: vendor control requests to the device's interface, IN and OUT, must
+//!   be refused with a stall (the device has none), and bulk traffic must go on after.
+//!
+//! URL is a connector URL (`yhusb://`, `yhusb://serial=N`); default `yhusb://`. Each
+//! command that talks to a device ends with `exchanges=N`, the frames it sent, so the test
+//! can check that the gadget it addressed served exactly those.
 //!
 //! Exit status: 0 ok, 1 wrong data, 2 usage, 3 transport error, 4 disconnected or no
-//! device. Errors print as `error kind=KIND after_ms=MS: MESSAGE`.
+//! device. Errors print as `error kind=KIND: MESSAGE`.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use yhsm_proto::frame::{self, CommandCode, ErrorCode, FrameError, MAX_DATA_LEN};
 use yhsm_transport::usb::{self, UsbOptions, UsbTransport};
-use yhsm_transport::{ConnectorUrl, Transport, TransportError};
+use yhsm_transport::{
+    Client, ClientError, ClientOptions, ConnectorUrl, Credentials, ExchangeEvent, Observer,
+    Transport, TransportError,
+};
 
 /// Short, so a missing zero-length packet shows up quickly. (rusb returns the bytes read
 /// so far when a read times out, so without the zero-length packet a response of a
@@ -27,16 +41,30 @@ use yhsm_transport::{ConnectorUrl, Transport, TransportError};
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(3);
 /// An echo slower than this waited for a timeout: the end of a transfer went missing.
 const SLOW_EXCHANGE: Duration = Duration::from_millis(1500);
+/// The simulator's factory key and password.
+const FACTORY_KEY: u16 = 1;
+const FACTORY_PASSWORD: &[u8] = b"password";
 
 enum Failure {
     Usage(String),
     Data(String),
-    Transport { error: TransportError, since_last_ok: Duration },
+    Transport(TransportError),
 }
 
 impl From<TransportError> for Failure {
     fn from(error: TransportError) -> Self {
-        Self::Transport { error, since_last_ok: Duration::ZERO }
+        Self::Transport(error)
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(error: ClientError) -> Self {
+        match error {
+            ClientError::Connect { source } | ClientError::Transport { source, .. } => {
+                Self::Transport(source)
+            }
+            other => Self::Data(other.to_string()),
+        }
     }
 }
 
@@ -80,25 +108,38 @@ fn open(serial: Option<u32>) -> Result<UsbTransport, TransportError> {
     UsbTransport::open(serial, UsbOptions { timeout: EXCHANGE_TIMEOUT, retry_once: true })
 }
 
+/// Counts the frames a client sends.
+struct Counter(Arc<AtomicU64>);
+
+impl Observer for Counter {
+    fn exchange(&mut self, _: &ExchangeEvent<'_>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// Data for an echo of `len` bytes: varies with position and length, so a response mixed
 /// up with another one does not compare equal.
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + len).to_le_bytes()[0]).collect()
 }
 
-fn echo(t: &mut dyn Transport, data: &[u8]) -> Result<(), Failure> {
-    let request = frame::encode(CommandCode::ECHO.0, data)
-        .map_err(|e| Failure::Usage(format!("echo of {} bytes: {e}", data.len())))?;
-    let response = t.exchange(&request)?;
-    match frame::decode_response(CommandCode::ECHO, &response) {
-        Ok(back) if back == data => Ok(()),
-        Ok(back) => Err(Failure::Data(format!(
-            "echo of {} bytes came back as {} different bytes",
-            data.len(),
-            back.len()
-        ))),
-        Err(e) => Err(Failure::Data(format!("echo of {} bytes: {e}", data.len()))),
+/// One echo through the client (inside the session once authenticated), timed.
+fn echo(client: &mut Client, len: usize) -> Result<(), Failure> {
+    let data = pattern(len);
+    let start = Instant::now();
+    let back = client.echo(&data)?;
+    let took = start.elapsed();
+    if back != data {
+        return Err(Failure::Data(format!("echo of {len} bytes came back different")));
     }
+    if took >= SLOW_EXCHANGE {
+        return Err(Failure::Data(format!(
+            "echo of {len} bytes took {} ms: a transfer end (short or zero-length packet) went \
+             missing and the read waited for its timeout",
+            took.as_millis()
+        )));
+    }
+    Ok(())
 }
 
 fn list() -> Result<(), Failure> {
@@ -113,76 +154,56 @@ fn list() -> Result<(), Failure> {
     Ok(())
 }
 
-fn open_and_echo(serial: Option<u32>, count: u64) -> Result<(), Failure> {
-    let mut t = open(serial)?;
-    let own = t.serial().map_or_else(|| "unknown".to_owned(), |n| n.to_string());
-    println!("opened serial={own} ({})", t.describe());
-    for i in 0..count {
-        echo(&mut t, &pattern(usize::try_from(i % 100).unwrap_or(0) + 1))?;
-    }
-    println!("exchanges={count}");
-    Ok(())
+/// The largest echo that fits a session frame: `05 len(2) sid ct mac(8)` with `ct` the
+/// inner frame padded to whole 16-byte blocks (at least one padding byte).
+fn max_session_echo(max_frame_len: usize) -> usize {
+    let max_ct = (max_frame_len - frame::HEADER_LEN - 1 - 8) / 16 * 16;
+    max_ct - 1 - frame::HEADER_LEN
 }
 
 fn echo_all(serial: Option<u32>, max: usize) -> Result<(), Failure> {
-    let mut t = open(serial)?;
-    let (mut requests_full, mut responses_full) = (0, 0);
+    let count = Arc::new(AtomicU64::new(0));
+    let transport = open(serial)?;
+    let options = ClientOptions::new().observer(Box::new(Counter(Arc::clone(&count))));
+    let mut client = Client::with_transport_options(Box::new(transport), options)?;
+    let mut full = 0;
     for len in 1..=max {
-        let start = Instant::now();
-        echo(&mut t, &pattern(len))?;
-        let took = start.elapsed();
-        if took >= SLOW_EXCHANGE {
+        echo(&mut client, len)?;
+        // Echo frames are the same length both ways: header plus data.
+        if (frame::HEADER_LEN + len).is_multiple_of(64) {
+            full += 1;
+        }
+    }
+    // A command the device only knows inside a session comes back as its error frame.
+    let response = client.raw_plain(CommandCode::LIST_OBJECTS.0, &[])?;
+    match frame::decode_response(CommandCode::LIST_OBJECTS, &response) {
+        Err(FrameError::Device(ErrorCode::INVALID_COMMAND)) => {}
+        other => return Err(Failure::Data(format!("list-objects outside a session: {other:?}"))),
+    }
+    client.authenticate(Credentials::password(FACTORY_KEY, FACTORY_PASSWORD))?;
+    let largest = max_session_echo(client.max_frame_len());
+    let lengths: Vec<usize> = (1..=48).chain((49..largest).step_by(97)).chain([largest]).collect();
+    for &len in &lengths {
+        echo(&mut client, len)?;
+    }
+    match client.echo(&pattern(largest + 1)) {
+        Err(ClientError::TooLong { .. }) => {}
+        other => {
             return Err(Failure::Data(format!(
-                "echo of {len} bytes ({} byte frames) took {} ms: a transfer end (short or \
-                 zero-length packet) went missing and the read waited for its timeout",
-                frame::HEADER_LEN + len,
-                took.as_millis()
+                "a session echo of {} bytes should not fit a frame: {:?}",
+                largest + 1,
+                other.map(|d| d.len())
             )));
         }
-        // Echo frames are the same length both ways: header plus data.
-        let frame_len = frame::HEADER_LEN + len;
-        if frame_len.is_multiple_of(64) {
-            requests_full += 1;
-            responses_full += 1;
-        }
     }
-    // An unknown command must come back as the device's error frame, through the same path.
-    let response = t.exchange(&[CommandCode::GET_DEVICE_INFO.0, 0, 0])?;
-    match frame::decode_response(CommandCode::GET_DEVICE_INFO, &response) {
-        Err(FrameError::Device(ErrorCode::INVALID_COMMAND)) => {}
-        other => return Err(Failure::Data(format!("non-echo command answered {other:?}"))),
-    }
+    drop(client);
     println!(
-        "echo-all ok: lengths 1..={max}, {requests_full} requests and {responses_full} \
-         responses of a multiple of 64 bytes (zero-length packets), invalid-command ok"
+        "echo-all ok: lengths 1..={max} outside a session ({full} request and {full} response \
+         frames of a multiple of 64 bytes: zero-length packets), invalid-command outside a \
+         session, {} session echoes up to {largest} bytes",
+        lengths.len()
     );
-    println!("exchanges={}", max + 1);
-    Ok(())
-}
-
-fn echo_loop(serial: Option<u32>, seconds: u64) -> Result<(), Failure> {
-    let mut t = open(serial)?;
-    let start = Instant::now();
-    let mut last_ok = Instant::now();
-    let mut count: u64 = 0;
-    let data = pattern(100);
-    while start.elapsed() < Duration::from_secs(seconds) {
-        match echo(&mut t, &data) {
-            Ok(()) => {
-                count += 1;
-                last_ok = Instant::now();
-                if count == 1 {
-                    println!("first exchange ok");
-                }
-            }
-            Err(Failure::Transport { error, .. }) => {
-                println!("exchanges={count}");
-                return Err(Failure::Transport { error, since_last_ok: last_ok.elapsed() });
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    println!("exchanges={count}");
+    println!("exchanges={}", count.load(Ordering::SeqCst));
     Ok(())
 }
 
@@ -225,7 +246,13 @@ fn control(serial: Option<u32>) -> Result<(), Failure> {
         }
     }
     let mut t = open(Some(wanted))?;
-    echo(&mut t, b"after the stalls")?;
+    let data = b"after the stalls";
+    let request = frame::encode(CommandCode::ECHO.0, data)
+        .map_err(|e| Failure::Usage(format!("echo frame: {e}")))?;
+    let response = t.exchange(&request)?;
+    if frame::decode_response(CommandCode::ECHO, &response).ok() != Some(&data[..]) {
+        return Err(Failure::Data("the echo after the stalls came back different".into()));
+    }
     println!("exchanges=1");
     Ok(())
 }
@@ -233,11 +260,9 @@ fn control(serial: Option<u32>) -> Result<(), Failure> {
 fn main() -> ExitCode {
     let result = parse_args().and_then(|a| match a.command.as_str() {
         "list" => list(),
-        "open" => open_and_echo(a.serial, a.number.unwrap_or(1)),
         "echo-all" => {
             echo_all(a.serial, a.number.map_or(MAX_DATA_LEN, |n| usize::try_from(n).unwrap_or(0)))
         }
-        "echo-loop" => echo_loop(a.serial, a.number.unwrap_or(30)),
         "control" => control(a.serial),
         other => Err(Failure::Usage(format!("unknown command {other:?}"))),
     });
@@ -251,10 +276,39 @@ fn main() -> ExitCode {
             println!("error kind=data: {e}");
             ExitCode::from(1)
         }
-        Err(Failure::Transport { error, since_last_ok }) => {
+        Err(Failure::Transport(error)) => {
             let kind = kind(&error);
-            println!("error kind={kind} after_ms={}: {error}", since_last_ok.as_millis());
+            println!("error kind={kind}: {error}");
             ExitCode::from(if matches!(kind, "disconnected" | "no-device") { 4 } else { 3 })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn computes_the_largest_session_echo() {
+        // 3 + 3116 = 3119 inner bytes pad to 3120 = 195 blocks; 1 + 3120 + 8 = 3129 data.
+        assert_eq!(max_session_echo(frame::MAX_FRAME_LEN), 3116);
+        // Firmware before 2.4: 2048-byte frames.
+        assert_eq!(max_session_echo(2048), 2028);
+    }
+
+    #[test]
+    fn the_largest_session_echo_fits_and_one_byte_more_does_not() {
+        let transport = yhsm_transport::sim::SimTransport::open(None).unwrap();
+        let mut client = Client::with_transport(Box::new(transport)).unwrap();
+        client.authenticate(Credentials::password(FACTORY_KEY, FACTORY_PASSWORD)).unwrap();
+        let largest = max_session_echo(client.max_frame_len());
+        echo(&mut client, largest).ok().unwrap();
+        assert!(matches!(client.echo(&pattern(largest + 1)), Err(ClientError::TooLong { .. })));
+    }
+
+    #[test]
+    fn patterns_differ_by_length() {
+        assert_ne!(pattern(10)[..9], pattern(9)[..]);
+        assert_eq!(pattern(0), Vec::<u8>::new());
     }
 }

@@ -158,18 +158,27 @@ impl Failure {
         true
     }
 
-    fn into_error(self, timeout: Duration) -> TransportError {
-        let request_sent = self.request_sent();
-        let operation = match self.stage {
+    fn operation(&self) -> &'static str {
+        match self.stage {
             Stage::Write => "bulk write",
             Stage::Read => "bulk read",
-        };
+        }
+    }
+
+    /// The device went away during this attempt: `device` names it.
+    fn disconnected(&self, device: &str) -> TransportError {
+        TransportError::Disconnected {
+            detail: format!("{device} was disconnected during the {}", self.operation()),
+            request_sent: self.request_sent(),
+        }
+    }
+
+    fn into_error(self, timeout: Duration, device: &str) -> TransportError {
+        let request_sent = self.request_sent();
+        let operation = self.operation();
         match self.error {
             LinkError::Timeout => TransportError::Timeout { after: timeout, request_sent },
-            LinkError::Gone => TransportError::Disconnected {
-                detail: format!("the device disappeared during the {operation}"),
-                request_sent,
-            },
+            LinkError::Gone => self.disconnected(device),
             LinkError::Overflow => TransportError::Malformed {
                 what: format!("the device sent more than {READ_BUF_LEN} bytes"),
             },
@@ -246,6 +255,21 @@ impl<B: UsbBus> UsbSession<B> {
         Ok(())
     }
 
+    /// After an earlier failure dropped the link: a device that can no longer be found
+    /// (or is half gone, its serial unreadable) was unplugged; say so in one line rather
+    /// than with the list of devices left.
+    fn gone_or(&self, e: TransportError) -> TransportError {
+        match e {
+            TransportError::NoDevice | TransportError::SerialNotFound { .. } => {
+                TransportError::Disconnected {
+                    detail: format!("{} was disconnected", self.label),
+                    request_sent: false,
+                }
+            }
+            e => e,
+        }
+    }
+
     fn reopen(&mut self) -> Result<(), TransportError> {
         self.link = None;
         let found = select(self.bus.enumerate()?, self.target)?;
@@ -255,18 +279,29 @@ impl<B: UsbBus> UsbSession<B> {
     pub fn exchange(&mut self, request: &[u8]) -> Result<Vec<u8>, TransportError> {
         check_request(request)?;
         if self.link.is_none() {
-            self.reopen()?;
+            self.reopen().map_err(|e| self.gone_or(e))?;
         }
         let first = match self.attempt(request) {
             Ok(response) => return self.finish(response),
             Err(f) => f,
         };
         if !(self.retry && first.retryable()) {
-            return Err(first.into_error(self.timeout));
+            return Err(first.into_error(self.timeout, &self.label));
         }
         if let Err(e) = self.reopen() {
+            // Unplugged: libusb reports an I/O error mid-transfer, then the device is
+            // missing (or half gone, its serial unreadable) when we look for it again.
+            // Say that in one line instead of the I/O error and the list of devices left.
+            if matches!(
+                e,
+                TransportError::NoDevice
+                    | TransportError::SerialNotFound { .. }
+                    | TransportError::Disconnected { .. }
+            ) {
+                return Err(first.disconnected(&self.label));
+            }
             let request_sent = first.request_sent();
-            let first = first.into_error(self.timeout);
+            let first = first.into_error(self.timeout, &self.label);
             return Err(TransportError::Disconnected {
                 detail: format!("{first}; reopening the device failed: {e}"),
                 request_sent,
@@ -274,7 +309,7 @@ impl<B: UsbBus> UsbSession<B> {
         }
         match self.attempt(request) {
             Ok(response) => self.finish(response),
-            Err(second) => Err(second.into_error(self.timeout)),
+            Err(second) => Err(second.into_error(self.timeout, &self.label)),
         }
     }
 
@@ -556,8 +591,62 @@ mod tests {
         let TransportError::Disconnected { detail, request_sent: true } = &e else {
             panic!("{e:?}")
         };
-        assert!(detail.contains("no YubiHSM 2 found"), "{detail}");
+        assert_eq!(detail, "USB device serial 5 was disconnected during the bulk read");
         assert!(e.request_may_have_been_delivered());
+    }
+
+    #[test]
+    fn reports_an_unplug_during_a_read_in_one_short_line() {
+        // What libusb does on an unplug: an I/O error on the read, then the device is
+        // still listed for a moment but its serial can no longer be read.
+        let bus = FakeBus::with_devices(&[Ok("87654321"), Ok("12345678")]);
+        let mut s = open(&bus, Some(87_654_321));
+        bus.script(&[Step::In(Err(io("Input/Output Error")))]);
+        bus.0.lock().unwrap().devices[0] =
+            Err(SerialError::Unreadable("No such device (it may have been disconnected)".into()));
+        let e = s.exchange(&ECHO).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "connection to the YubiHSM lost: USB device serial 87654321 was disconnected during \
+             the bulk read (the request may have reached the device)"
+        );
+        // The next exchange (a client's repeat on a new session) finds it gone too.
+        let e = s.exchange(&ECHO).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "connection to the YubiHSM lost: USB device serial 87654321 was disconnected"
+        );
+        assert!(!e.request_may_have_been_delivered());
+        // A reopen that fails for another reason keeps both reasons.
+        bus.0.lock().unwrap().devices[0] = Ok("87654321".into());
+        s.exchange(&ECHO).unwrap();
+        bus.script(&[Step::In(Err(io("Input/Output Error")))]);
+        bus.0.lock().unwrap().open_error = Some(TransportError::Busy { device: "x".into() });
+        let e = s.exchange(&ECHO).unwrap_err().to_string();
+        assert!(e.contains("Input/Output Error; reopening the device failed"), "{e}");
+        assert!(e.contains("in use by another program"), "{e}");
+    }
+
+    #[test]
+    fn never_accepts_a_partial_response() {
+        // rusb hands back the bytes that arrived before a read timed out as a success:
+        // a response cut short must fail the length check, not pass as a frame.
+        let bus = FakeBus::with_devices(&[Ok("5")]);
+        let mut s = open(&bus, None);
+        let mut whole = vec![0x81, 0x00, 0x64];
+        whole.extend((0..100u8).collect::<Vec<_>>());
+        for cut in [1, 2, 3, 64, 102] {
+            bus.script(&[Step::In(Ok(whole[..cut].to_vec()))]);
+            let e = s.exchange(&ECHO).unwrap_err();
+            assert!(matches!(e, TransportError::Malformed { .. }), "{cut}: {e:?}");
+            assert!(e.request_may_have_been_delivered());
+        }
+        // After each, the link was dropped: a late rest of the response is flushed before
+        // the next request, never read as its answer.
+        bus.script(&[Step::In(Ok(whole.clone()))]);
+        assert_eq!(s.exchange(&ECHO).unwrap(), whole);
+        let log = bus.log();
+        assert_eq!(log.iter().filter(|l| *l == "flush").count(), 1 + 5);
     }
 
     #[test]

@@ -70,6 +70,8 @@ impl UsbBus for RusbBus {
                     .read_serial_number_string_ascii(&desc)
                     .map_err(|e| SerialError::Unreadable(e.to_string())),
                 Err(rusb::Error::Access) => Err(SerialError::PermissionDenied),
+                // Being unplugged: listed for a moment more, but no longer usable.
+                Err(rusb::Error::NoDevice) => continue,
                 Err(e) => Err(SerialError::Unreadable(e.to_string())),
             };
             found.push(Found { bus: dev.bus_number(), address: dev.address(), serial, dev });

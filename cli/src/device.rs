@@ -1,0 +1,59 @@
+//! Opening the device for the device subcommands (PROTOCOL.md §1 connector URLs, §4
+//! sessions): the connector from `-c`, the observers of `-v` and `--trace`, the password
+//! and the session. Every device subcommand goes through [`connect`], so `-v` and
+//! `--trace` work for all of them.
+
+use std::ffi::OsString;
+use std::io;
+
+use yhsm_transport::{Client, ClientError, ClientOptions, Credentials, Timeouts};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::options::GlobalOptions;
+use crate::{password, trace};
+
+/// Opens the connector the global options name, with the observers of `-v` and
+/// `--trace` installed, and reads the device info (outside a session).
+pub fn open(global: &GlobalOptions) -> Result<Client> {
+    let mut options = ClientOptions::new();
+    if let Some(observer) = trace::observer(global)? {
+        options = options.observer(observer);
+    }
+    Client::connect_with(&global.connector, Timeouts::default(), options).map_err(|e| {
+        let what = match &e {
+            ClientError::Connect { .. } => {
+                format!("cannot connect to the YubiHSM at {}", global.connector)
+            }
+            _ => format!("cannot read the device info from {}", global.connector),
+        };
+        Error::failure(what).with_source(e)
+    })
+}
+
+/// [`open`], then a session with the authentication key of `-k` and its password
+/// ([`password::resolve_password`]: `--password-file`, `-p`, `env_password` — the value of
+/// `YHSM_PASSWORD` — or `prompt`).
+///
+/// The password is asked for after the device answered, so a missing device is reported
+/// before anyone types anything.
+pub fn connect(
+    global: &GlobalOptions,
+    env_password: Option<OsString>,
+    prompt: &mut dyn FnMut(&str) -> io::Result<Option<Zeroizing<String>>>,
+) -> Result<Client> {
+    let mut client = open(global)?;
+    let password =
+        password::resolve_password(&global.password, global.authkey, env_password, prompt)?;
+    let credentials = Credentials::password(global.authkey, password.expose_secret());
+    drop(password);
+    client.authenticate(credentials).map_err(|e| {
+        Error::failure(format!("cannot open a session on {}", client.describe())).with_source(e)
+    })?;
+    Ok(client)
+}
+
+/// A failed command on an open client: `what` says what was being done.
+pub fn command_error(what: impl Into<String>, e: ClientError) -> Error {
+    Error::failure(what).with_source(e)
+}

@@ -1,0 +1,415 @@
+//! `yhsm dump [DIR] -w ID`: every object exported under a wrap key into
+//! `0x%04x-<type>.yhw` files (PROTOCOL.md §3 EXPORT_WRAPPED, §5 file format), as
+//! yubihsm-setup's `dump` writes them: standard base64 with padding, no newline.
+//!
+//! yubihsm-setup tries every listed object and reports the ones the device refuses
+//! ("Skipping over"); so does this, and exits 1 when any was refused. One difference: the
+//! wrap key itself is skipped without asking the device. It cannot be exported under
+//! itself (yubihsm-setup's attempt fails with insufficient permissions, a well-known
+//! source of confusion), and a restore brings it back from its shares, not from a file.
+//!
+//! Files are written atomically (a temporary file in DIR, then a rename) with mode 0600,
+//! so an interrupted dump never leaves a truncated `.yhw`. Existing files are only
+//! replaced with `--force`; without it the dump checks all its file names before
+//! exporting anything.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use yhsm_proto::command::ExportWrapped;
+use yhsm_proto::frame::ErrorCode;
+use yhsm_proto::object::{ObjectId, ObjectInfo, ObjectType};
+use yhsm_proto::{Capabilities, wrap};
+use yhsm_transport::{Client, ClientError};
+
+use crate::device::command_error;
+use crate::error::{Error, Result};
+use crate::json::Value;
+use crate::text;
+
+/// What `yhsm dump` was asked to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DumpOptions {
+    /// Where the files go (created when missing).
+    pub dir: PathBuf,
+    /// The wrap key to export under.
+    pub wrap_id: ObjectId,
+    /// Send export format 1, which makes firmware >= 2.4 include ed25519 seeds.
+    pub include_seed: bool,
+    /// Replace existing files.
+    pub force: bool,
+}
+
+impl DumpOptions {
+    /// The EXPORT_WRAPPED format byte.
+    pub fn format(&self) -> u8 {
+        if self.include_seed { ExportWrapped::FORMAT_ED25519_SEED } else { 0 }
+    }
+}
+
+/// What happened to one object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Exported { file: PathBuf },
+    Skipped { reason: String },
+    Failed { reason: String },
+}
+
+/// One object of the dump.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dumped {
+    pub id: ObjectId,
+    pub object_type: ObjectType,
+    pub outcome: Outcome,
+}
+
+impl Dumped {
+    /// The progress line: `0x0003 authentication-key: exported to DIR/0x0003-….yhw`.
+    pub fn render(&self) -> String {
+        let what = format!("0x{:04x} {}", self.id, self.object_type);
+        match &self.outcome {
+            Outcome::Exported { file } => {
+                format!("{what}: exported to {}", text::printable(&file.display().to_string()))
+            }
+            Outcome::Skipped { reason } => format!("{what}: skipped: {reason}"),
+            Outcome::Failed { reason } => format!("{what}: not exported: {reason}"),
+        }
+    }
+}
+
+/// The whole dump.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DumpReport {
+    pub dir: PathBuf,
+    pub wrap_id: ObjectId,
+    pub format: u8,
+    pub objects: Vec<Dumped>,
+}
+
+impl DumpReport {
+    fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.objects.iter().filter(|o| f(&o.outcome)).count()
+    }
+
+    pub fn exported(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Exported { .. }))
+    }
+
+    pub fn skipped(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Skipped { .. }))
+    }
+
+    pub fn failed(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Failed { .. }))
+    }
+
+    /// The closing line.
+    pub fn summary(&self) -> String {
+        let mut line = format!(
+            "Exported {} of {} objects to {} under wrap key 0x{:04x}",
+            self.exported(),
+            self.objects.len(),
+            text::printable(&self.dir.display().to_string()),
+            self.wrap_id
+        );
+        let (skipped, failed) = (self.skipped(), self.failed());
+        if skipped + failed > 0 {
+            line.push_str(&format!(" ({skipped} skipped, {failed} not exported)"));
+        }
+        line.push('\n');
+        line
+    }
+
+    /// The JSON object of `dump --json`: `directory`, `wrap_key`, `format`, `exported`,
+    /// `skipped`, `failed` (counts) and `objects`, each with `id`, `type`, `status`
+    /// (`exported`, `skipped` or `failed`), `file` (null unless exported) and `reason`
+    /// (null when exported).
+    pub fn to_json(&self) -> Value {
+        let objects = self
+            .objects
+            .iter()
+            .map(|o| {
+                let (status, file, reason) = match &o.outcome {
+                    Outcome::Exported { file } => {
+                        ("exported", Some(file.display().to_string()), None)
+                    }
+                    Outcome::Skipped { reason } => ("skipped", None, Some(reason.as_str())),
+                    Outcome::Failed { reason } => ("failed", None, Some(reason.as_str())),
+                };
+                Value::Object(vec![
+                    ("id", Value::Number(u64::from(o.id))),
+                    ("type", Value::string(o.object_type.to_string())),
+                    ("status", Value::string(status)),
+                    ("file", Value::string_or_null(file)),
+                    ("reason", Value::string_or_null(reason)),
+                ])
+            })
+            .collect();
+        Value::Object(vec![
+            ("directory", Value::string(self.dir.display().to_string())),
+            ("wrap_key", Value::Number(u64::from(self.wrap_id))),
+            ("format", Value::Number(u64::from(self.format))),
+            ("exported", Value::Number(self.exported() as u64)),
+            ("skipped", Value::Number(self.skipped() as u64)),
+            ("failed", Value::Number(self.failed() as u64)),
+            ("objects", Value::Array(objects)),
+        ])
+    }
+}
+
+/// The file name yubihsm-setup gives an object: `0x0003-authentication-key.yhw`.
+pub fn file_name(id: ObjectId, object_type: ObjectType) -> String {
+    format!("0x{id:04x}-{object_type}.yhw")
+}
+
+/// Runs the dump; `progress` sees each object as it is done. Errors that concern the
+/// whole dump (no such wrap key, a device that stops answering, a file that cannot be
+/// written) end it; a refusal of one object is recorded and the dump goes on.
+pub fn dump(
+    client: &mut Client,
+    options: &DumpOptions,
+    progress: &mut dyn FnMut(&Dumped),
+) -> Result<DumpReport> {
+    let wrap_key = check_wrap_key(client, options.wrap_id)?;
+    check_auth_key(client)?;
+    let mut entries = client
+        .list_objects(&[])
+        .map_err(|e| command_error("cannot list the objects on the device", e))?;
+    entries.sort_by_key(|e| (e.id, e.object_type));
+    let is_wrap_key = |id, t| id == options.wrap_id && t == ObjectType::WRAP_KEY;
+    if !options.force {
+        let existing: Vec<String> = entries
+            .iter()
+            .filter(|e| !is_wrap_key(e.id, e.object_type))
+            .map(|e| file_name(e.id, e.object_type))
+            .filter(|name| options.dir.join(name).exists())
+            .collect();
+        if let Some(first) = existing.first() {
+            let more = match existing.len() {
+                1 => String::new(),
+                n => format!(" and {} more of the files this dump writes", n - 1),
+            };
+            return Err(Error::failure(format!(
+                "`{}` already holds {first}{more}",
+                options.dir.display()
+            ))
+            .with_hint("use --force to overwrite them, or dump into an empty directory"));
+        }
+    }
+    fs::create_dir_all(&options.dir).map_err(|e| {
+        Error::failure(format!("cannot create directory `{}`", options.dir.display()))
+            .with_source(e)
+    })?;
+    let mut report = DumpReport {
+        dir: options.dir.clone(),
+        wrap_id: options.wrap_id,
+        format: options.format(),
+        objects: Vec::with_capacity(entries.len()),
+    };
+    for entry in entries {
+        let (id, object_type) = (entry.id, entry.object_type);
+        let outcome = if is_wrap_key(id, object_type) {
+            Outcome::Skipped {
+                reason: "the wrap key itself (it cannot be exported under itself; a restore \
+                         brings it back from its shares)"
+                    .to_owned(),
+            }
+        } else {
+            match client.export_wrapped(options.wrap_id, object_type, id, options.format()) {
+                Ok(blob) => {
+                    let file = options.dir.join(file_name(id, object_type));
+                    write_atomically(&file, wrap::encode_text(&blob).as_bytes())?;
+                    Outcome::Exported { file }
+                }
+                // The device refused this object: say why, and go on with the others.
+                Err(e) if e.code().is_some_and(|c| c != ErrorCode::INVALID_SESSION) => {
+                    Outcome::Failed { reason: refusal(client, &wrap_key, id, object_type, &e) }
+                }
+                Err(e) => {
+                    return Err(command_error(
+                        format!("cannot export 0x{id:04x} {object_type}"),
+                        e,
+                    ));
+                }
+            }
+        };
+        let dumped = Dumped { id, object_type, outcome };
+        progress(&dumped);
+        report.objects.push(dumped);
+    }
+    Ok(report)
+}
+
+/// The wrap key's info, after checking that it can export at all.
+fn check_wrap_key(client: &mut Client, wrap_id: ObjectId) -> Result<ObjectInfo> {
+    let info = client.get_object_info(wrap_id, ObjectType::WRAP_KEY).map_err(|e| {
+        if e.code() == Some(ErrorCode::OBJECT_NOT_FOUND) {
+            let key = client.auth_key_id().map_or(String::new(), |k| format!(" 0x{k:04x}"));
+            Error::failure(format!(
+                "there is no wrap key 0x{wrap_id:04x} on the device (or it is outside the \
+                 domains of authentication key{key})"
+            ))
+        } else {
+            command_error(format!("cannot read the object info of wrap key 0x{wrap_id:04x}"), e)
+        }
+    })?;
+    if info.algorithm.wrap_key_size().is_none() {
+        return Err(Error::failure(format!(
+            "wrap key 0x{wrap_id:04x} is a {} key: objects are exported under AES-CCM wrap \
+             keys (aes128/192/256-ccm-wrap)",
+            info.algorithm
+        )));
+    }
+    if !info.capabilities.contains(Capabilities::EXPORT_WRAPPED) {
+        return Err(Error::failure(format!(
+            "wrap key 0x{wrap_id:04x} lacks the export-wrapped capability, so nothing can be \
+             exported under it"
+        )));
+    }
+    Ok(info)
+}
+
+/// The authentication key needs export-wrapped; say so before every object fails.
+fn check_auth_key(client: &mut Client) -> Result<()> {
+    let Some(key_id) = client.auth_key_id() else { return Ok(()) };
+    // Unreadable info is not decisive: the exports will tell.
+    if let Ok(info) = client.get_object_info(key_id, ObjectType::AUTHENTICATION_KEY)
+        && !info.capabilities.contains(Capabilities::EXPORT_WRAPPED)
+    {
+        return Err(Error::failure(format!(
+            "authentication key 0x{key_id:04x} lacks the export-wrapped capability"
+        ))
+        .with_hint("authenticate with a key that has it (-k ID)"));
+    }
+    Ok(())
+}
+
+/// Why the device refused to export an object, as precisely as its info tells.
+fn refusal(
+    client: &mut Client,
+    wrap_key: &ObjectInfo,
+    id: ObjectId,
+    object_type: ObjectType,
+    e: &ClientError,
+) -> String {
+    if e.code() == Some(ErrorCode::INSUFFICIENT_PERMISSIONS)
+        && let Ok(info) = client.get_object_info(id, object_type)
+    {
+        if !info.capabilities.contains(Capabilities::EXPORTABLE_UNDER_WRAP) {
+            return "it does not have the exportable-under-wrap capability (capabilities are \
+                    fixed when an object is made)"
+                .to_owned();
+        }
+        let delegated = wrap_key.delegated_capabilities;
+        let missing = Capabilities(info.capabilities.0 & !delegated.0);
+        if !missing.is_empty() {
+            // A long list helps nobody: name a few, or say what the wrap key does allow.
+            let detail = if missing.0.count_ones() <= 4 {
+                format!("it does not delegate {missing}")
+            } else {
+                format!("it delegates only {delegated}")
+            };
+            return format!(
+                "the object has capabilities wrap key 0x{:04x} does not delegate ({detail})",
+                wrap_key.id
+            );
+        }
+    }
+    e.to_string()
+}
+
+/// Writes `contents` to `path` through a temporary file in the same directory (mode
+/// 0600), synced, then renamed over `path`.
+fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| -> io::Result<()> {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&temp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)
+    })();
+    written.map_err(|e| {
+        let _ = fs::remove_file(&temp);
+        Error::failure(format!("cannot write `{}`", path.display())).with_source(e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_files_as_yubihsm_setup_does() {
+        assert_eq!(file_name(3, ObjectType::AUTHENTICATION_KEY), "0x0003-authentication-key.yhw");
+        assert_eq!(file_name(0xbeef, ObjectType::OPAQUE), "0xbeef-opaque.yhw");
+        assert_eq!(file_name(0x10, ObjectType(0x42)), "0x0010-0x42.yhw");
+    }
+
+    #[test]
+    fn writes_atomically_with_owner_only_permissions() {
+        let dir = std::env::temp_dir().join(format!("yhsm-dump-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("0x0001-opaque.yhw");
+        write_atomically(&path, b"first").unwrap();
+        write_atomically(&path, b"second").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        // No temporary file is left behind.
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        let missing = dir.join("no-such-dir").join("x.yhw");
+        let e = write_atomically(&missing, b"x").unwrap_err();
+        assert!(e.message().contains("no-such-dir"), "{}", e.message());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn summarises_outcomes() {
+        let report = DumpReport {
+            dir: PathBuf::from("out"),
+            wrap_id: 2,
+            format: 0,
+            objects: vec![
+                Dumped {
+                    id: 1,
+                    object_type: ObjectType::AUTHENTICATION_KEY,
+                    outcome: Outcome::Exported { file: PathBuf::from("out/a") },
+                },
+                Dumped {
+                    id: 2,
+                    object_type: ObjectType::WRAP_KEY,
+                    outcome: Outcome::Skipped { reason: "self".into() },
+                },
+                Dumped {
+                    id: 3,
+                    object_type: ObjectType::OPAQUE,
+                    outcome: Outcome::Failed { reason: "no".into() },
+                },
+            ],
+        };
+        assert_eq!(
+            report.summary(),
+            "Exported 1 of 3 objects to out under wrap key 0x0002 (1 skipped, 1 not exported)\n"
+        );
+        assert_eq!(report.objects[2].render(), "0x0003 opaque: not exported: no");
+        let json = report.to_json().to_pretty();
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["failed"], 1);
+        assert_eq!(parsed["objects"][0]["file"], "out/a");
+        assert_eq!(parsed["objects"][1]["status"], "skipped");
+    }
+}
