@@ -25,7 +25,13 @@ impl RusbBus {
     pub fn new() -> Result<Self, TransportError> {
         let context = Context::new().map_err(|e| TransportError::Usb {
             operation: "initialisation",
-            detail: e.to_string(),
+            // libusb fails here when the machine exposes no USB at all (a container
+            // without /dev/bus/usb, for instance): say where to look, not just "Other".
+            detail: format!(
+                "{e}; libusb cannot use USB on this machine (is /dev/bus/usb present? in a \
+                 container or VM, pass the YubiHSM 2 through, or use -c http://HOST:PORT \
+                 with yubihsm-connector)"
+            ),
             request_sent: false,
         })?;
         Ok(Self { context })
