@@ -90,6 +90,16 @@ impl Error {
         }
     }
 
+    /// What the binary prints on standard error for this error: `yhsm: error: ` and the
+    /// [`chain`](Self::chain), then `yhsm: hint: ` and the hint, one line each.
+    pub fn render(&self) -> String {
+        let mut text = format!("yhsm: error: {}\n", self.chain());
+        if let Some(hint) = &self.hint {
+            text.push_str(&format!("yhsm: hint: {hint}\n"));
+        }
+        text
+    }
+
     /// The message followed by every cause, joined by `: `.
     pub fn chain(&self) -> String {
         let mut out = self.message.clone();
@@ -155,6 +165,10 @@ mod tests {
             .with_hint("try again");
         assert_eq!(e.chain(), "cannot read `x`: outer: disk on fire");
         assert_eq!(e.hint(), Some("try again"));
+        assert_eq!(
+            e.render(),
+            "yhsm: error: cannot read `x`: outer: disk on fire\nyhsm: hint: try again\n"
+        );
         assert_eq!(e.exit_code(), EXIT_FAILURE);
         assert_eq!(Error::usage("bad").exit_code(), EXIT_USAGE);
     }

@@ -39,6 +39,7 @@ use yhsm_proto::{Capabilities, ErrorCode, Label, ObjectId, ObjectType, SecretByt
 use yhsm_transport::{Client, ClientError, Credentials};
 
 use crate::backup::Backup;
+use crate::device::{self, OpenTransport};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
 use crate::json::Value;
 use crate::options::GlobalOptions;
@@ -65,11 +66,21 @@ pub fn login(
     env: Option<OsString>,
     prompter: &mut dyn Prompter,
 ) -> Result<Login> {
+    login_with(global, env, prompter, &mut device::open_transport)
+}
+
+/// [`login`] through `transport` (see [`device::open_with`]).
+pub fn login_with(
+    global: &GlobalOptions,
+    env: Option<OsString>,
+    prompter: &mut dyn Prompter,
+    transport: &mut OpenTransport<'_>,
+) -> Result<Login> {
     let password = password::resolve_password(&global.password, global.authkey, env, &mut |p| {
         prompter.read_secret(p)
     })?;
     // Through `device::open`, so `-v` and `--trace` see the restore's exchanges too.
-    let client = crate::device::open(global)?;
+    let client = device::open_with(global, transport)?;
     let credentials = Credentials::password(global.authkey, password.expose_secret());
     Ok(Login { client, credentials })
 }
@@ -477,6 +488,19 @@ pub fn command(
     env_password: Option<OsString>,
     sink: &mut dyn FnMut(&Event),
 ) -> Result<RestoreReport> {
+    command_with(global, args, prompter, env_password, &mut device::open_transport, sink)
+}
+
+/// [`command`] on the device `transport` opens: the binary passes
+/// [`device::open_transport`]; the fault-injection tests a simulator they hold.
+pub fn command_with(
+    global: &GlobalOptions,
+    args: &Args,
+    prompter: &mut dyn Prompter,
+    env_password: Option<OsString>,
+    transport: &mut OpenTransport<'_>,
+    sink: &mut dyn FnMut(&Event),
+) -> Result<RestoreReport> {
     let mut backup = Backup::read_dir(&args.dir)?;
     let recovered = match &args.shares_file {
         Some(path) => shares::combine_file(path)?,
@@ -490,7 +514,7 @@ pub fn command(
         auth_key: global.authkey,
     };
     let mut env_password = env_password;
-    let mut connect = || login(global, env_password.take(), prompter);
+    let mut connect = || login_with(global, env_password.take(), prompter, transport);
     Ok(run(&mut backup, &wrap, &mut connect, options, sink))
 }
 
