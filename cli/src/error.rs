@@ -107,8 +107,9 @@ impl Error {
             self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
         while let Some(e) = next {
             let text = e.to_string();
-            // Some errors repeat their source in their own message; say it once.
-            if !out.ends_with(&text) {
+            // Some errors repeat their source in their own message (at the end, or before
+            // advice of their own); say it once.
+            if !out.contains(&text) {
                 out.push_str(": ");
                 out.push_str(&text);
             }
@@ -156,6 +157,27 @@ mod tests {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             Some(&self.0)
         }
+    }
+
+    /// Names its source in the middle of its own message, as `ClientError` does.
+    #[derive(Debug)]
+    struct Quoting(std::io::Error);
+    impl fmt::Display for Quoting {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "delete-object: {}; it may have run", self.0)
+        }
+    }
+    impl std::error::Error for Quoting {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn chain_says_a_cause_quoted_inside_a_message_once() {
+        let e = Error::failure("cannot delete")
+            .with_source(Quoting(std::io::Error::other("no answer within 5 s")));
+        assert_eq!(e.chain(), "cannot delete: delete-object: no answer within 5 s; it may have run");
     }
 
     #[test]
