@@ -16,15 +16,22 @@
 //!    the same key; its attributes are compared with the shares').
 //! 4. Each object not already on the device with the same (id, type) is imported. One
 //!    already there is skipped, and still verified, so a second run finishes an
-//!    interrupted one. A device refusal fails that object and the others go on; an error
-//!    that leaves the connection or the device's state unknown stops the run, naming the
-//!    step and the object, and says whether the object may have been imported.
+//!    interrupted one. A device refusal fails that object and the others go on.
 //! 5. Every object is verified against the backup ([`verify::check_object`]).
 //! 6. The login key is deleted only when every object that decrypts was restored and
 //!    verified, the login key is not itself in the backup (deleting it would delete a
 //!    restored key), and another authentication key from the backup is on the device,
 //!    verified, and (for a symmetric key) opens a session. Otherwise it is kept, and the
 //!    reason said. `--keep-authkey` always keeps it.
+//!
+//! A write whose outcome is unknown — its answer lost or garbled, or its session expired
+//! under it (the client never sends such a command twice, see `yhsm_transport`'s retry
+//! rules) — is settled by looking at the device: the wrap key or object found there was
+//! stored, one not found is sent once more; a login key no longer there was deleted. A
+//! read that fails the same way (listing, verifying, a proof session) is done once more.
+//! Each is reported as [`Event::Retried`]. When the device cannot be asked (unplugged, or
+//! the look fails too), the run stops, naming the step and the object, and says whether
+//! the object may have been written; running restore again finishes the job.
 //!
 //! `--dry-run` runs steps 1 to 3 without writing and reports the plan.
 
@@ -220,6 +227,17 @@ pub enum Event {
         verified: usize,
         failed: usize,
     },
+    /// A step whose first attempt failed in a way that leaves its outcome unknown (a
+    /// lost or garbled answer, an expired session), settled by looking at the device or
+    /// by doing a read once more.
+    Retried {
+        /// What was being done: `importing opaque 0x0052 (0x0052-opaque.yhw)`.
+        what: String,
+        /// The first attempt's error.
+        error: String,
+        /// What the device showed, and what was done about it.
+        resolution: String,
+    },
     /// A restored authentication key opened a session.
     AuthKeyProven(ObjectId),
     AuthKeyDeleted(ObjectId),
@@ -300,6 +318,9 @@ pub fn render(event: &Event) -> Vec<Line> {
              {reason}"
         )),
         Event::Verified { .. } => vec![],
+        Event::Retried { what, error, resolution } => {
+            vec![Line::Warning(format!("{what}: {error}; {resolution}"))]
+        }
         Event::AuthKeyProven(id) => {
             out(format!("Authentication key 0x{id:04x} opens a session with the backup's keys"))
         }
@@ -566,6 +587,36 @@ fn refused(e: &ClientError) -> bool {
     e.code().is_some() && !e.may_have_executed()
 }
 
+const AUTH_KEY: ObjectType = ObjectType::AUTHENTICATION_KEY;
+
+/// Whether the object is on the device: the look that settles a write whose answer was
+/// lost. Object-not-found from get-object-info, or from create-session when the login
+/// key itself is what was deleted, means it is not.
+fn on_device(
+    client: &mut Client,
+    id: ObjectId,
+    object_type: ObjectType,
+) -> Result<bool, ClientError> {
+    match client.get_object_info(id, object_type) {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some(ErrorCode::OBJECT_NOT_FOUND) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The second check of an object, logged in again first if the first check's failure
+/// left the client without its login session.
+fn recheck(
+    client: &mut Client,
+    entry: &crate::backup::Entry,
+    login: &Credentials,
+) -> Result<verify::Checked, ClientError> {
+    if client.auth_key_id() != Some(login.key_id()) {
+        client.authenticate(login.clone())?;
+    }
+    verify::check_entry(client, entry, login)
+}
+
 impl Run<'_> {
     fn emit(&mut self, event: Event) {
         (self.sink)(&event);
@@ -583,11 +634,32 @@ impl Run<'_> {
         let login_id = credentials.key_id();
         self.report.auth_key = login_id;
         self.emit(Event::UsingAuthKey(login_id));
-        client
-            .authenticate(credentials.clone())
-            .map_err(|e| Error::failure("cannot log in; nothing was written").with_source(e))?;
-        let present: HashSet<(ObjectId, ObjectType)> = client
-            .list_objects(&[])
+        client.authenticate(credentials.clone()).map_err(|e| {
+            let error = Error::failure("cannot log in; nothing was written");
+            if e.code() == Some(ErrorCode::OBJECT_NOT_FOUND) {
+                // The login key is not there: most likely an earlier run restored
+                // everything and deleted it.
+                error.with_source(e).with_hint(format!(
+                    "authentication key 0x{login_id:04x} is not on the device (a restore that \
+                     finished deletes it): log in with a restored authentication key (-k ID)"
+                ))
+            } else {
+                error.with_source(e)
+            }
+        })?;
+        let listed = match client.list_objects(&[]) {
+            // A garbled answer (the client repeats a lost one itself): a read, so once more.
+            Err(e) if !refused(&e) => {
+                self.emit(Event::Retried {
+                    what: "listing the device's objects".to_owned(),
+                    error: e.to_string(),
+                    resolution: "listing them once more".to_owned(),
+                });
+                client.list_objects(&[])
+            }
+            other => other,
+        };
+        let present: HashSet<(ObjectId, ObjectType)> = listed
             .map_err(|e| {
                 Error::failure("cannot list the device's objects; nothing was written")
                     .with_source(e)
@@ -717,7 +789,30 @@ impl Run<'_> {
             delegated: a.delegated,
             key: SecretBytes::from_slice(wrap.key.expose_secret()),
         };
-        let id = client.put_wrap_key(&request).map_err(|e| {
+        let what = || format!("storing wrap key 0x{:04x}", a.id);
+        let result = match client.put_wrap_key(&request) {
+            Err(e) if !refused(&e) => match on_device(client, a.id, ObjectType::WRAP_KEY) {
+                Ok(true) => {
+                    self.emit(Event::Retried {
+                        what: what(),
+                        error: e.to_string(),
+                        resolution: "it is on the device, so it was stored".to_owned(),
+                    });
+                    Ok(a.id)
+                }
+                Ok(false) => {
+                    self.emit(Event::Retried {
+                        what: what(),
+                        error: e.to_string(),
+                        resolution: "it is not on the device: storing it once more".to_owned(),
+                    });
+                    client.put_wrap_key(&request)
+                }
+                Err(_) => Err(e),
+            },
+            other => other,
+        };
+        let id = result.map_err(|e| {
             let hint = if e.may_have_executed() {
                 "it may have been stored: run restore again, which uses a wrap key already on \
                  the device as it is"
@@ -771,11 +866,37 @@ impl Run<'_> {
                 continue;
             }
             tried += 1;
-            match client.import_wrapped(wrap.attributes.id, &entry.blob) {
+            let what = || format!("importing {} ({file})", entry.describe());
+            let result = match client.import_wrapped(wrap.attributes.id, &entry.blob) {
+                // Its outcome is unknown: the device tells whether it went through.
+                Err(e) if !refused(&e) => match on_device(client, id, object_type) {
+                    Ok(true) => {
+                        self.emit(Event::Retried {
+                            what: what(),
+                            error: e.to_string(),
+                            resolution: "it is on the device, so it was imported".to_owned(),
+                        });
+                        Ok(None)
+                    }
+                    Ok(false) => {
+                        self.emit(Event::Retried {
+                            what: what(),
+                            error: e.to_string(),
+                            resolution: "it is not on the device: importing it once more"
+                                .to_owned(),
+                        });
+                        client.import_wrapped(wrap.attributes.id, &entry.blob).map(Some)
+                    }
+                    Err(_) => Err(e),
+                },
+                other => other.map(Some),
+            };
+            match result {
                 Ok(made) => {
-                    let reason = (made.id != id || made.object_type != object_type).then(|| {
-                        format!("the device created {} 0x{:04x} instead", made.object_type, made.id)
-                    });
+                    let reason =
+                        made.filter(|m| m.id != id || m.object_type != object_type).map(|m| {
+                            format!("the device created {} 0x{:04x} instead", m.object_type, m.id)
+                        });
                     self.set_outcome(i, Outcome::Imported, reason);
                     self.emit(Event::Imported { step, file, object_type, id });
                 }
@@ -833,7 +954,28 @@ impl Run<'_> {
             if !done {
                 continue;
             }
-            let checked = verify::check_entry(client, entry, login).map_err(|e| {
+            let checked = match verify::check_entry(client, entry, login) {
+                // A read whose answer was lost or garbled, or a proof session whose
+                // handshake was: reading once more is harmless, and settles it.
+                Err(e) => {
+                    self.emit(Event::Retried {
+                        what: format!("verifying {} ({})", entry.describe(), file.name),
+                        error: e.to_string(),
+                        resolution: "checking it once more".to_owned(),
+                    });
+                    recheck(client, entry, login)
+                }
+                Ok(c) if c.differences == [Difference::Credentials] => {
+                    self.emit(Event::Retried {
+                        what: format!("verifying {} ({})", entry.describe(), file.name),
+                        error: Difference::Credentials.to_string(),
+                        resolution: "checking it once more".to_owned(),
+                    });
+                    recheck(client, entry, login)
+                }
+                ok => ok,
+            };
+            let checked = checked.map_err(|e| {
                 Error::failure(format!(
                     "restore stopped while verifying {} ({})",
                     entry.describe(),
@@ -924,9 +1066,38 @@ impl Run<'_> {
                 Ok(())
             }
             None => {
-                client.delete_object(login_id, ObjectType::AUTHENTICATION_KEY).map_err(|e| {
+                let what = || format!("deleting authentication key 0x{login_id:04x}");
+                let result = match client.delete_object(login_id, ObjectType::AUTHENTICATION_KEY) {
+                    // Unknown outcome. If the key is gone, no session can be opened with
+                    // it: the device answers object-not-found, which settles it too.
+                    Err(e) if !refused(&e) => match on_device(client, login_id, AUTH_KEY) {
+                        Ok(false) => {
+                            self.emit(Event::Retried {
+                                what: what(),
+                                error: e.to_string(),
+                                resolution: "it is no longer on the device, so it was deleted"
+                                    .to_owned(),
+                            });
+                            Ok(())
+                        }
+                        Ok(true) => {
+                            self.emit(Event::Retried {
+                                what: what(),
+                                error: e.to_string(),
+                                resolution: "it is still on the device: deleting it once more"
+                                    .to_owned(),
+                            });
+                            client.delete_object(login_id, AUTH_KEY)
+                        }
+                        Err(_) => Err(e),
+                    },
+                    other => other,
+                };
+                result.map_err(|e| {
                     let hint = if e.may_have_executed() {
-                        "it may have been deleted: list the device's objects to check"
+                        "every object was restored and verified, and the key may have been \
+                         deleted: log in with a restored authentication key (-k ID) and list the \
+                         objects to check; delete it yourself if it is still there"
                     } else {
                         "everything was restored; delete it yourself once you have checked that \
                          a restored authentication key logs in"

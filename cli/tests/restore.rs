@@ -195,35 +195,197 @@ fn a_refused_import_keeps_the_login_key_and_a_second_run_finishes() {
     assert_eq!(objects(&dev), example_objects());
 }
 
+/// The warnings of the steps the engine settled by looking at the device.
+fn retried(events: &[Event]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Retried { what, resolution, .. } => Some((what.clone(), resolution.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
-fn a_lost_answer_stops_the_run_naming_the_object_and_a_second_run_finishes() {
+fn a_lost_answer_to_an_import_is_settled_by_looking_at_the_device() {
     let dev = device();
     dev.lock().add_fault(Fault::once(
         Trigger::Command(CommandCode::IMPORT_WRAPPED),
         Action::DropResponse,
     ));
     let out = run(&dev, defaults());
+    assert!(out.report.ok(), "{:?}", out.report);
+    // The device ran the command, only the answer was lost: it is there, not imported twice.
+    assert_eq!(
+        retried(&out.events),
+        [(
+            "importing authentication-key 0x0003 (0x0003-authentication-key.yhw)".to_owned(),
+            "it is on the device, so it was imported".to_owned()
+        )]
+    );
+    assert_eq!(out.report.files[0].outcome, Outcome::Imported);
+    assert_eq!(out.report.files[0].verified, Some(true));
+    assert_eq!(objects(&dev), example_objects());
+    let warning =
+        restore::render(out.events.iter().find(|e| matches!(e, Event::Retried { .. })).unwrap());
+    let [restore::Line::Warning(text)] = &warning[..] else { panic!("{warning:?}") };
+    assert!(text.contains("import-wrapped: no answer within"), "{text}");
+}
+
+#[test]
+fn an_import_that_met_an_expired_session_is_sent_once_more() {
+    let dev = device();
+    dev.lock().add_fault(Fault::once(
+        Trigger::Command(CommandCode::IMPORT_WRAPPED),
+        Action::ExpireSession,
+    ));
+    let out = run(&dev, defaults());
+    assert!(out.report.ok(), "{:?}", out.report);
+    assert_eq!(
+        retried(&out.events),
+        [(
+            "importing authentication-key 0x0003 (0x0003-authentication-key.yhw)".to_owned(),
+            "it is not on the device: importing it once more".to_owned()
+        )]
+    );
+    assert_eq!(objects(&dev), example_objects());
+}
+
+#[test]
+fn a_lost_answer_to_storing_the_wrap_key_is_settled_by_looking_at_the_device() {
+    let dev = device();
+    dev.lock()
+        .add_fault(Fault::once(Trigger::Command(CommandCode::PUT_WRAP_KEY), Action::DropResponse));
+    let out = run(&dev, defaults());
+    assert!(out.report.ok(), "{:?}", out.report);
+    assert!(out.report.wrap_key_stored);
+    assert_eq!(
+        retried(&out.events),
+        [(
+            "storing wrap key 0x0002".to_owned(),
+            "it is on the device, so it was stored".to_owned()
+        )]
+    );
+    assert_eq!(objects(&dev), example_objects());
+}
+
+#[test]
+fn a_lost_answer_to_deleting_the_login_key_is_settled_by_looking_at_the_device() {
+    // Before: the run exited 1 with the login key gone, and running it again could not log in.
+    let dev = device();
+    dev.lock()
+        .add_fault(Fault::once(Trigger::Command(CommandCode::DELETE_OBJECT), Action::DropResponse));
+    let out = run(&dev, defaults());
+    assert!(out.report.ok(), "{:?}", out.report);
+    assert!(out.report.auth_key_deleted);
+    assert_eq!(
+        retried(&out.events),
+        [(
+            "deleting authentication key 0x0001".to_owned(),
+            "it is no longer on the device, so it was deleted".to_owned()
+        )]
+    );
+    assert_eq!(out.events.last(), Some(&Event::Done));
+    assert_eq!(objects(&dev), example_objects());
+}
+
+#[test]
+fn a_refused_delete_is_not_sent_again() {
+    let dev = device();
+    dev.lock().add_fault(Fault::once(
+        Trigger::Command(CommandCode::DELETE_OBJECT),
+        Action::Error(ErrorCode::STORAGE_FAILED),
+    ));
+    let out = run(&dev, defaults());
+    assert!(retried(&out.events).is_empty());
+    let e = out.report.error.as_ref().unwrap();
+    assert!(e.chain().starts_with("cannot delete authentication key 0x0001: delete-object"));
+    assert!(e.hint().unwrap().starts_with("everything was restored"), "{:?}", e.hint());
+    assert!(objects(&dev).contains(&(1, AUTH)));
+    assert_eq!(out.report.exit_code(), 1);
+}
+
+#[test]
+fn a_garbled_answer_while_verifying_is_read_once_more() {
+    let dev = device();
+    dev.lock().add_fault(Fault::once(
+        Trigger::Command(CommandCode::GET_PUBLIC_KEY),
+        Action::CorruptResponse { offset: 20 },
+    ));
+    let out = run(&dev, defaults());
+    assert!(out.report.ok(), "{:?}", out.report);
+    assert_eq!(
+        retried(&out.events),
+        [(
+            "verifying asymmetric-key 0x0100 (0x0100-asymmetric-key.yhw)".to_owned(),
+            "checking it once more".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn a_garbled_handshake_while_proving_an_authentication_key_is_tried_once_more() {
+    // The session with the backup's keys of 0x0003 fails its card cryptogram: it looks
+    // like another key on the device, until it is tried again.
+    let dev = device();
+    // Exchanges: 0 device info, 1-2 login, 3 list, 4 wrap key, 5-9 imports, 10
+    // get-object-info of 0x0003, 11 close, 12 create-session with the backup's keys.
+    dev.lock()
+        .add_fault(Fault::once(Trigger::Exchange(12), Action::CorruptResponse { offset: 20 }));
+    let out = run(&dev, defaults());
+    assert!(out.report.ok(), "{:?}", out.report);
+    assert_eq!(
+        retried(&out.events),
+        [(
+            "verifying authentication-key 0x0003 (0x0003-authentication-key.yhw)".to_owned(),
+            "checking it once more".to_owned()
+        )]
+    );
+    assert!(out.events.contains(&Event::AuthKeyProven(3)));
+}
+
+#[test]
+fn an_unplugged_device_stops_the_run_naming_the_object_and_a_second_run_finishes() {
+    let dev = device();
+    // The third import: the device is gone before the request reaches it.
+    dev.lock().add_fault(Fault::once(Trigger::Exchange(7), Action::Unplug));
+    let out = run(&dev, defaults());
     let e = out.report.error.as_ref().unwrap();
     assert!(
         e.message().starts_with(
-            "restore stopped at [1/5], importing authentication-key 0x0003 \
-             (0x0003-authentication-key.yhw)"
+            "restore stopped at [3/5], importing asymmetric-key 0x0100 (0x0100-asymmetric-key.yhw)"
         ),
         "{}",
         e.chain()
     );
-    assert!(e.hint().unwrap().starts_with("it may have been imported: run restore again"));
-    // It was: the device ran the command, only the answer was lost.
-    assert!(objects(&dev).contains(&(3, AUTH)));
+    assert!(e.chain().contains("connection to the YubiHSM lost"), "{}", e.chain());
+    assert!(e.hint().unwrap().contains("run restore again"));
     assert!(objects(&dev).contains(&(1, AUTH)), "the login key was kept");
-    assert!(!out.events.iter().any(|e| matches!(e, Event::Imported { .. })));
     assert_eq!(out.report.auth_key_kept_reason.as_deref(), Some("restore did not finish"));
     assert_eq!(out.report.exit_code(), 1);
 
+    dev.lock().replug();
     let again = run(&dev, defaults());
     assert!(again.report.ok(), "{:?}", again.report);
-    assert_eq!(again.report.files[0].outcome, Outcome::AlreadyPresent);
+    assert_eq!(again.report.files[1].outcome, Outcome::AlreadyPresent);
+    assert_eq!(again.report.files[2].outcome, Outcome::Imported);
     assert_eq!(objects(&dev), example_objects());
+}
+
+#[test]
+fn a_login_key_already_deleted_is_explained() {
+    let dev = device();
+    assert!(run(&dev, defaults()).report.ok());
+    let again = run(&dev, defaults());
+    let e = again.report.error.as_ref().unwrap();
+    assert!(e.chain().starts_with("cannot log in; nothing was written: create-session"));
+    assert!(
+        e.hint().unwrap().starts_with(
+            "authentication key 0x0001 is not on the device (a restore that finished deletes it)"
+        ),
+        "{:?}",
+        e.hint()
+    );
 }
 
 #[test]
