@@ -177,7 +177,10 @@ mod tests {
     fn chain_says_a_cause_quoted_inside_a_message_once() {
         let e = Error::failure("cannot delete")
             .with_source(Quoting(std::io::Error::other("no answer within 5 s")));
-        assert_eq!(e.chain(), "cannot delete: delete-object: no answer within 5 s; it may have run");
+        assert_eq!(
+            e.chain(),
+            "cannot delete: delete-object: no answer within 5 s; it may have run"
+        );
     }
 
     #[test]

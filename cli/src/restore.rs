@@ -8,7 +8,8 @@
 //! 1. Every `*.yhw` of the directory is read in sorted name order ([`Backup`]).
 //! 2. The wrap key comes from shares. **Preflight**: every file is decrypted before the
 //!    device is touched. If none decrypts, the shares are wrong and nothing is written.
-//!    Files under another key are skipped ("not wrapped under this key"); objects whose
+//!    Files under another key (or damaged: they do not decrypt either) are skipped ("not
+//!    wrapped under this key") and count as not restored; objects whose
 //!    capabilities the wrap key does not delegate are warned about (the device will
 //!    refuse them); a wrap key without import-wrapped stops the run.
 //! 3. Connect and log in; list the device's objects. The wrap key is stored, or, if an
@@ -18,8 +19,8 @@
 //!    already there is skipped, and still verified, so a second run finishes an
 //!    interrupted one. A device refusal fails that object and the others go on.
 //! 5. Every object is verified against the backup ([`verify::check_object`]).
-//! 6. The login key is deleted only when every object that decrypts was restored and
-//!    verified, the login key is not itself in the backup (deleting it would delete a
+//! 6. The login key is deleted only when every file was restored and verified (a skipped
+//!    file may be a damaged object of the backup; copies of another file's object aside), the login key is not itself in the backup (deleting it would delete a
 //!    restored key), and another authentication key from the backup is on the device,
 //!    verified, and (for a symmetric key) opens a session. Otherwise it is kept, and the
 //!    reason said. `--keep-authkey` always keeps it.
@@ -45,7 +46,7 @@ use yhsm_proto::wrap::WrapKey;
 use yhsm_proto::{Capabilities, ErrorCode, Label, ObjectId, ObjectType, SecretBytes};
 use yhsm_transport::{Client, ClientError, Credentials};
 
-use crate::backup::Backup;
+use crate::backup::{Backup, FileState};
 use crate::device::{self, OpenTransport};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
 use crate::json::Value;
@@ -356,7 +357,11 @@ pub fn render(event: &Event) -> Vec<Line> {
 pub enum Outcome {
     Imported,
     AlreadyPresent,
+    /// Not restored: not a wrapped object, or not wrapped under the shares' key (damaged,
+    /// or from another backup). Counts as not restored: the login key is kept.
     Skipped,
+    /// A copy of an earlier file's object: nothing to do.
+    Copy,
     Failed,
     /// Decrypts; not imported yet (the plan of a dry run, or a run that stopped).
     Planned,
@@ -368,6 +373,7 @@ impl Outcome {
             Self::Imported => "imported",
             Self::AlreadyPresent => "already-present",
             Self::Skipped => "skipped",
+            Self::Copy => "copy",
             Self::Failed => "failed",
             Self::Planned => "planned",
         }
@@ -402,15 +408,25 @@ pub struct RestoreReport {
     pub error: Option<Error>,
 }
 
+/// What to do about skipped files.
+const SKIPPED_HINT: &str = "a file that is not a wrapped object or not wrapped under this key is \
+    damaged or from another backup: take it from another copy of the backup, or move it out of \
+    the directory if it does not belong there";
+
 impl RestoreReport {
     fn decryptable(&self) -> impl Iterator<Item = &FileReport> {
         self.files.iter().filter(|f| f.id.is_some())
     }
 
-    /// Everything that decrypts was restored and verified (planned, for a dry run).
+    /// Files not restored because they are not wrapped objects or not under the key.
+    fn skipped(&self) -> usize {
+        self.files.iter().filter(|f| f.outcome == Outcome::Skipped).count()
+    }
+
+    /// Every file was restored and verified (planned, for a dry run), or is a copy.
     pub fn ok(&self) -> bool {
         self.error.is_none()
-            && self.files.iter().all(|f| f.outcome != Outcome::Failed)
+            && self.files.iter().all(|f| !matches!(f.outcome, Outcome::Failed | Outcome::Skipped))
             && self.decryptable().all(|f| {
                 if self.dry_run {
                     matches!(f.outcome, Outcome::Planned | Outcome::AlreadyPresent)
@@ -433,20 +449,33 @@ impl RestoreReport {
         if let Some(e) = self.error {
             return Some(e);
         }
-        let total = self.decryptable().count()
-            + self.files.iter().filter(|f| f.id.is_none() && f.outcome == Outcome::Failed).count();
+        let unreadable = |f: &&FileReport| {
+            f.id.is_none() && matches!(f.outcome, Outcome::Failed | Outcome::Skipped)
+        };
+        let total = self.decryptable().count() + self.files.iter().filter(unreadable).count();
         let bad = self
             .files
             .iter()
-            .filter(|f| f.outcome == Outcome::Failed || f.verified == Some(false))
+            .filter(|f| {
+                matches!(f.outcome, Outcome::Failed | Outcome::Skipped) || f.verified == Some(false)
+            })
             .count();
+        let skipped = self.skipped();
+        // Only skipped files, or other failures too (refusals, differences).
+        let hint = match (skipped, bad - skipped) {
+            (0, _) => None,
+            (_, 0) => Some(SKIPPED_HINT.to_owned()),
+            _ => Some(format!("fix the other causes shown above; {SKIPPED_HINT}")),
+        };
         let objects = if total == 1 { "object" } else { "objects" };
         if self.dry_run {
             return Some(
                 Error::failure(format!(
                     "{bad} of {total} {objects} from the backup would not be restored"
                 ))
-                .with_hint("fix the cause shown above before restoring"),
+                .with_hint(
+                    hint.unwrap_or_else(|| "fix the cause shown above before restoring".to_owned()),
+                ),
             );
         }
         Some(
@@ -456,10 +485,15 @@ impl RestoreReport {
                 if bad == 1 { "was" } else { "were" },
                 self.auth_key
             ))
-            .with_hint(
-                "fix the cause shown above and run restore again: objects already on the device \
-                 are skipped and verified",
-            ),
+            .with_hint(match hint {
+                Some(hint) => format!(
+                    "{hint}; then run restore again (objects already on the device are skipped \
+                     and verified)"
+                ),
+                None => "fix the cause shown above and run restore again: objects already on the \
+                         device are skipped and verified"
+                    .to_owned(),
+            }),
         )
     }
 
@@ -692,7 +726,9 @@ impl Run<'_> {
             let (outcome, reason) = match (file.skip_reason(), file.failure_reason()) {
                 (Some(reason), _) => {
                     self.emit(Event::Skipped { file: file.name.clone(), reason: reason.clone() });
-                    (Outcome::Skipped, Some(reason))
+                    let copy =
+                        matches!(file.state, FileState::Duplicate { conflicting: false, .. });
+                    (if copy { Outcome::Copy } else { Outcome::Skipped }, Some(reason))
                 }
                 (None, Some(reason)) => {
                     self.emit(Event::Unrestorable {
@@ -1051,6 +1087,21 @@ impl Run<'_> {
                      is not the key of the shares",
                     self.report.wrap_key_id
                 )
+            } else if self.report.skipped() > 0
+                && self
+                    .report
+                    .files
+                    .iter()
+                    .all(|f| f.outcome != Outcome::Failed && f.verified != Some(false))
+            {
+                // Those files may be this backup's objects, damaged: whoever finishes the
+                // job may need this key.
+                let n = self.report.skipped();
+                format!(
+                    "{n} of the backup's .yhw {} not restored (see above), so the device may \
+                     not hold everything",
+                    if n == 1 { "file was" } else { "files were" }
+                )
             } else {
                 "not every object from the backup was restored and verified".to_owned()
             })
@@ -1171,13 +1222,18 @@ mod tests {
             wrap_key_present: false,
             files: vec![
                 file(Outcome::Imported, Some(true), Some(5)),
-                file(Outcome::Skipped, None, None),
+                file(Outcome::Copy, None, None),
             ],
             auth_key_deleted: true,
             auth_key_kept_reason: None,
             error: None,
         };
         assert!(r.ok());
+        // A file that is not a wrapped object, or not under the key, may be a damaged
+        // object of this backup: not ok.
+        r.files.push(file(Outcome::Skipped, None, None));
+        assert!(!r.ok());
+        r.files.pop();
         r.files.push(file(Outcome::AlreadyPresent, Some(false), Some(6)));
         assert!(!r.ok());
         assert_eq!(
