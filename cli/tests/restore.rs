@@ -407,7 +407,7 @@ fn a_damaged_file_keeps_the_login_key_and_a_good_copy_finishes_the_job() {
     let out = run_with(&dev, Backup::read_dir(&dir).unwrap(), &example_wrap_key(), defaults());
     assert!(out.events.contains(&Event::Skipped {
         file: name.to_owned(),
-        reason: "not wrapped under this key".to_owned()
+        reason: "not wrapped under this key, or damaged".to_owned()
     }));
     assert_eq!(out.report.exit_code(), 1);
     assert!(!out.report.auth_key_deleted);
@@ -593,7 +593,7 @@ fn restores_the_vectors_with_shares_of_their_aes256_key() {
             .files
             .iter()
             .filter(|f| f.outcome == Outcome::Skipped)
-            .all(|f| f.reason.as_deref() == Some("not wrapped under this key"))
+            .all(|f| f.reason.as_deref() == Some("not wrapped under this key, or damaged"))
     );
     let imported = out.report.files.iter().filter(|f| f.outcome == Outcome::Imported).count();
     assert_eq!(imported, 10);
