@@ -616,6 +616,44 @@ struct Run<'s> {
     options: Options,
 }
 
+/// Preflight found no object to restore. Only files that do not decrypt point at the
+/// shares; files that are not wrapped objects, or decrypt to something invalid, do not.
+fn nothing_to_restore(backup: &Backup) -> Error {
+    let n = backup.files.len();
+    let dir = backup.dir.display();
+    let files = if n == 1 {
+        format!("the .yhw file in `{dir}`")
+    } else {
+        format!("none of the {n} .yhw files in `{dir}`")
+    };
+    let under_other_key = backup.files.iter().any(|f| matches!(f.state, FileState::NotUnderKey));
+    if under_other_key {
+        let verb = if n == 1 { "does not decrypt" } else { "decrypts" };
+        return Error::failure(format!(
+            "{files} {verb} under the wrap key from the shares; nothing was written to the device"
+        ))
+        .with_hint(
+            "check the shares: wrong shares of the right form still combine, into a wrong key \
+             (yubihsm-setup shares carry no checksum)",
+        );
+    }
+    let verb = if n == 1 { "holds no object" } else { "holds an object" };
+    let decrypted = backup
+        .files
+        .iter()
+        .any(|f| matches!(f.state, FileState::Malformed(_) | FileState::Duplicate { .. }));
+    Error::failure(format!(
+        "{files} {verb} to restore (see above); nothing was written to the device"
+    ))
+    .with_hint(if decrypted {
+        "the shares are right (the files decrypt), but what they hold is damaged: take the files \
+         from another copy of the backup"
+    } else {
+        "the files are not wrapped objects (damaged, or not the .yhw files of a backup): take them \
+         from another copy of the backup"
+    })
+}
+
 /// A device refusal: the command did not run, the connection is fine.
 fn refused(e: &ClientError) -> bool {
     e.code().is_some() && !e.may_have_executed()
@@ -750,16 +788,7 @@ impl Run<'_> {
         }
         let decryptable = backup.decryptable();
         if decryptable == 0 {
-            return Err(Error::failure(format!(
-                "none of the {} .yhw files in `{}` decrypts under the wrap key from the shares; \
-                 nothing was written to the device",
-                backup.files.len(),
-                backup.dir.display()
-            ))
-            .with_hint(
-                "check the shares: wrong shares of the right form still combine, into a wrong \
-                 key (yubihsm-setup shares carry no checksum)",
-            ));
+            return Err(nothing_to_restore(backup));
         }
         let a = &wrap.attributes;
         if !a.capabilities.contains(Capabilities::IMPORT_WRAPPED) {

@@ -152,6 +152,54 @@ fn a_wrong_share_writes_nothing_and_never_connects() {
 }
 
 #[test]
+fn files_that_are_not_wrapped_objects_do_not_blame_the_shares() {
+    let dev = device();
+    let texts: [(&str, &[u8]); 2] = [("a.yhw", b"not base64!\n"), ("b.yhw", b"")];
+    let backup = Backup::from_texts(Path::new("d"), texts);
+    let out = run_with(&dev, backup, &example_wrap_key(), defaults());
+    let e = out.report.error.as_ref().unwrap();
+    assert_eq!(
+        e.message(),
+        "none of the 2 .yhw files in `d` holds an object to restore (see above); nothing was \
+         written to the device"
+    );
+    assert!(e.hint().unwrap().starts_with("the files are not wrapped objects"), "{:?}", e.hint());
+    assert_eq!(out.logins, 0);
+
+    // One file that decrypts to a damaged object: the shares are right.
+    let wrap = example_wrap_key();
+    let object = yhsm_proto::wrap::WrappedObject {
+        header: yhsm_proto::wrap::WrapHeader {
+            wrap_algorithm: Algorithm::AES256_CCM_WRAP,
+            capabilities: Capabilities::GET_OPAQUE,
+            id: 0x10,
+            length: 0,
+            domains: Domains(1),
+            object_type: ObjectType::OPAQUE,
+            algorithm: Algorithm::OPAQUE_DATA,
+            sequence: 0,
+            origin: yhsm_proto::Origin::IMPORTED,
+            label: "x".parse().unwrap(),
+        },
+        body: yhsm_proto::wrap::Body::Raw(SecretBytes::from_slice(b"data")),
+    };
+    let blob = yhsm_proto::wrap::wrap(&wrap.key, [1; 13], &object).unwrap();
+    let text = yhsm_proto::wrap::encode_text(&blob);
+    let mut backup = Backup::from_texts(Path::new("d"), [("c.yhw", text.as_bytes())]);
+    // As a file that decrypts to a damaged body is read (tests/bad-input has real ones).
+    backup.decrypt(&wrap.key);
+    backup.files[0].state = yhsm::backup::FileState::Malformed("decrypts, but damaged".into());
+    let out = run_with(&dev, backup, &wrap, defaults());
+    let e = out.report.error.as_ref().unwrap();
+    assert_eq!(
+        e.message(),
+        "the .yhw file in `d` holds no object to restore (see above); nothing was written to the \
+         device"
+    );
+    assert!(e.hint().unwrap().starts_with("the shares are right"), "{:?}", e.hint());
+}
+
+#[test]
 fn a_dry_run_changes_nothing() {
     let dev = device();
     dev.lock().take_changed();
