@@ -567,6 +567,11 @@ fn every_bad_input_is_refused_with_its_message_and_nothing_written() {
             Err(e) => failures.push(e),
         }
     }
+    if failures.is_empty() {
+        let _ = fs::remove_dir_all(
+            std::env::temp_dir().join(format!("yhsm-bad-input-{}", std::process::id())),
+        );
+    }
     if !skipped.is_empty() {
         eprintln!("skipped (running as root, the file stays readable): {skipped:?}");
     }
