@@ -29,7 +29,7 @@ use crate::text;
 pub const EXTENSION: &str = "yhw";
 
 /// Why a file is not restored, as the user reads it.
-pub const NOT_UNDER_THIS_KEY: &str = "not wrapped under this key";
+pub const NOT_UNDER_THIS_KEY: &str = "not wrapped under this key, or damaged";
 
 /// A backup directory, read.
 #[derive(Debug)]
@@ -322,7 +322,7 @@ mod tests {
         assert_eq!(states[0], "decrypted opaque 0x0010");
         assert_eq!(states[1], "skipped: the same object as 1.yhw");
         assert!(states[2].starts_with("failed: the same id and type as 1.yhw"), "{}", states[2]);
-        assert_eq!(states[3], "skipped: not wrapped under this key");
+        assert_eq!(states[3], "skipped: not wrapped under this key, or damaged");
         assert!(states[4].starts_with("skipped: not base64"), "{}", states[4]);
         assert!(states[5].starts_with("skipped: wrapped blob"), "{}", states[5]);
         assert_eq!(backup.decryptable(), 1);

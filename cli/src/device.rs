@@ -6,21 +6,43 @@
 use std::ffi::OsString;
 use std::io;
 
-use yhsm_transport::{Client, ClientError, ClientOptions, Credentials, Timeouts};
+use yhsm_transport::{
+    Client, ClientError, ClientOptions, ConnectorUrl, Credentials, Timeouts, Transport,
+    TransportError,
+};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::options::GlobalOptions;
 use crate::{password, trace};
 
+/// Opens the transport a connector URL names: the real one ([`yhsm_transport::open`]), or
+/// in tests a simulator the test holds (to inject faults and look at the device).
+pub type OpenTransport<'a> =
+    dyn FnMut(&ConnectorUrl) -> Result<Box<dyn Transport>, TransportError> + 'a;
+
+/// The transport `url` names, with the default timeouts.
+pub fn open_transport(url: &ConnectorUrl) -> Result<Box<dyn Transport>, TransportError> {
+    yhsm_transport::open(url, Timeouts::default())
+}
+
 /// Opens the connector the global options name, with the observers of `-v` and
 /// `--trace` installed, and reads the device info (outside a session).
 pub fn open(global: &GlobalOptions) -> Result<Client> {
+    open_with(global, &mut open_transport)
+}
+
+/// [`open`] through `transport` instead of [`open_transport`]: the same observers and
+/// the same messages.
+pub fn open_with(global: &GlobalOptions, transport: &mut OpenTransport<'_>) -> Result<Client> {
     let mut options = ClientOptions::new();
     if let Some(observer) = trace::observer(global)? {
         options = options.observer(observer);
     }
-    Client::connect_with(&global.connector, Timeouts::default(), options).map_err(|e| {
+    let connected = transport(&global.connector)
+        .map_err(|source| ClientError::Connect { source })
+        .and_then(|t| Client::with_transport_options(t, options));
+    connected.map_err(|e| {
         let what = match &e {
             ClientError::Connect { .. } => {
                 format!("cannot connect to the YubiHSM at {}", global.connector)

@@ -90,6 +90,16 @@ impl Error {
         }
     }
 
+    /// What the binary prints on standard error for this error: `yhsm: error: ` and the
+    /// [`chain`](Self::chain), then `yhsm: hint: ` and the hint, one line each.
+    pub fn render(&self) -> String {
+        let mut text = format!("yhsm: error: {}\n", self.chain());
+        if let Some(hint) = &self.hint {
+            text.push_str(&format!("yhsm: hint: {hint}\n"));
+        }
+        text
+    }
+
     /// The message followed by every cause, joined by `: `.
     pub fn chain(&self) -> String {
         let mut out = self.message.clone();
@@ -97,8 +107,9 @@ impl Error {
             self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
         while let Some(e) = next {
             let text = e.to_string();
-            // Some errors repeat their source in their own message; say it once.
-            if !out.ends_with(&text) {
+            // Some errors repeat their source in their own message (at the end, or before
+            // advice of their own); say it once.
+            if !out.contains(&text) {
                 out.push_str(": ");
                 out.push_str(&text);
             }
@@ -148,6 +159,30 @@ mod tests {
         }
     }
 
+    /// Names its source in the middle of its own message, as `ClientError` does.
+    #[derive(Debug)]
+    struct Quoting(std::io::Error);
+    impl fmt::Display for Quoting {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "delete-object: {}; it may have run", self.0)
+        }
+    }
+    impl std::error::Error for Quoting {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn chain_says_a_cause_quoted_inside_a_message_once() {
+        let e = Error::failure("cannot delete")
+            .with_source(Quoting(std::io::Error::other("no answer within 5 s")));
+        assert_eq!(
+            e.chain(),
+            "cannot delete: delete-object: no answer within 5 s; it may have run"
+        );
+    }
+
     #[test]
     fn chain_joins_every_cause() {
         let e = Error::failure("cannot read `x`")
@@ -155,6 +190,10 @@ mod tests {
             .with_hint("try again");
         assert_eq!(e.chain(), "cannot read `x`: outer: disk on fire");
         assert_eq!(e.hint(), Some("try again"));
+        assert_eq!(
+            e.render(),
+            "yhsm: error: cannot read `x`: outer: disk on fire\nyhsm: hint: try again\n"
+        );
         assert_eq!(e.exit_code(), EXIT_FAILURE);
         assert_eq!(Error::usage("bad").exit_code(), EXIT_USAGE);
     }

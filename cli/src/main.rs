@@ -39,11 +39,7 @@ fn main() -> ExitCode {
 }
 
 fn report(e: &Error) -> u8 {
-    let mut text = format!("yhsm: error: {}\n", e.chain());
-    if let Some(hint) = e.hint() {
-        text.push_str(&format!("yhsm: hint: {hint}\n"));
-    }
-    eprint_safe(&text);
+    eprint_safe(&e.render());
     e.exit_code()
 }
 

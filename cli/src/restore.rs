@@ -8,7 +8,8 @@
 //! 1. Every `*.yhw` of the directory is read in sorted name order ([`Backup`]).
 //! 2. The wrap key comes from shares. **Preflight**: every file is decrypted before the
 //!    device is touched. If none decrypts, the shares are wrong and nothing is written.
-//!    Files under another key are skipped ("not wrapped under this key"); objects whose
+//!    Files under another key (or damaged: they do not decrypt either) are skipped ("not
+//!    wrapped under this key") and count as not restored; objects whose
 //!    capabilities the wrap key does not delegate are warned about (the device will
 //!    refuse them); a wrap key without import-wrapped stops the run.
 //! 3. Connect and log in; list the device's objects. The wrap key is stored, or, if an
@@ -16,15 +17,22 @@
 //!    the same key; its attributes are compared with the shares').
 //! 4. Each object not already on the device with the same (id, type) is imported. One
 //!    already there is skipped, and still verified, so a second run finishes an
-//!    interrupted one. A device refusal fails that object and the others go on; an error
-//!    that leaves the connection or the device's state unknown stops the run, naming the
-//!    step and the object, and says whether the object may have been imported.
+//!    interrupted one. A device refusal fails that object and the others go on.
 //! 5. Every object is verified against the backup ([`verify::check_object`]).
-//! 6. The login key is deleted only when every object that decrypts was restored and
-//!    verified, the login key is not itself in the backup (deleting it would delete a
+//! 6. The login key is deleted only when every file was restored and verified (a skipped
+//!    file may be a damaged object of the backup; copies of another file's object aside), the login key is not itself in the backup (deleting it would delete a
 //!    restored key), and another authentication key from the backup is on the device,
 //!    verified, and (for a symmetric key) opens a session. Otherwise it is kept, and the
 //!    reason said. `--keep-authkey` always keeps it.
+//!
+//! A write whose outcome is unknown — its answer lost or garbled, or its session expired
+//! under it (the client never sends such a command twice, see `yhsm_transport`'s retry
+//! rules) — is settled by looking at the device: the wrap key or object found there was
+//! stored, one not found is sent once more; a login key no longer there was deleted. A
+//! read that fails the same way (listing, verifying, a proof session) is done once more.
+//! Each is reported as [`Event::Retried`]. When the device cannot be asked (unplugged, or
+//! the look fails too), the run stops, naming the step and the object, and says whether
+//! the object may have been written; running restore again finishes the job.
 //!
 //! `--dry-run` runs steps 1 to 3 without writing and reports the plan.
 
@@ -38,7 +46,8 @@ use yhsm_proto::wrap::WrapKey;
 use yhsm_proto::{Capabilities, ErrorCode, Label, ObjectId, ObjectType, SecretBytes};
 use yhsm_transport::{Client, ClientError, Credentials};
 
-use crate::backup::Backup;
+use crate::backup::{Backup, FileState};
+use crate::device::{self, OpenTransport};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
 use crate::json::Value;
 use crate::options::GlobalOptions;
@@ -65,11 +74,21 @@ pub fn login(
     env: Option<OsString>,
     prompter: &mut dyn Prompter,
 ) -> Result<Login> {
+    login_with(global, env, prompter, &mut device::open_transport)
+}
+
+/// [`login`] through `transport` (see [`device::open_with`]).
+pub fn login_with(
+    global: &GlobalOptions,
+    env: Option<OsString>,
+    prompter: &mut dyn Prompter,
+    transport: &mut OpenTransport<'_>,
+) -> Result<Login> {
     let password = password::resolve_password(&global.password, global.authkey, env, &mut |p| {
         prompter.read_secret(p)
     })?;
     // Through `device::open`, so `-v` and `--trace` see the restore's exchanges too.
-    let client = crate::device::open(global)?;
+    let client = device::open_with(global, transport)?;
     let credentials = Credentials::password(global.authkey, password.expose_secret());
     Ok(Login { client, credentials })
 }
@@ -209,6 +228,17 @@ pub enum Event {
         verified: usize,
         failed: usize,
     },
+    /// A step whose first attempt failed in a way that leaves its outcome unknown (a
+    /// lost or garbled answer, an expired session), settled by looking at the device or
+    /// by doing a read once more.
+    Retried {
+        /// What was being done: `importing opaque 0x0052 (0x0052-opaque.yhw)`.
+        what: String,
+        /// The first attempt's error.
+        error: String,
+        /// What the device showed, and what was done about it.
+        resolution: String,
+    },
     /// A restored authentication key opened a session.
     AuthKeyProven(ObjectId),
     AuthKeyDeleted(ObjectId),
@@ -289,6 +319,9 @@ pub fn render(event: &Event) -> Vec<Line> {
              {reason}"
         )),
         Event::Verified { .. } => vec![],
+        Event::Retried { what, error, resolution } => {
+            vec![Line::Warning(format!("{what}: {error}; {resolution}"))]
+        }
         Event::AuthKeyProven(id) => {
             out(format!("Authentication key 0x{id:04x} opens a session with the backup's keys"))
         }
@@ -324,7 +357,11 @@ pub fn render(event: &Event) -> Vec<Line> {
 pub enum Outcome {
     Imported,
     AlreadyPresent,
+    /// Not restored: not a wrapped object, or not wrapped under the shares' key (damaged,
+    /// or from another backup). Counts as not restored: the login key is kept.
     Skipped,
+    /// A copy of an earlier file's object: nothing to do.
+    Copy,
     Failed,
     /// Decrypts; not imported yet (the plan of a dry run, or a run that stopped).
     Planned,
@@ -336,6 +373,7 @@ impl Outcome {
             Self::Imported => "imported",
             Self::AlreadyPresent => "already-present",
             Self::Skipped => "skipped",
+            Self::Copy => "copy",
             Self::Failed => "failed",
             Self::Planned => "planned",
         }
@@ -370,15 +408,25 @@ pub struct RestoreReport {
     pub error: Option<Error>,
 }
 
+/// What to do about skipped files.
+const SKIPPED_HINT: &str = "a file that is not a wrapped object or not wrapped under this key is \
+    damaged or from another backup: take it from another copy of the backup, or move it out of \
+    the directory if it does not belong there";
+
 impl RestoreReport {
     fn decryptable(&self) -> impl Iterator<Item = &FileReport> {
         self.files.iter().filter(|f| f.id.is_some())
     }
 
-    /// Everything that decrypts was restored and verified (planned, for a dry run).
+    /// Files not restored because they are not wrapped objects or not under the key.
+    fn skipped(&self) -> usize {
+        self.files.iter().filter(|f| f.outcome == Outcome::Skipped).count()
+    }
+
+    /// Every file was restored and verified (planned, for a dry run), or is a copy.
     pub fn ok(&self) -> bool {
         self.error.is_none()
-            && self.files.iter().all(|f| f.outcome != Outcome::Failed)
+            && self.files.iter().all(|f| !matches!(f.outcome, Outcome::Failed | Outcome::Skipped))
             && self.decryptable().all(|f| {
                 if self.dry_run {
                     matches!(f.outcome, Outcome::Planned | Outcome::AlreadyPresent)
@@ -401,20 +449,33 @@ impl RestoreReport {
         if let Some(e) = self.error {
             return Some(e);
         }
-        let total = self.decryptable().count()
-            + self.files.iter().filter(|f| f.id.is_none() && f.outcome == Outcome::Failed).count();
+        let unreadable = |f: &&FileReport| {
+            f.id.is_none() && matches!(f.outcome, Outcome::Failed | Outcome::Skipped)
+        };
+        let total = self.decryptable().count() + self.files.iter().filter(unreadable).count();
         let bad = self
             .files
             .iter()
-            .filter(|f| f.outcome == Outcome::Failed || f.verified == Some(false))
+            .filter(|f| {
+                matches!(f.outcome, Outcome::Failed | Outcome::Skipped) || f.verified == Some(false)
+            })
             .count();
+        let skipped = self.skipped();
+        // Only skipped files, or other failures too (refusals, differences).
+        let hint = match (skipped, bad - skipped) {
+            (0, _) => None,
+            (_, 0) => Some(SKIPPED_HINT.to_owned()),
+            _ => Some(format!("fix the other causes shown above; {SKIPPED_HINT}")),
+        };
         let objects = if total == 1 { "object" } else { "objects" };
         if self.dry_run {
             return Some(
                 Error::failure(format!(
                     "{bad} of {total} {objects} from the backup would not be restored"
                 ))
-                .with_hint("fix the cause shown above before restoring"),
+                .with_hint(
+                    hint.unwrap_or_else(|| "fix the cause shown above before restoring".to_owned()),
+                ),
             );
         }
         Some(
@@ -424,10 +485,15 @@ impl RestoreReport {
                 if bad == 1 { "was" } else { "were" },
                 self.auth_key
             ))
-            .with_hint(
-                "fix the cause shown above and run restore again: objects already on the device \
-                 are skipped and verified",
-            ),
+            .with_hint(match hint {
+                Some(hint) => format!(
+                    "{hint}; then run restore again (objects already on the device are skipped \
+                     and verified)"
+                ),
+                None => "fix the cause shown above and run restore again: objects already on the \
+                         device are skipped and verified"
+                    .to_owned(),
+            }),
         )
     }
 
@@ -477,6 +543,19 @@ pub fn command(
     env_password: Option<OsString>,
     sink: &mut dyn FnMut(&Event),
 ) -> Result<RestoreReport> {
+    command_with(global, args, prompter, env_password, &mut device::open_transport, sink)
+}
+
+/// [`command`] on the device `transport` opens: the binary passes
+/// [`device::open_transport`]; the fault-injection tests a simulator they hold.
+pub fn command_with(
+    global: &GlobalOptions,
+    args: &Args,
+    prompter: &mut dyn Prompter,
+    env_password: Option<OsString>,
+    transport: &mut OpenTransport<'_>,
+    sink: &mut dyn FnMut(&Event),
+) -> Result<RestoreReport> {
     let mut backup = Backup::read_dir(&args.dir)?;
     let recovered = match &args.shares_file {
         Some(path) => shares::combine_file(path)?,
@@ -490,7 +569,7 @@ pub fn command(
         auth_key: global.authkey,
     };
     let mut env_password = env_password;
-    let mut connect = || login(global, env_password.take(), prompter);
+    let mut connect = || login_with(global, env_password.take(), prompter, transport);
     Ok(run(&mut backup, &wrap, &mut connect, options, sink))
 }
 
@@ -537,9 +616,77 @@ struct Run<'s> {
     options: Options,
 }
 
+/// Preflight found no object to restore. Only files that do not decrypt point at the
+/// shares; files that are not wrapped objects, or decrypt to something invalid, do not.
+fn nothing_to_restore(backup: &Backup) -> Error {
+    let n = backup.files.len();
+    let dir = backup.dir.display();
+    let files = if n == 1 {
+        format!("the .yhw file in `{dir}`")
+    } else {
+        format!("none of the {n} .yhw files in `{dir}`")
+    };
+    let under_other_key = backup.files.iter().any(|f| matches!(f.state, FileState::NotUnderKey));
+    if under_other_key {
+        let verb = if n == 1 { "does not decrypt" } else { "decrypts" };
+        return Error::failure(format!(
+            "{files} {verb} under the wrap key from the shares; nothing was written to the device"
+        ))
+        .with_hint(
+            "check the shares: wrong shares of the right form still combine, into a wrong key \
+             (yubihsm-setup shares carry no checksum)",
+        );
+    }
+    let verb = if n == 1 { "holds no object" } else { "holds an object" };
+    let decrypted = backup
+        .files
+        .iter()
+        .any(|f| matches!(f.state, FileState::Malformed(_) | FileState::Duplicate { .. }));
+    Error::failure(format!(
+        "{files} {verb} to restore (see above); nothing was written to the device"
+    ))
+    .with_hint(if decrypted {
+        "the shares are right (the files decrypt), but what they hold is damaged: take the files \
+         from another copy of the backup"
+    } else {
+        "the files are not wrapped objects (damaged, or not the .yhw files of a backup): take them \
+         from another copy of the backup"
+    })
+}
+
 /// A device refusal: the command did not run, the connection is fine.
 fn refused(e: &ClientError) -> bool {
     e.code().is_some() && !e.may_have_executed()
+}
+
+const AUTH_KEY: ObjectType = ObjectType::AUTHENTICATION_KEY;
+
+/// Whether the object is on the device: the look that settles a write whose answer was
+/// lost. Object-not-found from get-object-info, or from create-session when the login
+/// key itself is what was deleted, means it is not.
+fn on_device(
+    client: &mut Client,
+    id: ObjectId,
+    object_type: ObjectType,
+) -> Result<bool, ClientError> {
+    match client.get_object_info(id, object_type) {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some(ErrorCode::OBJECT_NOT_FOUND) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The second check of an object, logged in again first if the first check's failure
+/// left the client without its login session.
+fn recheck(
+    client: &mut Client,
+    entry: &crate::backup::Entry,
+    login: &Credentials,
+) -> Result<verify::Checked, ClientError> {
+    if client.auth_key_id() != Some(login.key_id()) {
+        client.authenticate(login.clone())?;
+    }
+    verify::check_entry(client, entry, login)
 }
 
 impl Run<'_> {
@@ -559,11 +706,32 @@ impl Run<'_> {
         let login_id = credentials.key_id();
         self.report.auth_key = login_id;
         self.emit(Event::UsingAuthKey(login_id));
-        client
-            .authenticate(credentials.clone())
-            .map_err(|e| Error::failure("cannot log in; nothing was written").with_source(e))?;
-        let present: HashSet<(ObjectId, ObjectType)> = client
-            .list_objects(&[])
+        client.authenticate(credentials.clone()).map_err(|e| {
+            let error = Error::failure("cannot log in; nothing was written");
+            if e.code() == Some(ErrorCode::OBJECT_NOT_FOUND) {
+                // The login key is not there: most likely an earlier run restored
+                // everything and deleted it.
+                error.with_source(e).with_hint(format!(
+                    "authentication key 0x{login_id:04x} is not on the device (a restore that \
+                     finished deletes it): log in with a restored authentication key (-k ID)"
+                ))
+            } else {
+                error.with_source(e)
+            }
+        })?;
+        let listed = match client.list_objects(&[]) {
+            // A garbled answer (the client repeats a lost one itself): a read, so once more.
+            Err(e) if !refused(&e) => {
+                self.emit(Event::Retried {
+                    what: "listing the device's objects".to_owned(),
+                    error: e.to_string(),
+                    resolution: "listing them once more".to_owned(),
+                });
+                client.list_objects(&[])
+            }
+            other => other,
+        };
+        let present: HashSet<(ObjectId, ObjectType)> = listed
             .map_err(|e| {
                 Error::failure("cannot list the device's objects; nothing was written")
                     .with_source(e)
@@ -596,7 +764,9 @@ impl Run<'_> {
             let (outcome, reason) = match (file.skip_reason(), file.failure_reason()) {
                 (Some(reason), _) => {
                     self.emit(Event::Skipped { file: file.name.clone(), reason: reason.clone() });
-                    (Outcome::Skipped, Some(reason))
+                    let copy =
+                        matches!(file.state, FileState::Duplicate { conflicting: false, .. });
+                    (if copy { Outcome::Copy } else { Outcome::Skipped }, Some(reason))
                 }
                 (None, Some(reason)) => {
                     self.emit(Event::Unrestorable {
@@ -618,16 +788,7 @@ impl Run<'_> {
         }
         let decryptable = backup.decryptable();
         if decryptable == 0 {
-            return Err(Error::failure(format!(
-                "none of the {} .yhw files in `{}` decrypts under the wrap key from the shares; \
-                 nothing was written to the device",
-                backup.files.len(),
-                backup.dir.display()
-            ))
-            .with_hint(
-                "check the shares: wrong shares of the right form still combine, into a wrong \
-                 key (yubihsm-setup shares carry no checksum)",
-            ));
+            return Err(nothing_to_restore(backup));
         }
         let a = &wrap.attributes;
         if !a.capabilities.contains(Capabilities::IMPORT_WRAPPED) {
@@ -693,7 +854,30 @@ impl Run<'_> {
             delegated: a.delegated,
             key: SecretBytes::from_slice(wrap.key.expose_secret()),
         };
-        let id = client.put_wrap_key(&request).map_err(|e| {
+        let what = || format!("storing wrap key 0x{:04x}", a.id);
+        let result = match client.put_wrap_key(&request) {
+            Err(e) if !refused(&e) => match on_device(client, a.id, ObjectType::WRAP_KEY) {
+                Ok(true) => {
+                    self.emit(Event::Retried {
+                        what: what(),
+                        error: e.to_string(),
+                        resolution: "it is on the device, so it was stored".to_owned(),
+                    });
+                    Ok(a.id)
+                }
+                Ok(false) => {
+                    self.emit(Event::Retried {
+                        what: what(),
+                        error: e.to_string(),
+                        resolution: "it is not on the device: storing it once more".to_owned(),
+                    });
+                    client.put_wrap_key(&request)
+                }
+                Err(_) => Err(e),
+            },
+            other => other,
+        };
+        let id = result.map_err(|e| {
             let hint = if e.may_have_executed() {
                 "it may have been stored: run restore again, which uses a wrap key already on \
                  the device as it is"
@@ -747,11 +931,37 @@ impl Run<'_> {
                 continue;
             }
             tried += 1;
-            match client.import_wrapped(wrap.attributes.id, &entry.blob) {
+            let what = || format!("importing {} ({file})", entry.describe());
+            let result = match client.import_wrapped(wrap.attributes.id, &entry.blob) {
+                // Its outcome is unknown: the device tells whether it went through.
+                Err(e) if !refused(&e) => match on_device(client, id, object_type) {
+                    Ok(true) => {
+                        self.emit(Event::Retried {
+                            what: what(),
+                            error: e.to_string(),
+                            resolution: "it is on the device, so it was imported".to_owned(),
+                        });
+                        Ok(None)
+                    }
+                    Ok(false) => {
+                        self.emit(Event::Retried {
+                            what: what(),
+                            error: e.to_string(),
+                            resolution: "it is not on the device: importing it once more"
+                                .to_owned(),
+                        });
+                        client.import_wrapped(wrap.attributes.id, &entry.blob).map(Some)
+                    }
+                    Err(_) => Err(e),
+                },
+                other => other.map(Some),
+            };
+            match result {
                 Ok(made) => {
-                    let reason = (made.id != id || made.object_type != object_type).then(|| {
-                        format!("the device created {} 0x{:04x} instead", made.object_type, made.id)
-                    });
+                    let reason =
+                        made.filter(|m| m.id != id || m.object_type != object_type).map(|m| {
+                            format!("the device created {} 0x{:04x} instead", m.object_type, m.id)
+                        });
                     self.set_outcome(i, Outcome::Imported, reason);
                     self.emit(Event::Imported { step, file, object_type, id });
                 }
@@ -809,7 +1019,28 @@ impl Run<'_> {
             if !done {
                 continue;
             }
-            let checked = verify::check_entry(client, entry, login).map_err(|e| {
+            let checked = match verify::check_entry(client, entry, login) {
+                // A read whose answer was lost or garbled, or a proof session whose
+                // handshake was: reading once more is harmless, and settles it.
+                Err(e) => {
+                    self.emit(Event::Retried {
+                        what: format!("verifying {} ({})", entry.describe(), file.name),
+                        error: e.to_string(),
+                        resolution: "checking it once more".to_owned(),
+                    });
+                    recheck(client, entry, login)
+                }
+                Ok(c) if c.differences == [Difference::Credentials] => {
+                    self.emit(Event::Retried {
+                        what: format!("verifying {} ({})", entry.describe(), file.name),
+                        error: Difference::Credentials.to_string(),
+                        resolution: "checking it once more".to_owned(),
+                    });
+                    recheck(client, entry, login)
+                }
+                ok => ok,
+            };
+            let checked = checked.map_err(|e| {
                 Error::failure(format!(
                     "restore stopped while verifying {} ({})",
                     entry.describe(),
@@ -885,6 +1116,21 @@ impl Run<'_> {
                      is not the key of the shares",
                     self.report.wrap_key_id
                 )
+            } else if self.report.skipped() > 0
+                && self
+                    .report
+                    .files
+                    .iter()
+                    .all(|f| f.outcome != Outcome::Failed && f.verified != Some(false))
+            {
+                // Those files may be this backup's objects, damaged: whoever finishes the
+                // job may need this key.
+                let n = self.report.skipped();
+                format!(
+                    "{n} of the backup's .yhw {} not restored (see above), so the device may \
+                     not hold everything",
+                    if n == 1 { "file was" } else { "files were" }
+                )
             } else {
                 "not every object from the backup was restored and verified".to_owned()
             })
@@ -900,9 +1146,38 @@ impl Run<'_> {
                 Ok(())
             }
             None => {
-                client.delete_object(login_id, ObjectType::AUTHENTICATION_KEY).map_err(|e| {
+                let what = || format!("deleting authentication key 0x{login_id:04x}");
+                let result = match client.delete_object(login_id, ObjectType::AUTHENTICATION_KEY) {
+                    // Unknown outcome. If the key is gone, no session can be opened with
+                    // it: the device answers object-not-found, which settles it too.
+                    Err(e) if !refused(&e) => match on_device(client, login_id, AUTH_KEY) {
+                        Ok(false) => {
+                            self.emit(Event::Retried {
+                                what: what(),
+                                error: e.to_string(),
+                                resolution: "it is no longer on the device, so it was deleted"
+                                    .to_owned(),
+                            });
+                            Ok(())
+                        }
+                        Ok(true) => {
+                            self.emit(Event::Retried {
+                                what: what(),
+                                error: e.to_string(),
+                                resolution: "it is still on the device: deleting it once more"
+                                    .to_owned(),
+                            });
+                            client.delete_object(login_id, AUTH_KEY)
+                        }
+                        Err(_) => Err(e),
+                    },
+                    other => other,
+                };
+                result.map_err(|e| {
                     let hint = if e.may_have_executed() {
-                        "it may have been deleted: list the device's objects to check"
+                        "every object was restored and verified, and the key may have been \
+                         deleted: log in with a restored authentication key (-k ID) and list the \
+                         objects to check; delete it yourself if it is still there"
                     } else {
                         "everything was restored; delete it yourself once you have checked that \
                          a restored authentication key logs in"
@@ -976,13 +1251,18 @@ mod tests {
             wrap_key_present: false,
             files: vec![
                 file(Outcome::Imported, Some(true), Some(5)),
-                file(Outcome::Skipped, None, None),
+                file(Outcome::Copy, None, None),
             ],
             auth_key_deleted: true,
             auth_key_kept_reason: None,
             error: None,
         };
         assert!(r.ok());
+        // A file that is not a wrapped object, or not under the key, may be a damaged
+        // object of this backup: not ok.
+        r.files.push(file(Outcome::Skipped, None, None));
+        assert!(!r.ok());
+        r.files.pop();
         r.files.push(file(Outcome::AlreadyPresent, Some(false), Some(6)));
         assert!(!r.ok());
         assert_eq!(
