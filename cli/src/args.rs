@@ -41,6 +41,8 @@ impl Command {
             Self::SharesCombine(_) => "shares combine",
             Self::SharesSplit(_) => "shares split",
             Self::SharesConvert(_) => "shares convert",
+            Self::Restore(_) => "restore",
+            Self::Verify(_) => "verify",
         })
     }
 }
@@ -57,6 +59,8 @@ pub enum Command {
     SharesCombine(CombineArgs),
     SharesSplit(SplitArgs),
     SharesConvert(ConvertArgs),
+    Restore(yhsm::restore::Args),
+    Verify(yhsm::verify::Args),
 }
 
 #[derive(Debug)]
@@ -140,6 +144,8 @@ fn parse_command(name: &str, p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let (command, help): (Result<Command>, &str) = match name {
         "inspect" => (parse_inspect(p, cli), "inspect"),
         "wrap" => (parse_wrap(p, cli), "wrap"),
+        "restore" => (parse_restore(p, cli), "restore"),
+        "verify" => (parse_verify(p, cli), "verify"),
         "shares" => {
             let sub = loop {
                 match p.next().map_err(lexopt_error)? {
@@ -194,6 +200,8 @@ fn help_for(topic: &str) -> Option<&'static str> {
         "combine" => COMBINE_HELP,
         "split" => SPLIT_HELP,
         "convert" => CONVERT_HELP,
+        "restore" => RESTORE_HELP,
+        "verify" => VERIFY_HELP,
         _ => return None,
     })
 }
@@ -538,6 +546,69 @@ fn parse_convert(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     }))
 }
 
+fn parse_restore(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let mut args = yhsm::restore::Args { dir: PathBuf::from("."), ..Default::default() };
+    let mut dir = None;
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        if let Value(v) = arg {
+            if dir.replace(PathBuf::from(v)).is_some() {
+                return Err(Error::usage("more than one backup directory given"));
+            }
+            continue;
+        }
+        let arg = owned(&arg);
+        match &arg {
+            Opt::Long(l) if l == "shares-file" => args.shares_file = Some(path(p)?),
+            Opt::Long(l) if l == "keep-authkey" => args.keep_authkey = true,
+            Opt::Long(l) if l == "dry-run" => args.dry_run = true,
+            Opt::Long(l) if l == "json" => args.json = true,
+            _ => {
+                if let Some(help) = common(&arg, p, cli, RESTORE_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    if let Some(dir) = dir {
+        args.dir = dir;
+    }
+    Ok(Command::Restore(args))
+}
+
+fn parse_verify(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let mut key = KeyOptions::default();
+    let (mut dir, mut wrap_id, mut json) = (None, None, false);
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        if let Value(v) = arg {
+            if dir.replace(PathBuf::from(v)).is_some() {
+                return Err(Error::usage("more than one backup directory given"));
+            }
+            continue;
+        }
+        let arg = owned(&arg);
+        if key.take(&arg, p, cli, true)? {
+            continue;
+        }
+        match &arg {
+            Opt::Long(l) if l == "wrap-id" => wrap_id = Some(id(p, &arg)?),
+            Opt::Long(l) if l == "json" => json = true,
+            _ => {
+                if let Some(help) = common(&arg, p, cli, VERIFY_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    let dir = require(dir, "DIR (the backup directory)")?;
+    let key = if key.sources.is_empty() { None } else { Some(key.one(true)?) };
+    if wrap_id.is_some() && !matches!(key, Some(WrapKeySource::File(_) | WrapKeySource::Hex(_))) {
+        return Err(Error::usage(
+            "--wrap-id goes with --wrap-key-file or --wrap-key: shares carry the wrap key's id",
+        ));
+    }
+    Ok(Command::Verify(yhsm::verify::Args { dir, key, wrap_id, json }))
+}
+
 pub const HELP: &str = "\
 yhsm: back up and restore the key material of a YubiHSM 2
 
@@ -549,6 +620,10 @@ Offline commands (no device needed):
   shares combine    Check wrap-key shares and show the wrap key's attributes
   shares split      Split a wrap key into shares
   shares convert    Re-split shares into the other format (yubihsm-setup, yubihsm-manager)
+
+Device commands:
+  restore [DIR]     Restore a backup directory onto a YubiHSM, as yubihsm-setup restore
+  verify DIR        Compare a YubiHSM with a backup directory, object by object
 
 Global options (before or after the command):
   -c, --connector URL     Where the YubiHSM is: yhusb:// (default), yhusb://serial=N,
@@ -612,6 +687,50 @@ Options:
       --in-hex              KEYFILE holds hex text rather than raw bytes
       --out FILE            Where to write the .yhw file (- for standard output)
       --force               Overwrite FILE if it exists
+  -h, --help                Show this help
+";
+
+pub const RESTORE_HELP: &str = "\
+Usage: yhsm restore [DIR] [--shares-file FILE] [--keep-authkey] [--dry-run] [--json]
+
+Restores the .yhw files of DIR (default: the current directory) onto the YubiHSM, as
+yubihsm-setup restore does. The wrap key is recovered from shares; every file is decrypted
+before anything is written (files under another key are skipped). Then the wrap key is
+stored, each object not already on the device is imported, everything is verified
+against the backup, and the authentication key used to log in is deleted only when every
+object was restored and verified and a restored authentication key opens a session.
+Running it again after an interruption finishes the job. Exits 1 unless every object that
+decrypts was restored and verified.
+
+Options:
+      --shares-file FILE  The wrap key's shares, one per line (blank lines and # comments
+                          ignored); without it, yhsm asks for them at the terminal
+      --keep-authkey      Never delete the authentication key used to log in
+      --dry-run           Decrypt, log in and list the device, print the plan; write nothing
+      --json              Print one JSON result object (see the README)
+  -h, --help              Show this help
+
+The global options -c, -k, --password-file and -p choose the device and how to log in.
+";
+
+pub const VERIFY_HELP: &str = "\
+Usage: yhsm verify DIR [--shares-file FILE | --wrap-key-file FILE [--wrap-id ID] |
+                        --wrap-key HEX [--wrap-id ID]] [--json]
+
+Compares the YubiHSM with the backup in DIR, object by object: objects missing from the
+device, objects whose type, algorithm, capabilities, domains, label, delegated
+capabilities or public key differ, and objects on the device that the backup does not
+hold. The authentication key used to log in and the backup's wrap key are expected
+extras. Exits 1 on any difference.
+
+Options:
+      --shares-file FILE    The wrap key's shares; without a key option, yhsm asks for
+                            the shares at the terminal
+      --wrap-key-file FILE  The wrap key: 16, 24 or 32 raw bytes, or their hex
+      --wrap-key HEX        The wrap key in hex (visible to other users; prefer a file)
+      --wrap-id ID          With a raw key: the wrap key's id on the device (an expected
+                            extra)
+      --json                Print one JSON result object (see the README)
   -h, --help                Show this help
 ";
 

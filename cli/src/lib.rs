@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod error;
 pub mod files;
 pub mod inspect;
@@ -8,9 +9,11 @@ pub mod json;
 pub mod options;
 pub mod password;
 pub mod prompt;
+pub mod restore;
 pub mod rng;
 pub mod shares;
 pub mod text;
+pub mod verify;
 pub mod wrap;
 pub mod wrapkey;
 

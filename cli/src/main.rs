@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use args::{Cli, Command};
 use yhsm::error::{EXIT_FAILURE, EXIT_OK};
 use yhsm::prompt::Prompter;
-use yhsm::{Error, ErrorKind, Result, inspect, shares, wrap, wrapkey};
+use yhsm::{Error, ErrorKind, Result, inspect, restore, shares, verify, wrap, wrapkey};
 use zeroize::Zeroizing;
 
 fn main() -> ExitCode {
@@ -125,6 +125,42 @@ fn run(cli: Cli) -> Result<u8> {
             let key = wrapkey::load(&a.key)?.key;
             let made = shares::split(&key, &a.options)?;
             print(&shares::render_shares(&made)).map(|()| EXIT_OK)
+        }
+        Command::Restore(a) => {
+            let env = std::env::var_os(yhsm::password::PASSWORD_ENV);
+            let mut show = |event: &restore::Event| {
+                for line in restore::render(event).into_iter().filter(|_| !a.json) {
+                    match line {
+                        restore::Line::Out(text) => drop(print(&format!("{text}\n"))),
+                        restore::Line::Warning(text) => {
+                            eprintln_safe(&format!("yhsm: warning: {text}"));
+                        }
+                    }
+                }
+            };
+            let outcome = restore::command(&cli.global, &a, &mut TtyPrompter, env, &mut show)?;
+            if a.json {
+                print(&outcome.to_json().to_pretty())?;
+            }
+            let code = outcome.exit_code();
+            if let Some(e) = outcome.into_failure() {
+                report(&e);
+            }
+            Ok(code)
+        }
+        Command::Verify(a) => {
+            let env = std::env::var_os(yhsm::password::PASSWORD_ENV);
+            let outcome = verify::command(&cli.global, &a, &mut TtyPrompter, env)?;
+            if a.json {
+                print(&outcome.to_json().to_pretty())?;
+            } else {
+                print(&outcome.render_human())?;
+            }
+            let code = outcome.exit_code();
+            if let Some(e) = outcome.into_failure() {
+                report(&e);
+            }
+            Ok(code)
         }
         Command::SharesConvert(a) => {
             let file = shares::read_shares_file(&a.shares_file)?;

@@ -6,8 +6,10 @@
 //!
 //! ```text
 //! === name
-//! file NAME hex:HEX | text:TEXT | vector:PATH   (created in the case's directory)
+//! file NAME hex:HEX | text:TEXT | vector:PATH | repo:PATH   (created in the case's directory)
+//! dir NAME vector:PATH | repo:PATH   (every file of the directory, copied)
 //! env NAME=VALUE
+//! setup ARG ...   (run first, in order; must succeed; its output is not checked)
 //! stdin TEXT
 //! args ARG 'ARG WITH SPACES' ...
 //! exit CODE
@@ -20,8 +22,9 @@
 //! `requires keys` skips a case in builds without the `keys` feature, `requires no-keys`
 //! in builds with it.
 //!
-//! TEXT takes `\n`, `\r`, `\t` and `\\` escapes. The binary runs in a fresh directory
-//! holding the case's files. A missing output section expects no output.
+//! TEXT takes `\n`, `\r`, `\t` and `\\` escapes. `repo:` paths are relative to the
+//! repository's root, `vector:` paths to `vectors/`. NAME may contain `/`. The binary runs
+//! in a fresh directory holding the case's files. A missing output section expects no output.
 //! `YHSM_BLESS=1 cargo test -p yhsm --test golden` rewrites the expectations from what
 //! the binary does (then review the diff).
 
@@ -39,6 +42,7 @@ use std::process::{Command, Stdio};
 
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors");
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 #[derive(Debug, Default)]
 struct Case {
@@ -47,6 +51,7 @@ struct Case {
     directives: Vec<String>,
     files: Vec<(String, Vec<u8>)>,
     env: Vec<(String, String)>,
+    setup: Vec<Vec<String>>,
     stdin: Option<String>,
     args: Vec<String>,
     exit: i32,
@@ -112,6 +117,8 @@ fn file_contents(spec: &str) -> Vec<u8> {
         unescape(t).into_bytes()
     } else if let Some(p) = spec.strip_prefix("vector:") {
         fs::read(Path::new(VECTORS).join(p)).unwrap()
+    } else if let Some(p) = spec.strip_prefix("repo:") {
+        fs::read(Path::new(REPO).join(p)).unwrap()
     } else {
         panic!("bad file spec {spec:?}")
     }
@@ -151,6 +158,24 @@ fn parse(text: &str) -> (String, Vec<Case>) {
                         let (name, spec) = rest.split_once(' ').unwrap();
                         case.files.push((name.to_owned(), file_contents(spec)));
                     }
+                    "dir" => {
+                        let (name, spec) = rest.split_once(' ').unwrap();
+                        let from = if let Some(p) = spec.strip_prefix("vector:") {
+                            Path::new(VECTORS).join(p)
+                        } else if let Some(p) = spec.strip_prefix("repo:") {
+                            Path::new(REPO).join(p)
+                        } else {
+                            panic!("bad dir spec {spec:?}")
+                        };
+                        let mut entries: Vec<PathBuf> =
+                            fs::read_dir(&from).unwrap().map(|e| e.unwrap().path()).collect();
+                        entries.sort();
+                        for path in entries.into_iter().filter(|p| p.is_file()) {
+                            let file = path.file_name().unwrap().to_str().unwrap();
+                            case.files.push((format!("{name}/{file}"), fs::read(&path).unwrap()));
+                        }
+                    }
+                    "setup" => case.setup.push(words(rest)),
                     "env" => {
                         let (k, v) = rest.split_once('=').unwrap();
                         case.env.push((k.to_owned(), unescape(v)));
@@ -189,7 +214,25 @@ struct Outcome {
 fn run(case: &Case, dir: &Path) -> Outcome {
     fs::create_dir_all(dir).unwrap();
     for (name, contents) in &case.files {
-        fs::write(dir.join(name), contents).unwrap();
+        let path = dir.join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, contents).unwrap();
+    }
+    for args in &case.setup {
+        let out = Command::new(env!("CARGO_BIN_EXE_yhsm"))
+            .args(args)
+            .current_dir(dir)
+            .env_remove("YHSM_PASSWORD")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "case {:?}: setup {args:?} failed:\n{}{}",
+            case.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_yhsm"));
     cmd.args(&case.args)
@@ -298,4 +341,16 @@ fn shares() {
 #[test]
 fn usage() {
     check_file("usage.txt");
+}
+
+#[cfg(feature = "sim")]
+#[test]
+fn restore() {
+    check_file("restore.txt");
+}
+
+#[cfg(feature = "sim")]
+#[test]
+fn verify() {
+    check_file("verify.txt");
 }

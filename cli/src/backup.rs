@@ -1,0 +1,357 @@
+//! A backup directory (PROTOCOL.md §5): the `.yhw` files yubihsm-setup's `dump` and
+//! `yhsm wrap` write, read in sorted name order, each decoded and then decrypted under a
+//! wrap key with a per-file outcome. `restore` and `verify` both start here.
+//!
+//! Names are not interpreted: yubihsm-setup writes `0x0003-authentication-key.yhw` (older
+//! versions `0x0003.yhw`), and any other `*.yhw` is read as well. What a file holds is
+//! decided by its decrypted header alone.
+//!
+//! Only what the two commands need is kept after decryption: the header, the delegated
+//! capabilities, the public key of an asymmetric key, the wrapped blob as it is (sent to
+//! the device unchanged) and, for a symmetric authentication key, its two session keys
+//! (to prove the restored key opens a session before the login key is deleted). The rest
+//! of each plaintext is zeroized as soon as the file is decrypted.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use yhsm_proto::StaticKeys;
+use yhsm_proto::wrap::{self, Body, WrapError, WrapKey, WrappedBlob};
+use yhsm_proto::{ObjectId, ObjectType};
+
+use crate::error::{Error, Result};
+use crate::files;
+use crate::inspect::Summary;
+use crate::text;
+
+/// The file extension of wrapped objects.
+pub const EXTENSION: &str = "yhw";
+
+/// Why a file is not restored, as the user reads it.
+pub const NOT_UNDER_THIS_KEY: &str = "not wrapped under this key";
+
+/// A backup directory, read.
+#[derive(Debug)]
+pub struct Backup {
+    pub dir: PathBuf,
+    /// In sorted name order.
+    pub files: Vec<BackupFile>,
+}
+
+/// One `.yhw` file.
+#[derive(Debug)]
+pub struct BackupFile {
+    /// The file name (not the path), made printable.
+    pub name: String,
+    pub state: FileState,
+}
+
+/// What is known about a file.
+#[derive(Debug)]
+pub enum FileState {
+    /// Read and decoded: a blob of plausible length, not decrypted yet.
+    Encoded(Vec<u8>),
+    /// Not a wrapped object: unreadable, not base64, too short. The reason.
+    Invalid(String),
+    /// A well-formed blob whose tag does not verify under the key given: wrapped under
+    /// another key, or corrupted.
+    NotUnderKey,
+    /// It decrypts, but what it holds is not a valid object (the reason): restore cannot
+    /// vouch for it, so it counts as a failure.
+    Malformed(String),
+    /// The same (id, type) as an earlier file. `conflicting`: a different object (other
+    /// attributes or public key), not a copy.
+    Duplicate { of: String, conflicting: bool },
+    /// Decrypted.
+    Decrypted(Box<Entry>),
+}
+
+/// A decrypted object, without its private parts.
+pub struct Entry {
+    /// The blob as read, for IMPORT_WRAPPED.
+    pub blob: Vec<u8>,
+    /// Header, delegated capabilities, public key.
+    pub summary: Summary,
+    /// The session keys of a symmetric authentication key (zeroized on drop).
+    pub auth_keys: Option<StaticKeys>,
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("summary", &self.summary)
+            .field("auth_keys", &self.auth_keys.as_ref().map(|_| "redacted"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Entry {
+    pub fn id(&self) -> ObjectId {
+        self.summary.header.id
+    }
+
+    pub fn object_type(&self) -> ObjectType {
+        self.summary.header.object_type
+    }
+
+    /// `asymmetric-key 0x0100`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} 0x{:04x}", self.object_type(), self.id())
+    }
+}
+
+impl BackupFile {
+    /// The decrypted object, if the file holds one to restore.
+    pub fn entry(&self) -> Option<&Entry> {
+        match &self.state {
+            FileState::Decrypted(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Why the file is skipped without counting as a failure, if it is.
+    pub fn skip_reason(&self) -> Option<String> {
+        match &self.state {
+            FileState::Invalid(reason) => Some(reason.clone()),
+            FileState::NotUnderKey => Some(NOT_UNDER_THIS_KEY.to_owned()),
+            FileState::Duplicate { of, conflicting: false } => {
+                Some(format!("the same object as {of}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Why the file counts as a failure before anything is sent, if it does.
+    pub fn failure_reason(&self) -> Option<String> {
+        match &self.state {
+            FileState::Malformed(reason) => Some(reason.clone()),
+            FileState::Duplicate { of, conflicting: true } => Some(format!(
+                "the same id and type as {of} but a different object: only {of} is restored"
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl Backup {
+    /// Reads every `*.yhw` file of `dir` in sorted name order. A file that cannot be read
+    /// or is not base64 of a plausible blob is kept as [`FileState::Invalid`]; only a
+    /// directory that cannot be listed, or holds no `.yhw` file, is an error.
+    pub fn read_dir(dir: &Path) -> Result<Self> {
+        let listing = std::fs::read_dir(dir).map_err(|e| {
+            Error::failure(format!("cannot read the backup directory `{}`", dir.display()))
+                .with_source(e)
+        })?;
+        let mut paths = Vec::new();
+        for entry in listing {
+            let entry = entry.map_err(|e| {
+                Error::failure(format!("cannot read the backup directory `{}`", dir.display()))
+                    .with_source(e)
+            })?;
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == EXTENSION) {
+                paths.push(path);
+            }
+        }
+        // Byte order of the names: the order yubihsm-setup's `0x%04x` names sort in.
+        paths.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+        if paths.is_empty() {
+            return Err(Error::failure(format!("no .{EXTENSION} files in `{}`", dir.display()))
+                .with_hint("name the directory that holds the backup's .yhw files"));
+        }
+        let files = paths.iter().map(|p| read_one(p)).collect();
+        Ok(Self { dir: dir.to_path_buf(), files })
+    }
+
+    /// Builds a backup from named texts (for tests and callers that hold the files).
+    pub fn from_texts<'a>(
+        dir: &Path,
+        texts: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Self {
+        let files = texts
+            .into_iter()
+            .map(|(name, text)| BackupFile { name: text::printable(name), state: decode(text) })
+            .collect();
+        Self { dir: dir.to_path_buf(), files }
+    }
+
+    /// Decrypts every decoded file under `key`: [`FileState::Decrypted`],
+    /// [`FileState::NotUnderKey`], [`FileState::Malformed`] or [`FileState::Duplicate`].
+    /// Files already decrypted are left as they are.
+    pub fn decrypt(&mut self, key: &WrapKey) {
+        let mut seen: HashMap<(ObjectId, ObjectType), usize> = HashMap::new();
+        for i in 0..self.files.len() {
+            let Some(file) = self.files.get_mut(i) else { continue };
+            if let FileState::Encoded(blob) = &mut file.state {
+                let blob = std::mem::take(blob);
+                file.state = decrypt_blob(key, blob);
+            }
+            let Some(entry) = self.files.get(i).and_then(BackupFile::entry) else { continue };
+            let at = (entry.id(), entry.object_type());
+            match seen.get(&at).and_then(|&j| self.files.get(j)) {
+                None => {
+                    seen.insert(at, i);
+                }
+                Some(first) => {
+                    let conflicting = first.entry().is_none_or(|f| f.summary != entry.summary);
+                    let of = first.name.clone();
+                    if let Some(file) = self.files.get_mut(i) {
+                        file.state = FileState::Duplicate { of, conflicting };
+                    }
+                }
+            }
+        }
+    }
+
+    /// The decrypted objects, in file order, with their file names.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Entry)> {
+        self.files.iter().filter_map(|f| f.entry().map(|e| (f.name.as_str(), e)))
+    }
+
+    /// How many files decrypt under the key given to [`Backup::decrypt`].
+    pub fn decryptable(&self) -> usize {
+        self.entries().count()
+    }
+}
+
+fn read_one(path: &Path) -> BackupFile {
+    let name = text::printable(
+        &path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    );
+    let state = match files::read_file_plain(path) {
+        Err(e) => FileState::Invalid(e),
+        Ok(text) => decode(&text),
+    };
+    BackupFile { name, state }
+}
+
+/// Decodes the text of a `.yhw` file into a blob of plausible length.
+fn decode(text: &[u8]) -> FileState {
+    match wrap::decode_text(text).and_then(|blob| WrappedBlob::parse(&blob).map(|_| blob)) {
+        Ok(blob) => FileState::Encoded(blob),
+        Err(e) => FileState::Invalid(e.to_string()),
+    }
+}
+
+fn decrypt_blob(key: &WrapKey, blob: Vec<u8>) -> FileState {
+    match wrap::unwrap(key, &blob) {
+        Err(WrapError::Authentication) => FileState::NotUnderKey,
+        Err(e) => FileState::Malformed(format!("decrypts, but {e}")),
+        Ok(object) => {
+            let auth_keys = match &object.body {
+                Body::AuthenticationKey { enc, mac, .. } => {
+                    Some(StaticKeys::new(enc.clone(), mac.clone()))
+                }
+                _ => None,
+            };
+            let summary = Summary {
+                header: object.header,
+                delegated: object.body.delegated_capabilities(),
+                public_key: object.public_key(),
+            };
+            // `object` (and with it every private part) is zeroized here.
+            FileState::Decrypted(Box::new(Entry { blob, summary, auth_keys }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yhsm_proto::wrap::{WrapHeader, WrappedObject};
+    use yhsm_proto::{Algorithm, Capabilities, Domains, Origin, SecretBytes};
+
+    fn key(byte: u8) -> WrapKey {
+        WrapKey::new(&[byte; 32]).unwrap()
+    }
+
+    fn opaque(id: ObjectId, data: &[u8]) -> WrappedObject {
+        WrappedObject {
+            header: WrapHeader {
+                wrap_algorithm: Algorithm::AES256_CCM_WRAP,
+                capabilities: Capabilities::GET_OPAQUE,
+                id,
+                length: 0,
+                domains: Domains(1),
+                object_type: ObjectType::OPAQUE,
+                algorithm: Algorithm::OPAQUE_DATA,
+                sequence: 0,
+                origin: Origin::IMPORTED,
+                label: "x".parse().unwrap(),
+            },
+            body: Body::Raw(SecretBytes::from_slice(data)),
+        }
+    }
+
+    fn text(key: &WrapKey, object: &WrappedObject) -> Vec<u8> {
+        wrap::encode_text(&wrap::wrap(key, [7; 13], object).unwrap()).into_bytes()
+    }
+
+    #[test]
+    fn decrypts_skips_and_flags_duplicates_per_file() {
+        let k = key(1);
+        let a = text(&k, &opaque(0x10, b"a"));
+        let copy = text(&k, &opaque(0x10, b"a"));
+        let other = text(&k, &opaque(0x10, b"different"));
+        let foreign = text(&key(2), &opaque(0x11, b"b"));
+        let mut backup = Backup::from_texts(
+            Path::new("d"),
+            [
+                ("1.yhw", &a[..]),
+                ("2.yhw", &copy[..]),
+                ("3.yhw", &other[..]),
+                ("4.yhw", &foreign[..]),
+                ("5.yhw", &b"not base64!"[..]),
+                ("6.yhw", &b"AAAA"[..]),
+            ],
+        );
+        backup.decrypt(&k);
+        let states: Vec<String> = backup
+            .files
+            .iter()
+            .map(|f| match &f.state {
+                FileState::Decrypted(e) => format!("decrypted {}", e.describe()),
+                _ => match (f.skip_reason(), f.failure_reason()) {
+                    (Some(r), None) => format!("skipped: {r}"),
+                    (None, Some(r)) => format!("failed: {r}"),
+                    other => panic!("{other:?}"),
+                },
+            })
+            .collect();
+        assert_eq!(states[0], "decrypted opaque 0x0010");
+        assert_eq!(states[1], "skipped: the same object as 1.yhw");
+        assert!(states[2].starts_with("failed: the same id and type as 1.yhw"), "{}", states[2]);
+        assert_eq!(states[3], "skipped: not wrapped under this key");
+        assert!(states[4].starts_with("skipped: not base64"), "{}", states[4]);
+        assert!(states[5].starts_with("skipped: wrapped blob"), "{}", states[5]);
+        assert_eq!(backup.decryptable(), 1);
+    }
+
+    #[test]
+    fn keeps_the_session_keys_of_authentication_keys_only() {
+        let k = key(1);
+        let auth = WrappedObject {
+            header: WrapHeader {
+                object_type: ObjectType::AUTHENTICATION_KEY,
+                algorithm: Algorithm::AES128_YUBICO_AUTHENTICATION,
+                ..opaque(3, b"").header
+            },
+            body: Body::authentication_key_from_password(Capabilities::NONE, b"password"),
+        };
+        let mut backup = Backup::from_texts(
+            Path::new("d"),
+            [("a.yhw", &text(&k, &auth)[..]), ("b.yhw", &text(&k, &opaque(4, b"x"))[..])],
+        );
+        backup.decrypt(&k);
+        let entries: Vec<&Entry> = backup.entries().map(|(_, e)| e).collect();
+        let expected = StaticKeys::from_password(b"password");
+        let got = entries[0].auth_keys.as_ref().unwrap();
+        assert_eq!(got.enc.expose_secret(), expected.enc.expose_secret());
+        assert_eq!(got.mac.expose_secret(), expected.mac.expose_secret());
+        assert!(entries[1].auth_keys.is_none());
+        assert!(
+            !format!("{:?}", entries[0]).contains(&format!("{:?}", expected.enc.expose_secret()))
+        );
+    }
+}
