@@ -42,6 +42,11 @@ impl Hosted {
         self.device.lock().exchanges()
     }
 
+    /// How many objects the device holds.
+    pub fn objects(&self) -> usize {
+        self.device.lock().store().len()
+    }
+
     /// Runs `argv` with `{url}`, `{host}` and `{port}` replaced, and returns its standard
     /// output, wall time and the exchanges it caused. A failing command is an error that
     /// carries its standard error.

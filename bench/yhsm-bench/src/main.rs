@@ -5,6 +5,9 @@
 //! yhsm-bench echo URL COUNT SIZE
 //! yhsm-bench roundtrips --yubihsm-rs BIN --python PYTHON --python-echo SCRIPT
 //!                       [--runs N] [--count N] [--sizes 64,2000]
+//! yhsm-bench restore --yhsm BIN --python PYTHON --python-restore SCRIPT --backup DIR
+//!                    --files N --wrap-key-file HEX --wrap-id ID --capabilities CAPS
+//!                    --delegated CAPS [--runs N]
 //! yhsm-bench hostcost [--runs N] [--scale F]
 //! yhsm-bench startup RUNS COMMAND [ARGS...]
 //! ```
@@ -12,6 +15,7 @@
 mod echo;
 mod host;
 mod hostcost;
+mod restore;
 mod roundtrips;
 mod startup;
 mod stats;
@@ -20,6 +24,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: yhsm-bench echo URL COUNT SIZE
        yhsm-bench roundtrips --yubihsm-rs BIN --python PYTHON --python-echo SCRIPT [--runs N] [--count N] [--sizes 64,2000]
+       yhsm-bench restore --yhsm BIN --python PYTHON --python-restore SCRIPT --backup DIR --files N --wrap-key-file HEX --wrap-id ID --capabilities CAPS --delegated CAPS [--runs N]
        yhsm-bench hostcost [--runs N] [--scale F]
        yhsm-bench startup RUNS COMMAND [ARGS...]";
 
@@ -96,6 +101,56 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 },
             ];
             roundtrips::run(&opts)?
+        }
+        "restore" => {
+            let mut runs = 5;
+            let mut files = None;
+            let mut named = std::collections::HashMap::new();
+            for (flag, value) in flags(rest)? {
+                match flag {
+                    "--runs" => runs = number(flag, value)?,
+                    "--files" => files = Some(number(flag, value)?),
+                    "--yhsm" | "--python" | "--python-restore" | "--backup" | "--wrap-key-file"
+                    | "--wrap-id" | "--capabilities" | "--delegated" => {
+                        named.insert(flag, value.to_owned());
+                    }
+                    _ => return Err(format!("unknown option {flag}\n{USAGE}")),
+                }
+            }
+            let get = |flag: &str| {
+                named.get(flag).cloned().ok_or_else(|| format!("restore needs {flag}\n{USAGE}"))
+            };
+            let backup = get("--backup")?;
+            let yhsm = vec![
+                get("--yhsm")?,
+                "-c".to_owned(),
+                "{url}".to_owned(),
+                "--password-file".to_owned(),
+                format!("{backup}/password.txt"),
+                "restore".to_owned(),
+                backup.clone(),
+                "--shares-file".to_owned(),
+                format!("{backup}/shares.txt"),
+            ];
+            let python = vec![
+                get("--python")?,
+                get("--python-restore")?,
+                "{url}".to_owned(),
+                backup,
+                get("--wrap-key-file")?,
+                get("--wrap-id")?,
+                get("--capabilities")?,
+                get("--delegated")?,
+            ];
+            let opts = restore::Options {
+                runs,
+                files: files.ok_or_else(|| format!("restore needs --files\n{USAGE}"))?,
+                clients: vec![
+                    ("yhsm".to_owned(), yhsm),
+                    ("python-yubihsm 3.1.2".to_owned(), python),
+                ],
+            };
+            restore::run(&opts)?
         }
         "hostcost" => {
             let mut opts = hostcost::Options { runs: 11, scale: 1.0 };
