@@ -523,6 +523,9 @@ pub fn run(
     };
     if let Err(e) = r.restore(backup, wrap, login) {
         r.report.error = Some(e);
+        if !r.report.auth_key_deleted && r.report.auth_key_kept_reason.is_none() {
+            r.report.auth_key_kept_reason = Some("restore did not finish".to_owned());
+        }
     }
     if r.report.ok() {
         (r.sink)(&if options.dry_run { Event::DryRunDone } else { Event::Done });

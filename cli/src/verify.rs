@@ -338,6 +338,8 @@ pub enum Status {
     Skipped(String),
     /// Not checked, a failure (decrypts to an invalid object, conflicts with another file).
     Failed(String),
+    /// Not reached: the check stopped before this object.
+    NotChecked,
 }
 
 /// An object on the device that the backup does not hold.
@@ -396,6 +398,7 @@ impl VerifyReport {
             };
             let line = match &f.status {
                 Status::Match => format!("{what}: matches"),
+                Status::NotChecked => format!("{what}: not checked"),
                 Status::Different(d) if d.first() == Some(&Difference::Missing) => {
                     format!("{what}: missing from the device")
                 }
@@ -460,6 +463,7 @@ impl VerifyReport {
             .map(|f| {
                 let (status, reason, differences) = match &f.status {
                     Status::Match => ("match", None, vec![]),
+                    Status::NotChecked => ("not-checked", None, vec![]),
                     Status::Different(d) if d.first() == Some(&Difference::Missing) => {
                         ("missing", None, vec![])
                     }
@@ -574,7 +578,7 @@ pub fn run(
                 let status = match (f.skip_reason(), f.failure_reason()) {
                     (Some(r), _) => Status::Skipped(r),
                     (None, Some(r)) => Status::Failed(r),
-                    (None, None) => Status::Match,
+                    (None, None) => Status::NotChecked,
                 };
                 FileCheck {
                     file: f.name.clone(),

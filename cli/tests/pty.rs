@@ -1,6 +1,7 @@
-//! Shares typed at the terminal are not echoed. `yhsm shares combine` runs on a
-//! pseudo-terminal made by util-linux `script` (with terminal echo on); the test types
-//! like a person, waiting for each prompt, and reads everything the terminal shows.
+//! Shares and passwords typed at the terminal are not echoed. `yhsm shares combine` and
+//! `yhsm restore` run on a pseudo-terminal made by util-linux `script` (with terminal
+//! echo on); the tests type like a person, waiting for each prompt, and read everything
+//! the terminal shows.
 //!
 //! The number of shares is read with echo, so it must appear: that proves echo was on and
 //! that the test would see a share if one were echoed.
@@ -108,4 +109,77 @@ fn shares_typed_at_the_terminal_are_not_echoed() {
     for share in [S1, S2] {
         assert!(!screen.contains(&share[4..20]), "a share was echoed; screen:\n{screen}");
     }
+}
+
+/// `yhsm restore` asks for the shares and then the password at the terminal, echoing
+/// neither, and goes on to restore the example backup onto the simulator.
+#[cfg(feature = "sim")]
+#[test]
+fn restore_prompts_for_shares_and_password_without_echo() {
+    if !has_script() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/backup");
+    let shares = std::fs::read_to_string(format!("{example}/shares.txt")).unwrap();
+    let shares: Vec<&str> = shares.lines().filter(|l| !l.starts_with('#')).collect();
+    let bin = env!("CARGO_BIN_EXE_yhsm");
+    assert!(!bin.contains('\'') && !example.contains('\''), "the test quotes paths with '");
+    let mut child = Command::new("script")
+        .args(["--quiet", "--return", "--flush", "--echo", "always", "--command"])
+        .arg(format!("'{bin}' -c sim: restore '{example}'"))
+        .arg("/dev/null")
+        .env_remove("YHSM_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let screen = Arc::new(Mutex::new(Vec::new()));
+    let mut out = child.stdout.take().unwrap();
+    let reader = {
+        let screen = Arc::clone(&screen);
+        thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let mut keyboard = child.stdin.take().unwrap();
+    let mut type_line = |line: &str| {
+        thread::sleep(Duration::from_millis(300));
+        keyboard.write_all(format!("{line}\r").as_bytes()).unwrap();
+        keyboard.flush().unwrap();
+    };
+
+    let at = wait_for(&screen, "Enter the number of shares: ", 0);
+    type_line("2");
+    let at = wait_for(&screen, "Enter share number 1: ", at);
+    type_line(shares[2]);
+    let at = wait_for(&screen, "Received share 1 of 2", at);
+    let at = wait_for(&screen, "Enter share number 2: ", at);
+    type_line(shares[0]);
+    let at = wait_for(&screen, "Received share 2 of 2", at);
+    let at = wait_for(&screen, "Password for authentication key 0x0001: ", at);
+    type_line("password");
+    wait_for(&screen, "All done", at);
+    drop(keyboard);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let screen = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+
+    assert!(status.success(), "yhsm failed; screen:\n{screen}");
+    assert!(screen.contains("Enter the number of shares: 2"), "echo is off? screen:\n{screen}");
+    assert!(screen.contains("Previous authentication key 0x0001 deleted"), "screen:\n{screen}");
+    for share in [shares[0], shares[2]] {
+        assert!(!screen.contains(&share[4..20]), "a share was echoed; screen:\n{screen}");
+    }
+    let prompt = "Password for authentication key 0x0001: ";
+    let after = &screen[screen.find(prompt).unwrap() + prompt.len()..];
+    let line = after.split(['\r', '\n']).next().unwrap();
+    assert!(!line.contains("password"), "the password was echoed; screen:\n{screen}");
 }
