@@ -103,6 +103,8 @@ echo 'fn main() {}' >"$scratch/src/main.rs"
 usb=(--no-default-features --features usb)
 ours_usb_n=$(count_crates . normal -p yhsm "${usb[@]}")
 ours_usb_b=$(count_crates . normal,build -p yhsm "${usb[@]}")
+lib_usb_n=$(count_crates . normal -p yhsm-transport "${usb[@]}")
+lib_usb_b=$(count_crates . normal,build -p yhsm-transport "${usb[@]}")
 ours_def_n=$(count_crates . normal -p yhsm)
 ours_def_b=$(count_crates . normal,build -p yhsm)
 # The scratch package itself is not a crate of the yubihsm build.
@@ -122,11 +124,12 @@ py_startup=$("$bench" startup "$startup_runs" "$PYTHON" -c 'import yubihsm.core'
 verdict() { if [ "$1" = 1 ]; then echo met; else echo "**not met**"; fi; }
 {
     echo "Unique crates (name and version) from \`cargo tree -e normal\` and \`-e normal,build\`, the"
-    echo "root crate included (ours counts yhsm, yhsm-proto and yhsm-transport: 3 of them)."
+    echo "root crate included (yhsm's own crates count too: yhsm, yhsm-proto, yhsm-transport)."
     echo
     echo "| build | crates, normal | crates, normal + build | stripped release binary |"
     echo "|---|---|---|---|"
     echo "| yhsm, USB only (\`-p yhsm --no-default-features --features usb\`) | $ours_usb_n | $ours_usb_b | $size_usb |"
+    echo "| yhsm-transport, the library alone (protocol, sessions, USB), USB only | $lib_usb_n | $lib_usb_b | — (a library) |"
     echo "| yhsm, default features (usb, http, keys, sim) | $ours_def_n | $ours_def_b | $size_def |"
     echo "| \`yubihsm\` 0.42.1, USB only (\`default-features = false, features = [\"usb\"]\`) | $rs_usb_n | $rs_usb_b | — (a library) |"
     echo
