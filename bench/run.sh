@@ -160,7 +160,7 @@ aes=$(grep -qw aes /proc/cpuinfo && echo "AES-NI: yes" || echo "AES-NI: no")
     echo "| load average at the end | $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine; measurements ran at ${prio[*]:-normal priority}) |"
     echo "| Rust | $(rustc -V) |"
     echo "| Python | $("$PYTHON" -c 'import platform; print(platform.python_implementation(), platform.python_version())'), python-yubihsm $("$PYTHON" -c 'import yubihsm; print(yubihsm.__version__)') |"
-    echo "| yhsm | $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)') |"
+    echo "| yhsm | $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet -- . ':!BENCHMARKS.md' 2>/dev/null || echo ' (with local changes)') |"
 } >"$out/machine.md"
 
 step "report"
