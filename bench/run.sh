@@ -32,10 +32,10 @@ if [ "$quick" = 1 ]; then
     startup_runs=5
     report=$out/BENCHMARKS.quick.md
 else
-    roundtrip_args=(--runs 7 --count 2000)
+    roundtrip_args=(--runs 9 --count 2000)
     restore_files=254
-    restore_runs=7
-    hostcost_args=(--runs 11 --scale 1)
+    restore_runs=9
+    hostcost_args=(--runs 31 --scale 1)
     startup_runs=100
     report=BENCHMARKS.md
 fi

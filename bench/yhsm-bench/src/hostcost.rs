@@ -47,44 +47,41 @@ fn iterations(base: usize, scale: f64) -> usize {
     ((base as f64 * scale) as usize).max(1)
 }
 
-/// Runs `f(iterations)` `runs` times and summarizes the time per iteration in ns.
-fn measure(runs: usize, iters: usize, mut f: impl FnMut(usize)) -> Option<Summary> {
-    f(iters.div_ceil(10)); // warm-up: caches, branch predictors, CPU clock
-    let per_op: Vec<f64> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f(iters);
-            start.elapsed().as_secs_f64() * 1e9 / iters as f64
-        })
-        .collect();
-    Summary::of(&per_op)
+/// Time per iteration in ns of one call of `f(iters)`.
+fn time_per_op(iters: usize, f: &mut impl FnMut(usize)) -> f64 {
+    let start = Instant::now();
+    f(iters);
+    start.elapsed().as_secs_f64() * 1e9 / iters as f64
 }
 
-/// The raw AES rates of one key size: ns per block when blocks are independent
+/// One run's raw AES rates for one key size: ns per block when blocks are independent
 /// (pipelined) and when each block depends on the previous one (latency).
+#[derive(Clone, Copy)]
 struct AesRates {
-    parallel_ns: Summary,
-    serial_ns: Summary,
+    parallel_ns: f64,
+    serial_ns: f64,
 }
 
-fn aes_rates<C: BlockCipherEncrypt + KeyInit>(opts: Options) -> Option<AesRates> {
-    let cipher = C::new(&Default::default());
-    let mut blocks = vec![Block::<C>::default(); 4096];
-    let reps = iterations(64, opts.scale);
-    let parallel = measure(opts.runs, reps, |n| {
+/// Measures the raw rates of `cipher` over `blocks`, `reps` times, and a chain of `chain`
+/// dependent blocks.
+fn aes_rates<C: BlockCipherEncrypt>(
+    cipher: &C,
+    blocks: &mut [Block<C>],
+    reps: usize,
+    chain: usize,
+) -> AesRates {
+    let per_rep = time_per_op(reps, &mut |n| {
         for _ in 0..n {
-            cipher.encrypt_blocks(black_box(&mut blocks));
+            cipher.encrypt_blocks(black_box(&mut *blocks));
         }
-    })?
-    .scaled(blocks.len() as f64);
+    });
     let mut block = Block::<C>::default();
-    let chain = iterations(1 << 18, opts.scale);
-    let serial = measure(opts.runs, chain, |n| {
+    let serial_ns = time_per_op(chain, &mut |n| {
         for _ in 0..n {
             cipher.encrypt_block(black_box(&mut block));
         }
-    })?;
-    Some(AesRates { parallel_ns: parallel, serial_ns: serial })
+    });
+    AesRates { parallel_ns: per_rep / blocks.len().max(1) as f64, serial_ns }
 }
 
 /// AES block operations of one measured operation.
@@ -100,13 +97,12 @@ impl Blocks {
         self.serial + self.parallel
     }
 
-    fn bound_ns(&self, rates: &AesRates) -> f64 {
-        self.serial as f64 * rates.serial_ns.median
-            + self.parallel as f64 * rates.parallel_ns.median
+    fn bound_ns(&self, rates: AesRates) -> f64 {
+        self.serial as f64 * rates.serial_ns + self.parallel as f64 * rates.parallel_ns
     }
 
-    fn throughput_bound_ns(&self, rates: &AesRates) -> f64 {
-        self.total() as f64 * rates.parallel_ns.median
+    fn throughput_bound_ns(&self, rates: AesRates) -> f64 {
+        self.total() as f64 * rates.parallel_ns
     }
 }
 
@@ -198,106 +194,153 @@ fn blob(key: &WrapKey) -> Result<Vec<u8>, String> {
     Ok(blob)
 }
 
+/// The per-run figures of one measured operation.
+#[derive(Default)]
+struct Samples {
+    ns: Vec<f64>,
+    bound_ns: Vec<f64>,
+    throughput_bound_ns: Vec<f64>,
+    ratio: Vec<f64>,
+}
+
+impl Samples {
+    fn push(&mut self, ns: f64, blocks: &Blocks, rates: AesRates) {
+        let bound = blocks.bound_ns(rates);
+        self.ns.push(ns);
+        self.bound_ns.push(bound);
+        self.throughput_bound_ns.push(blocks.throughput_bound_ns(rates));
+        self.ratio.push(ns / bound);
+    }
+}
+
 /// One row of the table.
 struct Row {
     what: String,
     bytes: usize,
-    ns: Summary,
     blocks: Blocks,
     aes: &'static str,
+    samples: Samples,
 }
 
-/// Runs the measurements and returns the Markdown section.
+/// Runs the measurements and returns the Markdown section. Each run measures the raw AES
+/// rates and then every operation, so that each ratio compares figures taken moments
+/// apart, under the same load; the table gives the medians over the runs.
 pub fn run(opts: Options) -> Result<String, String> {
-    let aes128 = aes_rates::<Aes128>(opts).ok_or("no AES-128 measurement")?;
-    let aes256 = aes_rates::<Aes256>(opts).ok_or("no AES-256 measurement")?;
+    let aes128 = Aes128::new(&Default::default());
+    let aes256 = Aes256::new(&Default::default());
+    let mut blocks128 = vec![Block::<Aes128>::default(); 4096];
+    let mut blocks256 = vec![Block::<Aes256>::default(); 4096];
+    let (reps, chain) = (iterations(16, opts.scale), iterations(1 << 16, opts.scale));
 
-    let scp03_iters = iterations(2000, opts.scale);
+    let scp03_iters = iterations(500, opts.scale);
     let case = scp03_case(scp03_iters)?;
     let mut failure = None;
-    let scp03_ns = measure(opts.runs, scp03_iters, |n| {
+    let mut scp03 = |n: usize| {
         let Ok((mut client, _)) = session_pair(&case.keys) else {
-            failure = Some("session set-up failed");
+            failure = Some("SCP03 session set-up failed");
             return;
         };
         for response in case.responses.iter().take(n) {
             let sealed = client.seal(black_box(&case.command));
             let opened = client.open(black_box(response));
             if !matches!((&sealed, &opened), (Ok(_), Ok(o)) if *o == case.expected) {
-                failure = Some("a replayed exchange failed");
+                failure = Some("a replayed SCP03 exchange failed");
             }
             drop(black_box((sealed, opened)));
         }
-    })
-    .ok_or("no SCP03 measurement")?;
-    if let Some(f) = failure {
-        return Err(format!("SCP03: {f}"));
-    }
+    };
 
     let key = WrapKey::new(&[0x5a; 32]).map_err(|e| e.to_string())?;
     let blob = blob(&key)?;
     let text = wrap::encode_text(&blob);
-    let mut failure = None;
-    let unwrap_iters = iterations(5000, opts.scale);
-    let unwrap_ns = measure(opts.runs, unwrap_iters, |n| {
+    let unwrap_iters = iterations(2000, opts.scale);
+    let mut unwrap_failed = false;
+    let mut unwrap = |n: usize| {
         for _ in 0..n {
-            if wrap::unwrap(&key, black_box(&blob)).is_err() {
-                failure = Some("unwrap failed");
-            }
+            unwrap_failed |= wrap::unwrap(&key, black_box(&blob)).is_err();
         }
-    })
-    .ok_or("no unwrap measurement")?;
-    let text_ns = measure(opts.runs, unwrap_iters, |n| {
+    };
+    let mut text_failed = false;
+    let mut decode_unwrap = |n: usize| {
         for _ in 0..n {
             let ok = wrap::decode_text(black_box(text.as_bytes()))
                 .is_ok_and(|b| wrap::unwrap(&key, &b).is_ok());
-            if !ok {
-                failure = Some("decode and unwrap failed");
-            }
+            text_failed |= !ok;
         }
-    })
-    .ok_or("no unwrap measurement")?;
-    if let Some(f) = failure {
-        return Err(format!("unwrap: {f}"));
-    }
+    };
 
     let inner = MAX_INNER_LEN;
     let payload = BLOB_LEN - wrap::NONCE_LEN - wrap::TAG_LEN;
-    let rows = [
+    let mut rows = [
         Row {
             what: format!("SCP03 seal + open, {inner}-byte inner frame each way"),
             bytes: 2 * inner,
-            ns: scp03_ns,
             blocks: scp03_blocks(inner),
             aes: "AES-128",
+            samples: Samples::default(),
         },
         Row {
             what: format!("`.yhw` unwrap, {BLOB_LEN}-byte blob (aes256-ccm-wrap)"),
             bytes: BLOB_LEN,
-            ns: unwrap_ns,
             blocks: ccm_blocks(payload),
             aes: "AES-256",
+            samples: Samples::default(),
         },
         Row {
             what: format!("`.yhw` base64 decode + unwrap ({}-byte text)", text.len()),
             bytes: BLOB_LEN,
-            ns: text_ns,
             blocks: ccm_blocks(payload),
             aes: "AES-256",
+            samples: Samples::default(),
         },
     ];
+    let mut rates = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+
+    // Warm-up: caches, branch predictors, the CPU's clock.
+    aes_rates(&aes128, &mut blocks128, reps, chain);
+    aes_rates(&aes256, &mut blocks256, reps, chain);
+    scp03(scp03_iters.div_ceil(10));
+    unwrap(unwrap_iters.div_ceil(10));
+    decode_unwrap(unwrap_iters.div_ceil(10));
+    for _ in 0..opts.runs {
+        let r128 = aes_rates(&aes128, &mut blocks128, reps, chain);
+        let r256 = aes_rates(&aes256, &mut blocks256, reps, chain);
+        let times = [
+            time_per_op(scp03_iters, &mut scp03),
+            time_per_op(unwrap_iters, &mut unwrap),
+            time_per_op(unwrap_iters, &mut decode_unwrap),
+        ];
+        for (row, ns) in rows.iter_mut().zip(times) {
+            let r = if row.aes == "AES-128" { r128 } else { r256 };
+            row.samples.push(ns, &row.blocks, r);
+        }
+        rates.0.push(r128.parallel_ns);
+        rates.1.push(r128.serial_ns);
+        rates.2.push(r256.parallel_ns);
+        rates.3.push(r256.serial_ns);
+    }
+    if let Some(f) = failure {
+        return Err(f.to_owned());
+    }
+    if unwrap_failed || text_failed {
+        return Err("unwrap of the benchmark blob failed".to_owned());
+    }
 
     let mut out = String::new();
-    let aesni = aes_ni_detected();
     let _ = writeln!(
         out,
-        "Median of {} runs (min–max) per operation; AES-NI {}. The largest inner frame that \
-         fits one session message is {inner} bytes (`cmd len data` padded to {} bytes, plus \
-         session id and MAC: {} of the {MAX_DATA_LEN} data bytes a frame allows), so that is \
-         the size measured. Bytes/s counts the inner frame both ways for SCP03 and the \
-         binary blob for unwrap.\n",
+        "{} runs; each measures the raw AES rates and then every operation, and the table \
+         gives medians over the runs (min–max), the \"× bound\" column the median of the \
+         per-run ratios. AES-NI {}. The largest inner frame that fits one session message \
+         is {inner} bytes (`cmd len data` padded to {} bytes, plus session id and MAC: {} of \
+         the {MAX_DATA_LEN} data bytes a frame allows), so that is the size measured. MB/s \
+         counts the inner frame both ways for SCP03 and the binary blob for unwrap.\n",
         opts.runs,
-        if aesni { "detected and used by the `aes` crate" } else { "NOT detected (software AES)" },
+        if aes_ni_detected() {
+            "detected and used by the `aes` crate"
+        } else {
+            "NOT detected (software AES)"
+        },
         (inner / BLOCK + 1) * BLOCK,
         1 + (inner / BLOCK + 1) * BLOCK + 8,
     );
@@ -308,29 +351,39 @@ pub fn run(opts: Options) -> Result<String, String> {
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     let mut verdicts = Vec::new();
     for row in &rows {
-        let rates = if row.aes == "AES-128" { &aes128 } else { &aes256 };
-        let bound = row.blocks.bound_ns(rates);
-        let ratio = row.ns.median / bound;
+        let summaries = (
+            Summary::of(&row.samples.ns),
+            Summary::of(&row.samples.bound_ns),
+            Summary::of(&row.samples.throughput_bound_ns),
+            Summary::of(&row.samples.ratio),
+        );
+        let (Some(ns), Some(bound), Some(tp), Some(ratio)) = summaries else {
+            return Err(format!("no measurement of {}", row.what));
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {} ({} + {}) {} | {:.0} | **{:.2}** | {:.0} |",
+            "| {} | {} | {:.0} | {} ({} + {}) {} | {:.0} | **{:.2}** ({:.2}–{:.2}) | {:.0} |",
             row.what,
-            fmt_range(row.ns, 0),
-            row.bytes as f64 / row.ns.median * 1e3,
+            fmt_range(ns, 0),
+            row.bytes as f64 / ns.median * 1e3,
             row.blocks.total(),
             row.blocks.serial,
             row.blocks.parallel,
             row.aes,
-            bound,
-            ratio,
-            row.blocks.throughput_bound_ns(rates),
+            bound.median,
+            ratio.median,
+            ratio.min,
+            ratio.max,
+            tp.median,
         );
         verdicts.push(format!(
-            "- {}: {ratio:.2}× the AES bound (target ≤ 3×): {}",
+            "- {}: {:.2}× the AES bound (target ≤ 3×): {}",
             row.what,
-            if ratio <= 3.0 { "met" } else { "**not met**" }
+            ratio.median,
+            if ratio.median <= 3.0 { "met" } else { "**not met**" }
         ));
     }
+    let rate = |v: &[f64]| Summary::of(v).map_or_else(|| "—".to_owned(), |s| fmt_range(s, 2));
     let _ = writeln!(
         out,
         "\nRaw AES on this machine (`aes` crate), ns per block, median (min–max): \
@@ -340,11 +393,11 @@ pub fn run(opts: Options) -> Result<String, String> {
          \"pipelined\" is {} independent blocks at a time (CBC decryption, CTR). The \
          throughput-only bound pretends every block could be pipelined, which the serial \
          modes forbid.\n",
-        fmt_range(aes128.parallel_ns, 2),
-        fmt_range(aes128.serial_ns, 2),
-        fmt_range(aes256.parallel_ns, 2),
-        fmt_range(aes256.serial_ns, 2),
-        4096,
+        rate(&rates.0),
+        rate(&rates.1),
+        rate(&rates.2),
+        rate(&rates.3),
+        blocks128.len(),
     );
     let _ = writeln!(out, "{}", verdicts.join("\n"));
     Ok(out)

@@ -134,8 +134,9 @@ fn table(opts: &Options, samples: &[Vec<Samples>]) -> String {
                     if let Some(min) = target_for(&client.name) {
                         let met = if ratio >= min { "met" } else { "**not met**" };
                         verdicts.push(format!(
-                            "- {size} B, {}: yhsm {ratio:.1}× faster (target ≥ {min}×): {met}",
-                            client.name
+                            "- {size} B, {}: yhsm {ratio:.2}× as fast, per-run ratios {:.2}–{:.2} \
+                             (target ≥ {min}×): {met}",
+                            client.name, r.min, r.max
                         ));
                     }
                     format!("**{ratio:.1}×** ({:.1}–{:.1})", r.min, r.max)
