@@ -62,7 +62,7 @@ fi
 # On a shared machine, measure at a higher priority than the rest when allowed (root):
 # every client and the simulator inherit the same one.
 prio=()
-if nice -n -15 true 2>/dev/null; then prio=(nice -n -15); fi
+if nice -n -20 true 2>/dev/null; then prio=(nice -n -20); fi
 
 step "round trips"
 "${prio[@]}" "$bench" roundtrips "${roundtrip_args[@]}" --yubihsm-rs "$rs_peer" \
