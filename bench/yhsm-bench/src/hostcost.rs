@@ -47,11 +47,39 @@ fn iterations(base: usize, scale: f64) -> usize {
     ((base as f64 * scale) as usize).max(1)
 }
 
-/// Time per iteration in ns of one call of `f(iters)`.
-fn time_per_op(iters: usize, f: &mut impl FnMut(usize)) -> f64 {
-    let start = Instant::now();
-    f(iters);
-    start.elapsed().as_secs_f64() * 1e9 / iters as f64
+/// How many times one timing is tried before a preempted one is kept anyway.
+const ATTEMPTS: usize = 50;
+
+/// Involuntary context switches of this thread so far (Linux `/proc/thread-self/status`).
+fn preemptions() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("nonvoluntary_ctxt_switches:"))?.trim().parse().ok()
+}
+
+/// Timings thrown away because the thread was preempted while they ran: on a shared
+/// machine those include time spent waiting for a CPU, not computing.
+#[derive(Default)]
+struct Discarded {
+    preempted: usize,
+    kept_anyway: usize,
+}
+
+/// Time per iteration in ns of one call of `f(iters)` during which the thread was not
+/// preempted (up to [`ATTEMPTS`] tries).
+fn time_per_op(iters: usize, f: &mut impl FnMut(usize), discarded: &mut Discarded) -> f64 {
+    let mut ns = f64::NAN;
+    for _ in 0..ATTEMPTS {
+        let before = preemptions();
+        let start = Instant::now();
+        f(iters);
+        ns = start.elapsed().as_secs_f64() * 1e9 / iters as f64;
+        if before.is_none() || preemptions() == before {
+            return ns;
+        }
+        discarded.preempted += 1;
+    }
+    discarded.kept_anyway += 1;
+    ns
 }
 
 /// One run's raw AES rates for one key size: ns per block when blocks are independent
@@ -67,20 +95,22 @@ struct AesRates {
 fn aes_rates<C: BlockCipherEncrypt>(
     cipher: &C,
     blocks: &mut [Block<C>],
-    reps: usize,
-    chain: usize,
+    (reps, chain): (usize, usize),
+    discarded: &mut Discarded,
 ) -> AesRates {
-    let per_rep = time_per_op(reps, &mut |n| {
+    let mut encrypt_all = |n| {
         for _ in 0..n {
             cipher.encrypt_blocks(black_box(&mut *blocks));
         }
-    });
+    };
+    let per_rep = time_per_op(reps, &mut encrypt_all, discarded);
     let mut block = Block::<C>::default();
-    let serial_ns = time_per_op(chain, &mut |n| {
+    let mut encrypt_chain = |n| {
         for _ in 0..n {
             cipher.encrypt_block(black_box(&mut block));
         }
-    });
+    };
+    let serial_ns = time_per_op(chain, &mut encrypt_chain, discarded);
     AesRates { parallel_ns: per_rep / blocks.len().max(1) as f64, serial_ns }
 }
 
@@ -230,9 +260,11 @@ pub fn run(opts: Options) -> Result<String, String> {
     let aes256 = Aes256::new(&Default::default());
     let mut blocks128 = vec![Block::<Aes128>::default(); 4096];
     let mut blocks256 = vec![Block::<Aes256>::default(); 4096];
-    let (reps, chain) = (iterations(16, opts.scale), iterations(1 << 16, opts.scale));
+    // Short timings (about 0.1 to 3 ms each), so that most run without being preempted.
+    let aes_loops = (iterations(16, opts.scale), iterations(1 << 14, opts.scale));
+    let mut discarded = Discarded::default();
 
-    let scp03_iters = iterations(500, opts.scale);
+    let scp03_iters = iterations(200, opts.scale);
     let case = scp03_case(scp03_iters)?;
     let mut failure = None;
     let mut scp03 = |n: usize| {
@@ -253,7 +285,7 @@ pub fn run(opts: Options) -> Result<String, String> {
     let key = WrapKey::new(&[0x5a; 32]).map_err(|e| e.to_string())?;
     let blob = blob(&key)?;
     let text = wrap::encode_text(&blob);
-    let unwrap_iters = iterations(2000, opts.scale);
+    let unwrap_iters = iterations(500, opts.scale);
     let mut unwrap_failed = false;
     let mut unwrap = |n: usize| {
         for _ in 0..n {
@@ -297,18 +329,19 @@ pub fn run(opts: Options) -> Result<String, String> {
     let mut rates = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
 
     // Warm-up: caches, branch predictors, the CPU's clock.
-    aes_rates(&aes128, &mut blocks128, reps, chain);
-    aes_rates(&aes256, &mut blocks256, reps, chain);
+    aes_rates(&aes128, &mut blocks128, aes_loops, &mut discarded);
+    aes_rates(&aes256, &mut blocks256, aes_loops, &mut discarded);
+    discarded = Discarded::default();
     scp03(scp03_iters.div_ceil(10));
     unwrap(unwrap_iters.div_ceil(10));
     decode_unwrap(unwrap_iters.div_ceil(10));
     for _ in 0..opts.runs {
-        let r128 = aes_rates(&aes128, &mut blocks128, reps, chain);
-        let r256 = aes_rates(&aes256, &mut blocks256, reps, chain);
+        let r128 = aes_rates(&aes128, &mut blocks128, aes_loops, &mut discarded);
+        let r256 = aes_rates(&aes256, &mut blocks256, aes_loops, &mut discarded);
         let times = [
-            time_per_op(scp03_iters, &mut scp03),
-            time_per_op(unwrap_iters, &mut unwrap),
-            time_per_op(unwrap_iters, &mut decode_unwrap),
+            time_per_op(scp03_iters, &mut scp03, &mut discarded),
+            time_per_op(unwrap_iters, &mut unwrap, &mut discarded),
+            time_per_op(unwrap_iters, &mut decode_unwrap, &mut discarded),
         ];
         for (row, ns) in rows.iter_mut().zip(times) {
             let r = if row.aes == "AES-128" { r128 } else { r256 };
@@ -331,11 +364,15 @@ pub fn run(opts: Options) -> Result<String, String> {
         out,
         "{} runs; each measures the raw AES rates and then every operation, and the table \
          gives medians over the runs (min–max), the \"× bound\" column the median of the \
-         per-run ratios. AES-NI {}. The largest inner frame that fits one session message \
+         per-run ratios. A timing during which the thread was preempted (Linux \
+         `nonvoluntary_ctxt_switches`) was taken again: {} were, {} kept after {ATTEMPTS} \
+         tries. AES-NI {}. The largest inner frame that fits one session message \
          is {inner} bytes (`cmd len data` padded to {} bytes, plus session id and MAC: {} of \
          the {MAX_DATA_LEN} data bytes a frame allows), so that is the size measured. MB/s \
          counts the inner frame both ways for SCP03 and the binary blob for unwrap.\n",
         opts.runs,
+        discarded.preempted,
+        discarded.kept_anyway,
         if aes_ni_detected() {
             "detected and used by the `aes` crate"
         } else {

@@ -24,7 +24,9 @@ pub fn run(opts: &Options) -> Result<String, String> {
     let mut wall: Vec<Vec<f64>> = opts.clients.iter().map(|_| Vec::new()).collect();
     let mut trips: Vec<Vec<u64>> = opts.clients.iter().map(|_| Vec::new()).collect();
     for r in 0..opts.runs {
-        for (c, (name, argv)) in opts.clients.iter().enumerate() {
+        let n = opts.clients.len();
+        for c in (0..n).map(|i| (i + r) % n) {
+            let Some((name, argv)) = opts.clients.get(c) else { continue };
             let hosted = Hosted::start()?;
             let run = hosted.run(argv)?;
             let objects = hosted.objects();
@@ -54,7 +56,7 @@ pub fn run(opts: &Options) -> Result<String, String> {
          `bench/make-backup.sh`) restored onto a fresh simulator; with the wrap key and the \
          login key the device then holds {expected_objects} objects (a YubiHSM 2 holds at most \
          256). {} runs per \
-         client, alternating. yhsm: `yhsm restore` with the wrap key from 2 of 3 shares, \
+         client, alternating (each run starting with the other client). yhsm: `yhsm restore` with the wrap key from 2 of 3 shares, \
          preflight decryption of every file, and verification of every object afterwards. \
          python-yubihsm: `bench/peers/python_restore.py`, the script a user would write \
          (wrap key given in hex, put it, import every file, list; no verification). Wall \

@@ -1,4 +1,4 @@
-//! Benchmark 1, round trips: each client in turn (A B C A B C …) runs COUNT echoes of
+//! Benchmark 1, round trips: each client in turn (A B C, B C A, …) runs COUNT echoes of
 //! each size against its own fresh simulator; the table gives medians with min–max and
 //! the speed-up of yhsm as a ratio of medians, with the range of the per-run ratios
 //! (run i of a peer against run i of yhsm, which ran right next to it).
@@ -62,7 +62,11 @@ pub fn run(opts: &Options) -> Result<String, String> {
         .collect();
     for r in 0..opts.runs {
         for (s, size) in opts.sizes.iter().enumerate() {
-            for (c, client) in opts.clients.iter().enumerate() {
+            // Each run starts with the next client (A B C, B C A, …): no client always
+            // follows the same one.
+            let n = opts.clients.len();
+            for c in (0..n).map(|i| (i + r) % n) {
+                let Some(client) = opts.clients.get(c) else { continue };
                 let run = run_once(client, opts.count, *size)?;
                 eprintln!(
                     "round trips: run {}/{} {size} B {}: {:.1} ms",
@@ -101,7 +105,7 @@ fn table(opts: &Options, samples: &[Vec<Samples>]) -> String {
     let _ = writeln!(
         out,
         "{} authenticated ECHO commands in one session per run, {} runs per client and size, \
-         clients alternating; each run against its own fresh simulator. Loop time: first echo \
+         clients alternating, each run starting with the next client; each run against its own fresh simulator. Loop time: first echo \
          to last (the session already open); process time: the whole client process, start-up, \
          connection and authentication included. Speed-up: the peer's median loop time over \
          yhsm's (in brackets: the range of the ratios of runs made side by side). Client CPU: \
