@@ -16,7 +16,7 @@ mod wire;
 use std::fmt::Write as _;
 use std::io::{self, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use yhsm_proto::frame::MAX_FRAME_LEN;
 
@@ -36,22 +36,43 @@ const USER_AGENT: &str = concat!("yhsm/", env!("CARGO_PKG_VERSION"));
 struct DeadlineStream {
     stream: TcpStream,
     deadline: Instant,
+    /// The socket's read timeout as last set.
+    read_timeout: Option<Duration>,
 }
 
 impl Read for DeadlineStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            // A system call per read is measurable on a loopback connector: the timeout is
+            // only set again when the one in force could outlast the deadline.
+            if self.read_timeout.is_none_or(|t| t > left) {
+                self.stream.set_read_timeout(Some(left))?;
+                self.read_timeout = Some(left);
+            }
+            match self.stream.read(buf) {
+                // A timeout left from an earlier exchange, shorter than the time left.
+                Err(e) if is_timeout(e.kind()) && Instant::now() < self.deadline => {
+                    self.read_timeout = None;
+                }
+                result => return result,
+            }
         }
-        self.stream.set_read_timeout(Some(left))?;
-        self.stream.read(buf)
     }
+}
+
+fn is_timeout(kind: io::ErrorKind) -> bool {
+    matches!(kind, io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 #[derive(Debug)]
 struct Conn {
     reader: BufReader<DeadlineStream>,
+    /// The socket's write timeout as last set.
+    write_timeout: Option<Duration>,
 }
 
 impl Conn {
@@ -81,11 +102,18 @@ impl Conn {
             if left.is_zero() {
                 return Err((io::ErrorKind::TimedOut.into(), written));
             }
-            stream.set_write_timeout(Some(left)).map_err(|e| (e, written))?;
+            if self.write_timeout.is_none_or(|t| t > left) {
+                stream.set_write_timeout(Some(left)).map_err(|e| (e, written))?;
+                self.write_timeout = Some(left);
+            }
             match stream.write(rest) {
                 Ok(0) => return Err((io::ErrorKind::WriteZero.into(), written)),
                 Ok(n) => written += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A timeout left from an earlier exchange, shorter than the time left.
+                Err(e) if is_timeout(e.kind()) && Instant::now() < deadline => {
+                    self.write_timeout = None;
+                }
                 Err(e) => return Err((e, written)),
             }
         }
@@ -160,9 +188,12 @@ impl HttpTransport {
                 Ok(stream) => {
                     // Frames are written whole; don't let Nagle hold back the last packet.
                     let _ = stream.set_nodelay(true);
-                    let reader =
-                        BufReader::new(DeadlineStream { stream, deadline: Instant::now() });
-                    return Ok(Conn { reader });
+                    let reader = BufReader::new(DeadlineStream {
+                        stream,
+                        deadline: Instant::now(),
+                        read_timeout: None,
+                    });
+                    return Ok(Conn { reader, write_timeout: None });
                 }
                 Err(e) => last = Some(format!("{addr}: {e}")),
             }

@@ -392,3 +392,26 @@ fn opens_http_urls_through_the_crate_entry_point() {
     assert_eq!(t.exchange(&ECHO).unwrap()[0], 0x81);
     assert_eq!(t.describe(), server.url.to_string());
 }
+
+#[test]
+fn waits_out_a_shorter_socket_timeout_left_from_an_earlier_exchange() {
+    // The socket timeout is only shortened, never lengthened, between exchanges: a read
+    // that meets an old, shorter one must wait on until its own deadline.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    let late = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(150));
+        server.write_all(b"late").unwrap();
+        server
+    });
+    let old = Duration::from_millis(20);
+    stream.set_read_timeout(Some(old)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut s = DeadlineStream { stream, deadline, read_timeout: Some(old) };
+    let mut buf = [0; 4];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"late");
+    assert!(s.read_timeout.is_some_and(|t| t > old), "{:?}", s.read_timeout);
+    drop(late.join().unwrap());
+}
