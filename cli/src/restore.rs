@@ -18,7 +18,10 @@
 //! 4. Each object not already on the device with the same (id, type) is imported. One
 //!    already there is skipped, and still verified, so a second run finishes an
 //!    interrupted one. A device refusal fails that object and the others go on.
-//! 5. Every object is verified against the backup ([`verify::check_object`]).
+//! 5. Every object is verified against the backup ([`verify::check_object`]): its
+//!    attributes always, an asymmetric key's public key where the device held the object
+//!    before this run (an object imported now holds the blob's key: see
+//!    [`verify::PublicKeyCheck`]).
 //! 6. The login key is deleted only when every file was restored and verified (a skipped
 //!    file may be a damaged object of the backup; copies of another file's object aside), the login key is not itself in the backup (deleting it would delete a
 //!    restored key), and another authentication key from the backup is on the device,
@@ -54,7 +57,7 @@ use crate::options::GlobalOptions;
 use crate::password;
 use crate::prompt::Prompter;
 use crate::shares::{self, RecoveredKey};
-use crate::verify::{self, Difference, WrapKeyAttributes};
+use crate::verify::{self, Difference, PublicKeyCheck, WrapKeyAttributes};
 
 /// The label of a wrap key stored from shares (the shares carry none), unless the backup
 /// holds the wrap key object itself.
@@ -330,8 +333,8 @@ pub fn render(event: &Event) -> Vec<Line> {
             verify::describe_differences(differences)
         )),
         Event::VerifySummary { verified, failed: 0 } => out(format!(
-            "Verified {verified} {}: type, algorithm, capabilities, domains, label and public \
-             keys match the backup",
+            "Verified {verified} {}: type, algorithm, capabilities, domains and label match the \
+             backup",
             if *verified == 1 { "object" } else { "objects" }
         )),
         Event::VerifySummary { verified, failed } => {
@@ -682,11 +685,12 @@ fn recheck(
     client: &mut Client,
     entry: &crate::backup::Entry,
     login: &Credentials,
+    public_key: PublicKeyCheck,
 ) -> Result<verify::Checked, ClientError> {
     if client.auth_key_id() != Some(login.key_id()) {
         client.authenticate(login.clone())?;
     }
-    verify::check_entry(client, entry, login)
+    verify::check_entry(client, entry, login, public_key)
 }
 
 impl Run<'_> {
@@ -1012,14 +1016,12 @@ impl Run<'_> {
         let (mut verified, mut failed) = (0, 0);
         for (i, file) in backup.files.iter().enumerate() {
             let Some(entry) = file.entry() else { continue };
-            let done =
-                self.report.files.get(i).is_some_and(|f| {
-                    matches!(f.outcome, Outcome::Imported | Outcome::AlreadyPresent)
-                });
-            if !done {
-                continue;
-            }
-            let checked = match verify::check_entry(client, entry, login) {
+            let public_key = match self.report.files.get(i).map(|f| f.outcome) {
+                Some(Outcome::Imported) => PublicKeyCheck::ImportedFromThisBackup,
+                Some(Outcome::AlreadyPresent) => PublicKeyCheck::Compare,
+                _ => continue,
+            };
+            let checked = match verify::check_entry(client, entry, login, public_key) {
                 // A read whose answer was lost or garbled, or a proof session whose
                 // handshake was: reading once more is harmless, and settles it.
                 Err(e) => {
@@ -1028,7 +1030,7 @@ impl Run<'_> {
                         error: e.to_string(),
                         resolution: "checking it once more".to_owned(),
                     });
-                    recheck(client, entry, login)
+                    recheck(client, entry, login, public_key)
                 }
                 Ok(c) if c.differences == [Difference::Credentials] => {
                     self.emit(Event::Retried {
@@ -1036,7 +1038,7 @@ impl Run<'_> {
                         error: Difference::Credentials.to_string(),
                         resolution: "checking it once more".to_owned(),
                     });
-                    recheck(client, entry, login)
+                    recheck(client, entry, login, public_key)
                 }
                 ok => ok,
             };

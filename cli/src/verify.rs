@@ -186,12 +186,26 @@ pub fn compare(summary: &Summary, info: &ObjectInfo) -> Vec<Difference> {
     out
 }
 
+/// Whether [`check_object`] also reads an asymmetric key's public key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PublicKeyCheck {
+    /// Compare it with the backup's: the object was on the device before (`yhsm verify`,
+    /// or restore's already-present objects), so its key may be another one.
+    Compare,
+    /// The device accepted this very blob in this run: IMPORT_WRAPPED only succeeds
+    /// when AES-CCM authenticates the blob under the wrap key, and the device stores
+    /// the key material it decrypted, so the public key cannot differ. Skipping the read
+    /// saves one round trip per asymmetric key (the attributes are still compared).
+    ImportedFromThisBackup,
+}
+
 /// Looks the backup's object up on the device and compares it: the differences, none
 /// when it matches. A device refusal other than object-not-found, or a transport error,
 /// is an error.
 pub fn check_object(
     client: &mut Client,
     summary: &Summary,
+    public_key: PublicKeyCheck,
 ) -> Result<Vec<Difference>, ClientError> {
     let h = &summary.header;
     let info = match client.get_object_info(h.id, h.object_type) {
@@ -202,7 +216,8 @@ pub fn check_object(
         Err(e) => return Err(e),
     };
     let mut differences = compare(summary, &info);
-    if h.object_type == ObjectType::ASYMMETRIC_KEY
+    if public_key == PublicKeyCheck::Compare
+        && h.object_type == ObjectType::ASYMMETRIC_KEY
         && let Some(backup) = &summary.public_key
         && info.algorithm == h.algorithm
     {
@@ -232,9 +247,12 @@ pub fn check_entry(
     client: &mut Client,
     entry: &Entry,
     login: &Credentials,
+    public_key: PublicKeyCheck,
 ) -> Result<Checked, ClientError> {
-    let mut checked =
-        Checked { differences: check_object(client, &entry.summary)?, session_opened: false };
+    let mut checked = Checked {
+        differences: check_object(client, &entry.summary, public_key)?,
+        session_opened: false,
+    };
     if let (true, Some(keys)) = (checked.differences.is_empty(), &entry.auth_keys) {
         let opened = client.authenticate(Credentials::keys(entry.id(), keys.clone()));
         client.authenticate(login.clone())?;
@@ -615,7 +633,7 @@ fn check(
     for (file, check) in backup.files.iter().zip(report.files.iter_mut()) {
         let Some(entry) = file.entry() else { continue };
         in_backup.insert((entry.id(), entry.object_type()));
-        let differences = check_entry(&mut client, entry, &credentials)
+        let differences = check_entry(&mut client, entry, &credentials, PublicKeyCheck::Compare)
             .map_err(|e| {
                 Error::failure(format!("verify stopped at {} ({})", entry.describe(), file.name))
                     .with_source(e)

@@ -353,9 +353,52 @@ fn a_refused_delete_is_not_sent_again() {
     assert_eq!(out.report.exit_code(), 1);
 }
 
+/// A device that already holds every object of the example (a first run that kept its
+/// login key), so that a second run compares the asymmetric keys' public keys.
+fn device_holding_the_example() -> SharedDevice {
+    let dev = device();
+    assert!(run(&dev, Options { keep_authkey: true, ..defaults() }).report.ok());
+    dev
+}
+
+#[test]
+fn an_object_imported_in_this_run_is_not_asked_for_its_public_key_again() {
+    // IMPORT_WRAPPED authenticated the blob: the device holds its key. Only objects that
+    // were on the device before the run have their public key compared.
+    let dev = device();
+    dev.lock().add_fault(Fault::always(
+        Trigger::Command(CommandCode::GET_PUBLIC_KEY),
+        Action::Error(ErrorCode::INVALID_DATA),
+    ));
+    assert!(run(&dev, defaults()).report.ok());
+}
+
+#[test]
+fn an_asymmetric_key_already_present_with_another_key_fails_verification() {
+    let dev = device();
+    let mut c = client(&dev);
+    c.authenticate(Credentials::password(1, b"password")).unwrap();
+    let header = ObjectHeader {
+        id: 0x100,
+        label: "signing key".parse().unwrap(),
+        domains: Domains(1),
+        capabilities: Capabilities::SIGN_ECDSA | Capabilities::EXPORTABLE_UNDER_WRAP,
+        algorithm: Algorithm::ECP256,
+    };
+    c.generate_asymmetric_key(&yhsm_proto::command::GenerateAsymmetricKey { header }).unwrap();
+    drop(c);
+    let out = run(&dev, defaults());
+    let f = out.report.files.iter().find(|f| f.file == "0x0100-asymmetric-key.yhw").unwrap();
+    assert_eq!(f.outcome, Outcome::AlreadyPresent);
+    assert_eq!(f.verified, Some(false));
+    assert!(f.reason.as_deref().unwrap_or_default().contains("public key"), "{:?}", f.reason);
+    assert!(objects(&dev).contains(&(1, AUTH)), "the login key is kept");
+    assert_eq!(out.report.exit_code(), 1);
+}
+
 #[test]
 fn a_garbled_answer_while_verifying_is_read_once_more() {
-    let dev = device();
+    let dev = device_holding_the_example();
     dev.lock().add_fault(Fault::once(
         Trigger::Command(CommandCode::GET_PUBLIC_KEY),
         Action::CorruptResponse { offset: 20 },
@@ -494,7 +537,7 @@ fn a_copy_of_a_file_is_not_a_failure() {
 
 #[test]
 fn an_error_while_verifying_names_the_object() {
-    let dev = device();
+    let dev = device_holding_the_example();
     dev.lock().add_fault(Fault::always(
         Trigger::Command(CommandCode::GET_PUBLIC_KEY),
         Action::DropResponse,
