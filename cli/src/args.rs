@@ -655,7 +655,9 @@ fn parse_restore(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
         let arg = owned(&arg);
         match &arg {
             Opt::Long(l) if l == "shares-file" => args.shares_file = Some(path(p)?),
+            // `-d` as in yubihsm-setup restore, for operators' muscle memory.
             Opt::Long(l) if l == "keep-authkey" => args.keep_authkey = true,
+            Opt::Short('d') => args.keep_authkey = true,
             Opt::Long(l) if l == "dry-run" => args.dry_run = true,
             Opt::Long(l) if l == "json" => args.json = true,
             _ => {
@@ -952,7 +954,7 @@ Options:
 ";
 
 pub const RESTORE_HELP: &str = "\
-Usage: yhsm restore [DIR] [--shares-file FILE] [--keep-authkey] [--dry-run] [--json]
+Usage: yhsm restore [DIR] [--shares-file FILE] [-d|--keep-authkey] [--dry-run] [--json]
 
 Restores the .yhw files of DIR (default: the current directory) onto the YubiHSM, as
 yubihsm-setup restore does. The wrap key is recovered from shares; every file is decrypted
@@ -966,7 +968,8 @@ decrypts was restored and verified.
 Options:
       --shares-file FILE  The wrap key's shares, one per line (blank lines and # comments
                           ignored); without it, yhsm asks for them at the terminal
-      --keep-authkey      Never delete the authentication key used to log in
+  -d, --keep-authkey      Never delete the authentication key used to log in (as
+                          yubihsm-setup restore -d)
       --dry-run           Decrypt, log in and list the device, print the plan; write nothing
       --json              Print one JSON result object (see the README)
   -h, --help              Show this help
