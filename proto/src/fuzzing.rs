@@ -406,9 +406,10 @@ pub fn session_open(data: &[u8]) {
         }
         SessionMode::CreateAsymmetric => {
             let hs = asymmetric_handshake();
-            let genuine = asymmetric_answer(&hs.request());
+            let request = hs.request();
             match hs.on_create_session_response(answer) {
                 Ok(mut session) => {
+                    let genuine = asymmetric_answer(&request);
                     // The receipt covers both ephemeral keys but not the session id (as
                     // the card cryptogram does not either): a changed id only makes the
                     // device refuse the session's messages later.
