@@ -450,6 +450,7 @@ fn the_check_value_lint_catches_a_plain_comparison() {
     assert!(!is_check_value("MAC_LEN"));
     assert!(!is_check_value("algorithm"));
     assert!(!is_check_value("TagNumber(0)"));
+    assert!(!is_check_value("Ok(expected.len()"));
 }
 
 #[test]
