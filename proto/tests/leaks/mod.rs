@@ -124,9 +124,14 @@ pub fn assert_no_raw_buffers(src: &Path, holders: &[(&str, &str, &[&str])]) {
                 if text[..at].ends_with("Zeroizing<") {
                     continue;
                 }
-                let before = text[..at].trim_end().trim_end_matches(':').trim_end();
-                let field =
-                    before.rsplit(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap();
+                // The field is the name before the last `: ` on the line (`key: Vec<u8>`,
+                // `names: Vec<String>`, `Variant { x: [u8; 32], .. }`).
+                let line = &text[text[..at].rfind('\n').map_or(0, |i| i + 1)..at];
+                let head = line.rfind(": ").map_or(line, |colon| &line[..colon]);
+                let field = head
+                    .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .find(|t| !t.is_empty())
+                    .unwrap_or_default();
                 assert!(
                     public.contains(&field),
                     "{file}: {name}.{field} is a raw `{raw}`: keep secrets in SecretArray, \
