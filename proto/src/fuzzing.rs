@@ -217,6 +217,17 @@ pub fn response_frame(data: &[u8]) {
         }
     }
     for_every_command!(data, both_ways);
+    // What a host does next with some answers, on whatever decodes.
+    if let Ok(log) = command::decode_response_frame::<command::GetLogEntries>(data) {
+        let _ = command::verify_log_chain(&log.entries, None);
+        let _ = command::verify_log_chain(&log.entries, log.entries.last());
+    }
+    if let Ok(option) = command::decode_response_frame::<command::GetOption>(data) {
+        let _ = (option.pairs(), option.audit_mode());
+    }
+    if let Ok(info) = command::decode_response_frame::<command::GetDeviceInfo>(data) {
+        let _ = (info.max_frame_len(), info.has_part_number());
+    }
 }
 
 fn both_ways<C>(data: &[u8])
