@@ -94,6 +94,8 @@ fn shares_files_and_recovered_keys_redact() {
         let key = marker(0x91, 32);
         let list = split_key(&key, format);
         let text = shares::render_shares(&list);
+        // Sized up front: growing would leave a copy of the shares in freed memory.
+        assert_eq!(text.capacity(), text.len(), "the rendered shares grew");
         let file = shares::parse_shares_text(text.as_bytes(), "shares.txt").unwrap();
         let mut secrets: Vec<Vec<u8>> = vec![key.clone()];
         for share in &list {

@@ -460,3 +460,49 @@ fn response_types_with_secrets_stay_redacted_after_decoding() {
     let decoded = PseudoRandom::decode(&random).unwrap();
     assert_debug_hides("PseudoRandom (decoded)", &decoded, &[&random]);
 }
+
+/// A buffer that grows leaves the bytes it held in the freed allocation. The buffers that
+/// carry secrets are sized up front; check at run time that they never grew.
+#[test]
+fn buffers_holding_secrets_never_grow() {
+    let key = PutWrapKey {
+        header: header(Algorithm::AES256_CCM_WRAP),
+        delegated: Capabilities::ALL,
+        key: SecretBytes::new(marker(0x67, 32)),
+    };
+    let data = key.to_data();
+    assert_eq!(data.capacity(), yhsm_proto::frame::MAX_DATA_LEN, "request data grew");
+    let frame = key.to_frame().unwrap();
+    assert_eq!(frame.capacity(), frame.len(), "request frame grew");
+
+    let seed = SecretArray::new(marker_array::<32>(0x68));
+    let (p, q) = (marker(1, 128), marker(2, 128));
+    for body in [
+        Body::WrapKey { delegated: Capabilities::ALL, key: SecretBytes::new(marker(0x69, 24)) },
+        Body::ec_from_private(Algorithm::ECP256, &marker(0x6a, 32)).unwrap(),
+        Body::ed25519_from_seed_with_seed(&seed, [9; 32]),
+        Body::rsa(Algorithm::RSA2048, [&p, &q, &p, &q, &p], &[0xc1; 256]).unwrap(),
+        Body::hmac(Algorithm::HMAC_SHA512, &marker(0x6b, 100)).unwrap(),
+    ] {
+        let bytes = body.to_bytes();
+        assert_eq!(bytes.capacity(), bytes.len(), "body encoding grew: {body:?}");
+    }
+
+    let secret = WrapKeySecret::new(
+        1,
+        Domains(1),
+        Capabilities::ALL,
+        Capabilities::ALL,
+        SecretBytes::new(marker(0x6c, 32)),
+    )
+    .unwrap();
+    let bytes = secret.to_bytes();
+    assert_eq!(bytes.capacity(), bytes.len(), "wrap-key secret encoding grew");
+    for format in ShareFormat::ALL {
+        let rows = [marker(0x6d, 52)];
+        for share in shares::split_with_coefficients(&secret, &rows, 3, format).unwrap() {
+            let text = share.render();
+            assert_eq!(text.capacity(), text.len(), "rendered share grew");
+        }
+    }
+}
