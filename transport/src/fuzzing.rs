@@ -28,7 +28,8 @@ use crate::http::wire::{self, Framing};
 ///   length, a connection is kept alive only when the body's end is known, and the
 ///   frame check never panics;
 /// - 1: the status page: what parses renders back to `key=value` lines that parse to the
-///   same fields;
+///   same fields (values kept verbatim, control characters included: showing them
+///   safely is the caller's job);
 /// - 2: a connector URL: what parses prints as a URL that parses to the same connector,
 ///   and prints the same again.
 pub fn connector(data: &[u8]) {
@@ -58,9 +59,10 @@ fn http_response(data: &[u8]) {
 
 fn status_page(data: &[u8]) {
     let Ok(status) = ConnectorStatus::parse(data) else { return };
+    // CRLF line ends: only one `\r` is dropped per line, so a value may end in `\r`.
     let mut text = String::new();
     for (key, value) in status.fields() {
-        let _ = writeln!(text, "{key}={value}");
+        let _ = write!(text, "{key}={value}\r\n");
     }
     assert_eq!(ConnectorStatus::parse(text.as_bytes()).as_ref(), Ok(&status), "status page");
     let _ = (status.has_device(), status.serial(), status.version());

@@ -88,6 +88,17 @@ fn the_seeds_parse() {
     }
 }
 
+/// Found by the fuzzer (`regressions/connector/status-value-ending-in-cr`): the entry
+/// re-rendered status lines with `\n`, which loses a value's trailing `\r`; the parser
+/// drops one `\r` per line and keeps the rest of the value as sent.
+#[test]
+fn a_status_value_may_end_in_a_carriage_return() {
+    let status = ConnectorStatus::parse(b"status=OK\r\r\nversion=3\x01\n").unwrap();
+    assert_eq!(status.status(), "OK\r");
+    assert_eq!(status.version(), Some("3\x01"));
+    connector(b"\x01status=OK\r\r\n");
+}
+
 #[test]
 fn replays_saved_regressions() {
     let Ok(entries) = fs::read_dir(REGRESSIONS) else { return };
