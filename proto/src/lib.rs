@@ -9,6 +9,9 @@ extern crate std;
 pub mod codec;
 pub mod command;
 pub mod frame;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod object;
 pub mod scp03;
 pub mod secret;

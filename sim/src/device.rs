@@ -8,6 +8,7 @@
 //! failed MAC — which also closes the session).
 
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use chacha20::ChaCha20Rng;
@@ -72,6 +73,15 @@ pub const FACTORY_LABEL: &str = "DEFAULT AUTHKEY CHANGE THIS ASAP";
 pub const FACTORY_KEY_ID: u16 = 1;
 /// Password of the factory authentication key.
 pub const FACTORY_PASSWORD: &[u8] = b"password";
+
+/// The static keys of [`FACTORY_PASSWORD`], derived once per process: PBKDF2 with 10000
+/// iterations is most of the cost of making a device, and the fuzz target makes one per
+/// input. The password is public, so keeping its keys for the life of the process hides
+/// nothing.
+pub(crate) fn factory_keys() -> StaticKeys {
+    static KEYS: OnceLock<StaticKeys> = OnceLock::new();
+    KEYS.get_or_init(|| StaticKeys::from_password(FACTORY_PASSWORD)).clone()
+}
 
 /// A simulated YubiHSM 2.
 #[derive(Debug)]
@@ -225,7 +235,7 @@ impl Device {
     /// The factory state: one authentication key (PROTOCOL.md §3 "Factory state"),
     /// default options, a reset and a boot line in the log, no session.
     pub fn factory_reset(&mut self) {
-        let keys = StaticKeys::from_password(FACTORY_PASSWORD);
+        let keys = factory_keys();
         let all = Capabilities::ALL;
         self.store = Store::new();
         let factory = Object {

@@ -5,6 +5,9 @@ pub mod clock;
 mod cmd;
 pub mod device;
 pub mod fault;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod keys;
 pub mod log;

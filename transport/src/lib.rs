@@ -4,6 +4,9 @@
 pub mod client;
 mod error;
 mod frame_check;
+#[cfg(all(feature = "http", any(test, feature = "fuzzing")))]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "sim")]

@@ -366,7 +366,7 @@ fn check_body_matches_header(object: &WrappedObject, encoded: &[u8]) -> Result<(
     }
 }
 
-fn ccm_seal(
+pub(crate) fn ccm_seal(
     key: &WrapKey,
     nonce: &[u8; NONCE_LEN],
     buf: &mut [u8],

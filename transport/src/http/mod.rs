@@ -11,7 +11,7 @@
 //! here, because the connector may already have forwarded the request to the device.
 
 mod status;
-mod wire;
+pub(crate) mod wire;
 
 use std::fmt::Write as _;
 use std::io::{self, BufReader, Read, Write};
