@@ -162,6 +162,7 @@ macro_rules! for_every_command {
         $f::<CloseSession>($data);
         $f::<DeleteObject>($data);
         $f::<Echo>($data);
+        $f::<ExportRsaWrapped>($data);
         $f::<ExportWrapped>($data);
         $f::<GenerateAsymmetricKey>($data);
         $f::<GenerateWrapKey>($data);
@@ -174,13 +175,17 @@ macro_rules! for_every_command {
         $f::<GetPartNumber>($data);
         $f::<GetPseudoRandom>($data);
         $f::<GetPublicKey>($data);
+        $f::<GetRsaWrappedKey>($data);
         $f::<GetStorageInfo>($data);
+        $f::<ImportRsaWrapped>($data);
         $f::<ImportWrapped>($data);
         $f::<ListObjects>($data);
         $f::<PutAsymmetricKey>($data);
         $f::<PutAuthenticationKey>($data);
         $f::<PutHmacKey>($data);
         $f::<PutOpaque>($data);
+        $f::<PutPublicWrapKey>($data);
+        $f::<PutRsaWrappedKey>($data);
         $f::<PutWrapKey>($data);
         $f::<ResetDevice>($data);
         $f::<SetLogIndex>($data);
