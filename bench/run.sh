@@ -63,15 +63,20 @@ fi
 # every client and the simulator inherit the same one.
 prio=()
 if nice -n -20 true 2>/dev/null; then prio=(nice -n -20); fi
+# Client and simulator wait for each other; on separate CPUs each exchange also pays the
+# wake-up of an idle CPU (tens of microseconds in a VM, depending on what else runs).
+# On one CPU every client pays the same context switches and nothing else.
+pin=()
+if command -v taskset >/dev/null && taskset -c 0 true 2>/dev/null; then pin=(taskset -c 0); fi
 
 step "round trips"
-"${prio[@]}" "$bench" roundtrips "${roundtrip_args[@]}" --yubihsm-rs "$rs_peer" \
+"${prio[@]}" "${pin[@]}" "$bench" roundtrips "${roundtrip_args[@]}" --yubihsm-rs "$rs_peer" \
     --python "$PYTHON" --python-echo bench/peers/python_echo.py >"$out/roundtrips.md"
 
 step "restore"
 YHSM=target/release/yhsm bench/make-backup.sh "$out/backup" "$restore_files"
 # The wrap key's attributes are the ones bench/make-backup.sh gives its shares.
-"${prio[@]}" "$bench" restore --runs "$restore_runs" --files "$restore_files" --yhsm target/release/yhsm \
+"${prio[@]}" "${pin[@]}" "$bench" restore --runs "$restore_runs" --files "$restore_files" --yhsm target/release/yhsm \
     --python "$PYTHON" --python-restore bench/peers/python_restore.py --backup "$out/backup" \
     --wrap-key-file examples/keys/wrap-key.hex --wrap-id 0x0002 \
     --capabilities export-wrapped,import-wrapped \
@@ -126,8 +131,6 @@ else
 fi
 # Start-up on one CPU: a parent woken on another CPU, busy with other work, can wait for
 # the next scheduler tick (4 ms here) to see its child exit, which measures the machine.
-pin=()
-if command -v taskset >/dev/null && taskset -c 0 true 2>/dev/null; then pin=(taskset -c 0); fi
 startup=$("${prio[@]}" "${pin[@]}" "$bench" startup "$startup_runs" target/release/yhsm --version)
 py_startup=$("${prio[@]}" "${pin[@]}" "$bench" startup "$startup_runs" "$PYTHON" -c 'import yubihsm.core')
 verdict() { if [ "$1" = 1 ]; then echo met; else echo "**not met**"; fi; }
