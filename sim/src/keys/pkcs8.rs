@@ -171,17 +171,18 @@ impl<'a> Der<'a> {
         Ok((tag, value))
     }
 
-    /// The next element, which must have tag `tag`.
-    fn expect(&mut self, tag: u8) -> Result<&'a [u8], ErrorCode> {
+    /// The next element, which must have the DER type `expected` (a public type byte,
+    /// not a check value).
+    fn expect(&mut self, expected: u8) -> Result<&'a [u8], ErrorCode> {
         match self.next()? {
-            (t, value) if t == tag => Ok(value),
+            (found, value) if found == expected => Ok(value),
             _ => Err(ErrorCode::INVALID_DATA),
         }
     }
 
-    /// The next element when it has tag `tag`.
-    fn optional(&mut self, tag: u8) -> Result<Option<&'a [u8]>, ErrorCode> {
-        if self.rest.first() == Some(&tag) { self.expect(tag).map(Some) } else { Ok(None) }
+    /// The next element when it has the DER type `wanted`.
+    fn optional(&mut self, wanted: u8) -> Result<Option<&'a [u8]>, ErrorCode> {
+        if self.rest.first() == Some(&wanted) { self.expect(wanted).map(Some) } else { Ok(None) }
     }
 
     /// A non-negative INTEGER's big-endian digits, without the sign byte.
