@@ -6,9 +6,9 @@
 
 use alloc::vec::Vec;
 
-use aes::Aes128;
 use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
-use cmac::Mac;
+use aes::{Aes128, Block};
+use cmac::{Cmac, Mac};
 use zeroize::Zeroize;
 
 use super::SessionError;
@@ -57,14 +57,20 @@ struct Parts<'a> {
 }
 
 /// Keys, MAC chaining value and counter of an authenticated session.
+///
+/// The key schedules of S-ENC, S-MAC and S-RMAC are expanded once per session rather
+/// than once per message (the `aes` and `cmac` types wipe them on drop: feature
+/// `zeroize`); each MAC starts from a clone of its keyed state.
 pub(crate) struct Channel {
-    keys: SessionKeys,
+    enc: Aes128,
+    mac: Cmac<Aes128>,
+    rmac: Cmac<Aes128>,
     chain: [u8; BLOCK_LEN],
     counter: u64,
     session_id: u8,
 }
 
-/// The keys zeroize themselves; the chaining value is wiped here.
+/// The key schedules zeroize themselves; the chaining value is wiped here.
 impl Drop for Channel {
     fn drop(&mut self) {
         self.chain.zeroize();
@@ -74,7 +80,15 @@ impl Drop for Channel {
 impl Channel {
     /// A channel right after authentication: the counter starts at 1.
     pub(crate) fn new(keys: SessionKeys, session_id: u8, chain: [u8; BLOCK_LEN]) -> Self {
-        Self { keys, chain, counter: 1, session_id }
+        let key: &[u8; KEY_LEN] = keys.enc.expose_secret();
+        Self {
+            enc: Aes128::new(key.into()),
+            mac: cmac_aes128(keys.mac.expose_secret()),
+            rmac: cmac_aes128(keys.rmac.expose_secret()),
+            chain,
+            counter: 1,
+            session_id,
+        }
     }
 
     pub(crate) fn session_id(&self) -> u8 {
@@ -92,7 +106,7 @@ impl Channel {
         max_data_len: usize,
     ) -> Result<Vec<u8>, SessionError> {
         let mut frame = self.encrypt(COMMAND_CODE, inner, max_data_len, &COMMAND)?;
-        let mut m = cmac_aes128(self.keys.mac.expose_secret());
+        let mut m = self.mac.clone();
         m.update(&self.chain);
         m.update(&frame);
         self.chain = m.finalize().into_bytes().into();
@@ -119,7 +133,7 @@ impl Channel {
     /// can answer a malformed command inside the session.
     pub(crate) fn open_command(&mut self, frame: &[u8]) -> Result<Vec<u8>, SessionError> {
         let Parts { authenticated, ct, mac } = self.split(frame, COMMAND_CODE, &COMMAND)?;
-        let mut m = cmac_aes128(self.keys.mac.expose_secret());
+        let mut m = self.mac.clone();
         m.update(&self.chain);
         m.update(authenticated);
         let chain: [u8; BLOCK_LEN] = m.finalize().into_bytes().into();
@@ -148,7 +162,7 @@ impl Channel {
     }
 
     fn rmac(&self, authenticated: &[u8]) -> [u8; MAC_LEN] {
-        let mut m = cmac_aes128(self.keys.rmac.expose_secret());
+        let mut m = self.rmac.clone();
         m.update(&self.chain);
         m.update(authenticated);
         let full: [u8; BLOCK_LEN] = m.finalize().into_bytes().into();
@@ -180,8 +194,7 @@ impl Channel {
         frame.extend_from_slice(inner);
         frame.push(0x80);
         frame.resize(start + padded_len, 0);
-        let cipher = self.cipher();
-        cbc_encrypt(&cipher, self.icv(&cipher), &mut frame[start..]);
+        cbc_encrypt(&self.enc, self.icv(), &mut frame[start..]);
         Ok(frame)
     }
 
@@ -216,8 +229,7 @@ impl Channel {
     /// Decrypts and unpads; no plaintext escapes when the padding is wrong.
     fn decrypt(&self, ct: &[u8]) -> Result<Vec<u8>, SessionError> {
         let mut buf = ct.to_vec();
-        let cipher = self.cipher();
-        cbc_decrypt(&cipher, self.icv(&cipher), &mut buf);
+        cbc_decrypt(&self.enc, self.icv(), ct, &mut buf);
         match unpadded_len(&buf) {
             Some(n) => {
                 buf[n..].zeroize();
@@ -231,15 +243,10 @@ impl Channel {
         }
     }
 
-    fn cipher(&self) -> Aes128 {
-        let key: &[u8; KEY_LEN] = self.keys.enc.expose_secret();
-        Aes128::new(key.into())
-    }
-
     /// The ICV: the counter as a 16-byte big-endian block, encrypted with S-ENC.
-    fn icv(&self, cipher: &Aes128) -> [u8; BLOCK_LEN] {
+    fn icv(&self) -> [u8; BLOCK_LEN] {
         let mut block = u128::from(self.counter).to_be_bytes();
-        cipher.encrypt_block((&mut block).into());
+        self.enc.encrypt_block((&mut block).into());
         block
     }
 }
@@ -281,18 +288,18 @@ fn cbc_encrypt(cipher: &Aes128, iv: [u8; BLOCK_LEN], buf: &mut [u8]) {
     }
 }
 
-fn cbc_decrypt(cipher: &Aes128, iv: [u8; BLOCK_LEN], buf: &mut [u8]) {
-    let (blocks, _) = buf.as_chunks_mut::<BLOCK_LEN>();
-    let mut prev = iv;
-    for block in blocks {
-        let ct = *block;
-        cipher.decrypt_block(block.into());
+/// CBC decryption of `buf`, a copy of the ciphertext `ct`. Unlike encryption it has no
+/// chain through the cipher: every block is decrypted at once (AES-NI pipelines them),
+/// then XORed with the ciphertext block before it.
+fn cbc_decrypt(cipher: &Aes128, iv: [u8; BLOCK_LEN], ct: &[u8], buf: &mut [u8]) {
+    let (blocks, _) = Block::slice_as_chunks_mut(buf);
+    cipher.decrypt_blocks(blocks);
+    let (previous, _) = ct.as_chunks::<BLOCK_LEN>();
+    for (block, prev) in blocks.iter_mut().zip(core::iter::once(&iv).chain(previous)) {
         for (b, p) in block.iter_mut().zip(prev) {
             *b ^= p;
         }
-        prev = ct;
     }
-    prev.zeroize();
 }
 
 #[cfg(test)]
@@ -350,8 +357,7 @@ mod tests {
         frame.push(device.session_id);
         let start = frame.len();
         frame.extend_from_slice(plaintext);
-        let cipher = device.cipher();
-        cbc_encrypt(&cipher, device.icv(&cipher), &mut frame[start..]);
+        cbc_encrypt(&device.enc, device.icv(), &mut frame[start..]);
         let rmac = device.rmac(&frame);
         frame.extend_from_slice(&rmac);
         frame
@@ -420,7 +426,19 @@ mod tests {
         // Equal plaintext blocks give different ciphertext blocks.
         assert_ne!(buf[..16], buf[16..32]);
         assert_ne!(buf[16..32], buf[32..]);
-        cbc_decrypt(&cipher, [1; 16], &mut buf);
+        let ct = buf;
+        cbc_decrypt(&cipher, [1; 16], &ct, &mut buf);
         assert_eq!(buf, [0x5a; 48]);
+        // Block by block, as CBC is defined: P_i = D(C_i) xor C_{i-1}, C_0 = IV.
+        let mut prev = [1u8; 16];
+        for chunk in ct.chunks(16) {
+            let mut block: [u8; 16] = chunk.try_into().unwrap();
+            cipher.decrypt_block((&mut block).into());
+            for (b, p) in block.iter_mut().zip(prev) {
+                *b ^= p;
+            }
+            assert_eq!(block, [0x5a; 16]);
+            prev = chunk.try_into().unwrap();
+        }
     }
 }
