@@ -22,9 +22,13 @@
 mod support;
 
 use std::collections::BTreeMap;
+mod words;
+
 use std::fs;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use words::words;
 
 use aes::Aes256;
 use ccm::Ccm;
@@ -325,36 +329,6 @@ struct Case {
     exit: i32,
     stderr: Vec<String>,
     stdout: Vec<String>,
-}
-
-/// Splits on spaces; single quotes group (no escapes).
-fn words(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let (mut quoted, mut any) = (false, false);
-    for c in s.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                any = true;
-            }
-            ' ' if !quoted => {
-                if any {
-                    out.push(std::mem::take(&mut cur));
-                }
-                any = false;
-            }
-            c => {
-                cur.push(c);
-                any = true;
-            }
-        }
-    }
-    assert!(!quoted, "unbalanced quote in {s:?}");
-    if any {
-        out.push(cur);
-    }
-    out
 }
 
 fn parse(name: &str, text: &str) -> Case {

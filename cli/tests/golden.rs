@@ -39,10 +39,14 @@
     reason = "test code: a panic is a failed test"
 )]
 
+mod words;
+
 use std::fs;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use words::words;
 
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors");
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
@@ -86,36 +90,6 @@ fn unescape(s: &str) -> String {
             Some('\\') => out.push('\\'),
             other => panic!("bad escape \\{other:?} in {s:?}"),
         }
-    }
-    out
-}
-
-/// Splits on spaces, with '...' quoting.
-fn words(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let (mut quoted, mut any) = (false, false);
-    for c in s.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                any = true;
-            }
-            ' ' if !quoted => {
-                if any {
-                    out.push(std::mem::take(&mut cur));
-                }
-                any = false;
-            }
-            c => {
-                cur.push(c);
-                any = true;
-            }
-        }
-    }
-    assert!(!quoted, "unbalanced quote in {s:?}");
-    if any {
-        out.push(cur);
     }
     out
 }
