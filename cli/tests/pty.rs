@@ -14,7 +14,7 @@
 )]
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -31,15 +31,80 @@ fn has_script() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn wait_for(screen: &Mutex<Vec<u8>>, text: &str, after: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let seen = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
-        if let Some(at) = seen.get(after..).and_then(|s| s.find(text)) {
-            return after + at + text.len();
+/// A `yhsm` command line running on a pseudo-terminal made by `script`, with everything
+/// the terminal shows collected by a reader thread.
+struct Terminal {
+    child: Child,
+    screen: Arc<Mutex<Vec<u8>>>,
+    reader: thread::JoinHandle<()>,
+    keyboard: ChildStdin,
+    /// How much of the screen the last `wait_for` consumed.
+    at: usize,
+}
+
+impl Terminal {
+    /// Runs `yhsm ARGS` (ARGS already quoted for the shell) with terminal echo on.
+    fn spawn(args: &str) -> Self {
+        let bin = env!("CARGO_BIN_EXE_yhsm");
+        assert!(!bin.contains('\''), "the test quotes the binary's path with '");
+        let mut child = Command::new("script")
+            .args(["--quiet", "--return", "--flush", "--echo", "always", "--command"])
+            .arg(format!("'{bin}' {args}"))
+            .arg("/dev/null")
+            .env_remove("YHSM_PASSWORD")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let screen = Arc::new(Mutex::new(Vec::new()));
+        let mut out = child.stdout.take().unwrap();
+        let reader = {
+            let screen = Arc::clone(&screen);
+            thread::spawn(move || {
+                let mut buf = [0u8; 256];
+                while let Ok(n) = out.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    screen.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            })
+        };
+        let keyboard = child.stdin.take().unwrap();
+        Self { child, screen, reader, keyboard, at: 0 }
+    }
+
+    /// Waits until `text` appears after what earlier waits consumed.
+    fn wait_for(&mut self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let seen = String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned();
+            if let Some(at) = seen.get(self.at..).and_then(|s| s.find(text)) {
+                self.at += at + text.len();
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {text:?}; screen:\n{seen}");
+            thread::sleep(Duration::from_millis(20));
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {text:?}; screen:\n{seen}");
-        thread::sleep(Duration::from_millis(20));
+    }
+
+    /// Types `line` and Enter, like a person who has just read the prompt.
+    fn type_line(&mut self, line: &str) {
+        // rpassword turns echo off right after it shows the prompt; give it that moment.
+        thread::sleep(Duration::from_millis(300));
+        self.keyboard.write_all(format!("{line}\r").as_bytes()).unwrap();
+        self.keyboard.flush().unwrap();
+    }
+
+    /// Closes the keyboard, waits for the command and returns its success and the screen.
+    fn finish(self) -> (bool, String) {
+        drop(self.keyboard);
+        let mut child = self.child;
+        let status = child.wait().unwrap();
+        self.reader.join().unwrap();
+        let screen = String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned();
+        (status.success(), screen)
     }
 }
 
@@ -49,54 +114,18 @@ fn shares_typed_at_the_terminal_are_not_echoed() {
         eprintln!("skipped: util-linux `script` is not installed");
         return;
     }
-    let bin = env!("CARGO_BIN_EXE_yhsm");
-    assert!(!bin.contains('\''), "the test quotes the binary's path with '");
-    let mut child = Command::new("script")
-        .args(["--quiet", "--return", "--flush", "--echo", "always", "--command"])
-        .arg(format!("'{bin}' shares combine --reveal"))
-        .arg("/dev/null")
-        .env_remove("YHSM_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let screen = Arc::new(Mutex::new(Vec::new()));
-    let mut out = child.stdout.take().unwrap();
-    let reader = {
-        let screen = Arc::clone(&screen);
-        thread::spawn(move || {
-            let mut buf = [0u8; 256];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                screen.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        })
-    };
-    let mut keyboard = child.stdin.take().unwrap();
-    let mut type_line = |line: &str| {
-        // rpassword turns echo off right after it shows the prompt; give it that moment.
-        thread::sleep(Duration::from_millis(300));
-        keyboard.write_all(format!("{line}\r").as_bytes()).unwrap();
-        keyboard.flush().unwrap();
-    };
+    let mut t = Terminal::spawn("shares combine --reveal");
+    t.wait_for("Enter the number of shares: ");
+    t.type_line("2");
+    t.wait_for("Enter share number 1: ");
+    t.type_line(S1);
+    t.wait_for("Received share 1 of 2");
+    t.wait_for("Enter share number 2: ");
+    t.type_line(S2);
+    t.wait_for("algorithm:");
+    let (ok, screen) = t.finish();
 
-    let at = wait_for(&screen, "Enter the number of shares: ", 0);
-    type_line("2");
-    let at = wait_for(&screen, "Enter share number 1: ", at);
-    type_line(S1);
-    let at = wait_for(&screen, "Received share 1 of 2", at);
-    let at = wait_for(&screen, "Enter share number 2: ", at);
-    type_line(S2);
-    wait_for(&screen, "algorithm:", at);
-    drop(keyboard);
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    let screen = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
-
-    assert!(status.success(), "yhsm failed; screen:\n{screen}");
+    assert!(ok, "yhsm failed; screen:\n{screen}");
     assert!(
         screen.contains("Enter the number of shares: 2"),
         "the count should have been echoed (is echo on?); screen:\n{screen}"
@@ -123,56 +152,22 @@ fn restore_prompts_for_shares_and_password_without_echo() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/backup");
     let shares = std::fs::read_to_string(format!("{example}/shares.txt")).unwrap();
     let shares: Vec<&str> = shares.lines().filter(|l| !l.starts_with('#')).collect();
-    let bin = env!("CARGO_BIN_EXE_yhsm");
-    assert!(!bin.contains('\'') && !example.contains('\''), "the test quotes paths with '");
-    let mut child = Command::new("script")
-        .args(["--quiet", "--return", "--flush", "--echo", "always", "--command"])
-        .arg(format!("'{bin}' -c sim: restore '{example}'"))
-        .arg("/dev/null")
-        .env_remove("YHSM_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let screen = Arc::new(Mutex::new(Vec::new()));
-    let mut out = child.stdout.take().unwrap();
-    let reader = {
-        let screen = Arc::clone(&screen);
-        thread::spawn(move || {
-            let mut buf = [0u8; 256];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                screen.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        })
-    };
-    let mut keyboard = child.stdin.take().unwrap();
-    let mut type_line = |line: &str| {
-        thread::sleep(Duration::from_millis(300));
-        keyboard.write_all(format!("{line}\r").as_bytes()).unwrap();
-        keyboard.flush().unwrap();
-    };
+    assert!(!example.contains('\''), "the test quotes paths with '");
+    let mut t = Terminal::spawn(&format!("-c sim: restore '{example}'"));
+    t.wait_for("Enter the number of shares: ");
+    t.type_line("2");
+    t.wait_for("Enter share number 1: ");
+    t.type_line(shares[2]);
+    t.wait_for("Received share 1 of 2");
+    t.wait_for("Enter share number 2: ");
+    t.type_line(shares[0]);
+    t.wait_for("Received share 2 of 2");
+    t.wait_for("Password for authentication key 0x0001: ");
+    t.type_line("password");
+    t.wait_for("All done");
+    let (ok, screen) = t.finish();
 
-    let at = wait_for(&screen, "Enter the number of shares: ", 0);
-    type_line("2");
-    let at = wait_for(&screen, "Enter share number 1: ", at);
-    type_line(shares[2]);
-    let at = wait_for(&screen, "Received share 1 of 2", at);
-    let at = wait_for(&screen, "Enter share number 2: ", at);
-    type_line(shares[0]);
-    let at = wait_for(&screen, "Received share 2 of 2", at);
-    let at = wait_for(&screen, "Password for authentication key 0x0001: ", at);
-    type_line("password");
-    wait_for(&screen, "All done", at);
-    drop(keyboard);
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    let screen = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
-
-    assert!(status.success(), "yhsm failed; screen:\n{screen}");
+    assert!(ok, "yhsm failed; screen:\n{screen}");
     assert!(screen.contains("Enter the number of shares: 2"), "echo is off? screen:\n{screen}");
     assert!(screen.contains("Previous authentication key 0x0001 deleted"), "screen:\n{screen}");
     for share in [shares[0], shares[2]] {
