@@ -310,6 +310,9 @@ fn established_sessions_refuse_a_tampered_answer() {
 #[test]
 fn replays_saved_regressions() {
     for (target, entry) in TARGETS {
+        // A target without saved inputs has no directory; the root must exist, or a wrong
+        // path would make this test pass without replaying anything.
+        assert!(Path::new(REGRESSIONS).join("README.md").is_file(), "no {REGRESSIONS}");
         let dir = Path::new(REGRESSIONS).join(target);
         let Ok(entries) = fs::read_dir(&dir) else { continue };
         for e in entries {
