@@ -13,9 +13,8 @@
 //! replaced with `--force`; without it the dump checks all its file names before
 //! exporting anything.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::PathBuf;
 
 use yhsm_proto::command::ExportWrapped;
 use yhsm_proto::frame::ErrorCode;
@@ -25,6 +24,7 @@ use yhsm_transport::{Client, ClientError};
 
 use crate::device::command_error;
 use crate::error::{Error, Result};
+use crate::files;
 use crate::json::Value;
 use crate::text;
 
@@ -219,7 +219,8 @@ pub fn dump(
             match client.export_wrapped(options.wrap_id, object_type, id, options.format()) {
                 Ok(blob) => {
                     let file = options.dir.join(file_name(id, object_type));
-                    write_atomically(&file, wrap::encode_text(&blob).as_bytes())?;
+                    // Existing files were refused above unless --force was given.
+                    files::write_file(&file, wrap::encode_text(&blob).as_bytes(), true, "file")?;
                     Outcome::Exported { file }
                 }
                 // The device refused this object: say why, and go on with the others.
@@ -319,31 +320,6 @@ fn refusal(
     e.to_string()
 }
 
-/// Writes `contents` to `path` through a temporary file in the same directory (mode
-/// 0600), synced, then renamed over `path`.
-fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = (|| -> io::Result<()> {
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&temp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    written.map_err(|e| {
-        let _ = fs::remove_file(&temp);
-        Error::failure(format!("cannot write `{}`", path.display())).with_source(e)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,28 +329,6 @@ mod tests {
         assert_eq!(file_name(3, ObjectType::AUTHENTICATION_KEY), "0x0003-authentication-key.yhw");
         assert_eq!(file_name(0xbeef, ObjectType::OPAQUE), "0xbeef-opaque.yhw");
         assert_eq!(file_name(0x10, ObjectType(0x42)), "0x0010-0x42.yhw");
-    }
-
-    #[test]
-    fn writes_atomically_with_owner_only_permissions() {
-        let dir = std::env::temp_dir().join(format!("yhsm-dump-test-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("0x0001-opaque.yhw");
-        write_atomically(&path, b"first").unwrap();
-        write_atomically(&path, b"second").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"second");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        }
-        // No temporary file is left behind.
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
-        let missing = dir.join("no-such-dir").join("x.yhw");
-        let e = write_atomically(&missing, b"x").unwrap_err();
-        assert!(e.message().contains("no-such-dir"), "{}", e.message());
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Reading inputs (bounded, into zeroizing buffers) and writing outputs without clobbering.
+//! Reading inputs (bounded, into zeroizing buffers) and writing outputs atomically,
+//! without clobbering unless asked.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
 
@@ -54,24 +55,67 @@ fn read_limited(reader: impl Read) -> io::Result<Zeroizing<Vec<u8>>> {
     Ok(buf)
 }
 
-/// Writes `contents` to a new file; an existing file is replaced only when `force` is set.
-pub fn write_new_file(path: &Path, contents: &[u8], force: bool, what: &str) -> Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true);
-    if force {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
+/// Writes `contents` to `path` the one way every output is written: through a temporary
+/// file in the same directory (mode 0600: wrapped keys and shares are nobody else's
+/// business), synced, then renamed over `path`, so a reader never sees half a file. An
+/// existing `path` is replaced only when `overwrite` is set; `what` names the file's role
+/// in errors ("output file").
+pub fn write_file(path: &Path, contents: &[u8], overwrite: bool, what: &str) -> Result<()> {
+    if !overwrite && fs::symlink_metadata(path).is_ok() {
+        return Err(Error::failure(format!(
+            "cannot create {what} `{}`: it already exists",
+            path.display()
+        ))
+        .with_hint("use --force to overwrite it"));
     }
-    let mut file = options.open(path).map_err(|e| {
-        let err = Error::failure(format!("cannot create {what} `{}`", path.display()));
-        if e.kind() == io::ErrorKind::AlreadyExists {
-            err.with_source(e).with_hint("use --force to overwrite it")
-        } else {
-            err.with_source(e)
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| -> io::Result<()> {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
         }
-    })?;
-    file.write_all(contents).and_then(|()| file.sync_all()).map_err(|e| {
+        let mut file = options.open(&temp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)
+    })();
+    written.map_err(|e| {
+        let _ = fs::remove_file(&temp);
         Error::failure(format!("cannot write {what} `{}`", path.display())).with_source(e)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_atomically_with_owner_only_permissions_and_no_clobbering() {
+        let dir = std::env::temp_dir().join(format!("yhsm-files-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("0x0001-opaque.yhw");
+        write_file(&path, b"first", false, "output file").unwrap();
+        let e = write_file(&path, b"second", false, "output file").unwrap_err();
+        assert_eq!(e.hint(), Some("use --force to overwrite it"));
+        assert_eq!(fs::read(&path).unwrap(), b"first");
+        write_file(&path, b"second", true, "output file").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        // No temporary file is left behind.
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        let missing = dir.join("no-such-dir").join("x.yhw");
+        let e = write_file(&missing, b"x", true, "output file").unwrap_err();
+        assert!(e.message().contains("no-such-dir"), "{}", e.message());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -98,7 +98,7 @@ fn run(cli: Cli) -> Result<u8> {
             if a.out.as_os_str() == "-" {
                 return print(&text).map(|()| EXIT_OK);
             }
-            yhsm::files::write_new_file(&a.out, text.as_bytes(), a.force, "output file")?;
+            yhsm::files::write_file(&a.out, text.as_bytes(), a.force, "output file")?;
             print(&format!(
                 "Wrote {}: {} 0x{:04x} ({}), wrapped with {}\n",
                 yhsm::text::printable(&a.out.display().to_string()),
