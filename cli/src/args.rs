@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use lexopt::Parser;
 use lexopt::prelude::*;
 use yhsm::options::GlobalOptions;
-use yhsm::password::{PASSWORD_ARGUMENT_WARNING, Password};
+use yhsm::util::password::{PASSWORD_ARGUMENT_WARNING, Password};
 use yhsm::wrap::WrapSpec;
 use yhsm::wrapkey::{NO_WRAP_KEY_HINT, WRAP_KEY_ARGUMENT_WARNING, WrapKeySource};
 use yhsm::{Error, Result};
@@ -140,7 +140,7 @@ pub struct CombineArgs {
 #[derive(Debug)]
 pub struct SplitArgs {
     pub key: WrapKeySource,
-    pub options: yhsm::shares::SplitOptions,
+    pub options: yhsm::wrapkey::shares::SplitOptions,
 }
 
 #[derive(Debug)]
@@ -608,7 +608,7 @@ fn parse_split(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             }
         }
     }
-    let options = yhsm::shares::SplitOptions {
+    let options = yhsm::wrapkey::shares::SplitOptions {
         threshold: require(threshold, "-t (the threshold)")?,
         count: require(n, "-n (the number of shares)")?,
         format: share_format,

@@ -21,9 +21,9 @@ use yhsm_proto::wrap::{self, Body, WrapError, WrapKey, WrappedBlob};
 use yhsm_proto::{ObjectId, ObjectType};
 
 use crate::error::{Error, Result};
-use crate::files;
 use crate::inspect::Summary;
-use crate::text;
+use crate::util::files;
+use crate::util::text;
 
 /// The file extension of wrapped objects.
 pub const EXTENSION: &str = "yhw";

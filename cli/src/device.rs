@@ -14,7 +14,8 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::options::GlobalOptions;
-use crate::{password, trace};
+use crate::trace;
+use crate::util::password;
 
 /// Opens the transport a connector URL names: the real one ([`yhsm_transport::open`]), or
 /// in tests a simulator the test holds (to inject faults and look at the device).

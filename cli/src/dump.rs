@@ -24,9 +24,9 @@ use yhsm_transport::{Client, ClientError};
 
 use crate::device::command_error;
 use crate::error::{Error, Result};
-use crate::files;
-use crate::json::Value;
-use crate::text;
+use crate::util::files;
+use crate::util::json::Value;
+use crate::util::text;
 
 /// What `yhsm dump` was asked to do.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use yhsm_transport::Client;
 
 use crate::device::command_error;
 use crate::error::Result;
-use crate::json::Value;
-use crate::text::Fields;
+use crate::util::json::Value;
+use crate::util::text::Fields;
 
 /// What `yhsm info` shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub fn render_human(info: &Info) -> String {
         .add("serial", info.device.serial.to_string())
         .add("firmware", format!("{major}.{minor}.{patch}"));
     if let Some(pn) = &info.part_number {
-        f.add("part number", crate::text::quoted(pn));
+        f.add("part number", crate::util::text::quoted(pn));
     }
     f.add("log", format!("{} of {} entries used", info.device.log_used, info.device.log_total))
         .add("storage records", format!("{} of {} free", s.free_records, s.total_records))

@@ -6,9 +6,9 @@ use std::path::Path;
 use yhsm_proto::Capabilities;
 use yhsm_proto::wrap::{self, WrapHeader, WrapKey};
 
-use crate::files;
-use crate::json::Value;
-use crate::text::{self, Fields};
+use crate::util::files;
+use crate::util::json::Value;
+use crate::util::text::{self, Fields};
 
 /// What one file holds, without its secret parts.
 #[derive(Clone, Debug, PartialEq, Eq)]

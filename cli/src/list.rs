@@ -6,8 +6,8 @@ use yhsm_transport::Client;
 
 use crate::device::command_error;
 use crate::error::Result;
-use crate::json::Value;
-use crate::text::{self, Fields};
+use crate::util::json::Value;
+use crate::util::text::{self, Fields};
 
 /// Every visible object's info, by id then type.
 pub fn list_objects(client: &mut Client) -> Result<Vec<ObjectInfo>> {

@@ -9,10 +9,11 @@ use std::process::ExitCode;
 
 use args::{Cli, Command};
 use yhsm::error::{EXIT_FAILURE, EXIT_OK};
-use yhsm::prompt::Prompter;
+use yhsm::util::prompt::Prompter;
+use yhsm::wrapkey::shares;
 use yhsm::{
-    Error, ErrorKind, GlobalOptions, Result, dump, info, inspect, list, raw, restore, shares,
-    verify, wrap, wrapkey,
+    Error, ErrorKind, GlobalOptions, Result, dump, info, inspect, list, raw, restore, verify, wrap,
+    wrapkey,
 };
 use yhsm_transport::Client;
 use zeroize::Zeroizing;
@@ -81,7 +82,7 @@ fn run(cli: Cli) -> Result<u8> {
                     if let Err(e) = &r.result {
                         eprintln_safe(&format!(
                             "yhsm: error: {}: {e}",
-                            yhsm::text::printable(&r.file)
+                            yhsm::util::text::printable(&r.file)
                         ));
                     }
                 }
@@ -90,7 +91,7 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Wrap(a) => {
             wrap::check_spec(&a.spec)?;
-            let input = yhsm::files::read_file(&a.input, "input file")?;
+            let input = yhsm::util::files::read_file(&a.input, "input file")?;
             let object =
                 wrap::build_object(&a.spec, &input, &a.input.display().to_string(), a.in_hex)?;
             let key = wrapkey::load(&a.key)?.key;
@@ -98,10 +99,10 @@ fn run(cli: Cli) -> Result<u8> {
             if a.out.as_os_str() == "-" {
                 return print(&text).map(|()| EXIT_OK);
             }
-            yhsm::files::write_file(&a.out, text.as_bytes(), a.force, "output file")?;
+            yhsm::util::files::write_file(&a.out, text.as_bytes(), a.force, "output file")?;
             print(&format!(
                 "Wrote {}: {} 0x{:04x} ({}), wrapped with {}\n",
-                yhsm::text::printable(&a.out.display().to_string()),
+                yhsm::util::text::printable(&a.out.display().to_string()),
                 object.header.object_type,
                 object.header.id,
                 object.header.algorithm,
@@ -134,7 +135,7 @@ fn run(cli: Cli) -> Result<u8> {
             print(&shares::render_shares(&made)).map(|()| EXIT_OK)
         }
         Command::Restore(a) => {
-            let env = std::env::var_os(yhsm::password::PASSWORD_ENV);
+            let env = std::env::var_os(yhsm::util::password::PASSWORD_ENV);
             let mut show = |event: &restore::Event| {
                 for line in restore::render(event).into_iter().filter(|_| !a.json) {
                     match line {
@@ -156,7 +157,7 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(code)
         }
         Command::Verify(a) => {
-            let env = std::env::var_os(yhsm::password::PASSWORD_ENV);
+            let env = std::env::var_os(yhsm::util::password::PASSWORD_ENV);
             let outcome = verify::command(&cli.global, &a, &mut TtyPrompter, env)?;
             if a.json {
                 print(&outcome.to_json().to_pretty())?;
@@ -241,7 +242,7 @@ fn run(cli: Cli) -> Result<u8> {
 
 /// Opens a session as the global options say; the password prompt is the terminal's.
 fn connect(global: &GlobalOptions) -> Result<Client> {
-    yhsm::connect(global, std::env::var_os(yhsm::password::PASSWORD_ENV), &mut |prompt| {
+    yhsm::connect(global, std::env::var_os(yhsm::util::password::PASSWORD_ENV), &mut |prompt| {
         TtyPrompter.read_secret(prompt)
     })
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use yhsm_proto::ObjectId;
 use yhsm_transport::ConnectorUrl;
 
-use crate::password::PasswordOptions;
+use crate::util::password::PasswordOptions;
 
 /// The authentication key used when `-k` is not given: the factory key.
 pub const DEFAULT_AUTHKEY: ObjectId = 1;

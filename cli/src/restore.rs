@@ -52,12 +52,12 @@ use yhsm_transport::{Client, ClientError, Credentials};
 use crate::backup::{Backup, FileState};
 use crate::device::{self, OpenTransport};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
-use crate::json::Value;
 use crate::options::GlobalOptions;
-use crate::password;
-use crate::prompt::Prompter;
-use crate::shares::{self, RecoveredKey};
+use crate::util::json::Value;
+use crate::util::password;
+use crate::util::prompt::Prompter;
 use crate::verify::{self, Difference, PublicKeyCheck, WrapKeyAttributes};
+use crate::wrapkey::shares::{self, RecoveredKey};
 
 /// The label of a wrap key stored from shares (the shares carry none), unless the backup
 /// holds the wrap key object itself.

@@ -24,8 +24,8 @@ use std::time::UNIX_EPOCH;
 use yhsm_transport::{ExchangeEvent, Observer};
 
 use crate::error::{Error, Result};
-use crate::json::Value;
 use crate::options::GlobalOptions;
+use crate::util::json::Value;
 
 /// The observer the global options ask for: `-v` to standard error, `--trace FILE`, both,
 /// or none.

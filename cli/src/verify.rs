@@ -33,12 +33,12 @@ use yhsm_transport::{Client, ClientError, Credentials};
 use crate::backup::{Backup, Entry};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
 use crate::inspect::Summary;
-use crate::json::Value;
 use crate::options::GlobalOptions;
-use crate::prompt::Prompter;
 use crate::restore::{self, Login};
-use crate::shares::RecoveredKey;
-use crate::text;
+use crate::util::json::Value;
+use crate::util::prompt::Prompter;
+use crate::util::text;
+use crate::wrapkey::shares::RecoveredKey;
 use crate::wrapkey::{self, WrapKeySource};
 
 /// One way a device object differs from the backup's.

@@ -28,8 +28,8 @@ use yhsm_proto::{
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::password;
-use crate::rng;
+use crate::util::password;
+use crate::util::rng;
 
 /// The attributes of the object to wrap.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -64,9 +64,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use yhsm::options::GlobalOptions;
-use yhsm::password::PasswordOptions;
-use yhsm::prompt::ScriptedPrompter;
 use yhsm::restore::{self, Args, Event, Line};
+use yhsm::util::password::PasswordOptions;
+use yhsm::util::prompt::ScriptedPrompter;
 use yhsm::wrap::{WrapSpec, build_object};
 use yhsm_proto::frame::ErrorCode;
 use yhsm_proto::wrap::{self, WrapKey, WrappedObject};

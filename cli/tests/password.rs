@@ -13,7 +13,7 @@ use std::fs;
 use std::io;
 use std::path::PathBuf;
 
-use yhsm::password::{Password, PasswordOptions, resolve_password};
+use yhsm::util::password::{Password, PasswordOptions, resolve_password};
 use yhsm_proto::SecretBytes;
 use zeroize::Zeroizing;
 

@@ -7,8 +7,8 @@
     reason = "test code: a panic is a failed test"
 )]
 
-use yhsm::prompt::{ScriptedPrompter, prompt_shares};
-use yhsm::shares::combine_prompted;
+use yhsm::util::prompt::{ScriptedPrompter, prompt_shares};
+use yhsm::wrapkey::shares::combine_prompted;
 
 const S1: &str = "2-1-DzyKRzPN4fnv9gpd4MgmRClmJxHZxEEEZTHp4eGICmQPjjS75HZhJKJAP6EESSFPBmzYhw";
 const S2: &str = "2-2-Hn4VkmaH3+/D8US63Y1MiFHDBS+vloQNxm3F1scWCtUKFnp65d/0fWW/RGYguWyzKP+PMg";

@@ -16,9 +16,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use yhsm::Error;
 use yhsm::backup::Backup;
 use yhsm::restore::{self, Event, Login, Options, Outcome, RestoreReport, WrapKeyToStore};
-use yhsm::{Error, shares};
+use yhsm::wrapkey::shares;
 use yhsm_proto::command::{AuthenticationKey, ObjectHeader, PutAuthenticationKey, PutWrapKey};
 use yhsm_proto::frame::{CommandCode, ErrorCode};
 use yhsm_proto::{Algorithm, Capabilities, Domains, ObjectId, ObjectType, SecretBytes, StaticKeys};

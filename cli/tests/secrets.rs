@@ -21,9 +21,9 @@ use std::path::Path;
 
 use leaks::{assert_debug_hides, assert_hidden, marker};
 use yhsm::options::GlobalOptions;
-use yhsm::password::{Password, PasswordOptions, read_password_file};
-use yhsm::prompt::ScriptedPrompter;
-use yhsm::shares::{self, SplitOptions};
+use yhsm::util::password::{Password, PasswordOptions, read_password_file};
+use yhsm::util::prompt::ScriptedPrompter;
+use yhsm::wrapkey::shares::{self, SplitOptions};
 use yhsm::wrapkey::{self, WrapKeySource};
 use yhsm_proto::shares::ShareFormat;
 use yhsm_proto::wrap::WrapKey;
@@ -166,15 +166,15 @@ fn the_tool_keeps_secrets_in_zeroizing_containers() {
     leaks::assert_no_raw_buffers(
         Path::new(SRC),
         &[
-            ("password.rs", "Password", &[]),
-            ("password.rs", "PasswordOptions", &[]),
+            ("util/password.rs", "Password", &[]),
+            ("util/password.rs", "PasswordOptions", &[]),
             ("options.rs", "GlobalOptions", &[]),
-            ("wrapkey.rs", "WrapKeySource", &[]),
-            ("wrapkey.rs", "LoadedWrapKey", &[]),
-            ("shares.rs", "RecoveredKey", &[]),
-            ("shares.rs", "SharesFile", &[]),
+            ("wrapkey/mod.rs", "WrapKeySource", &[]),
+            ("wrapkey/mod.rs", "LoadedWrapKey", &[]),
+            ("wrapkey/shares.rs", "RecoveredKey", &[]),
+            ("wrapkey/shares.rs", "SharesFile", &[]),
             // Prompts and messages only; the answers are `Zeroizing`.
-            ("prompt.rs", "ScriptedPrompter", &["transcript"]),
+            ("util/prompt.rs", "ScriptedPrompter", &["transcript"]),
             // The PEM label (e.g. `PRIVATE KEY`) is not secret; the DER is `Zeroizing`.
             ("wrap/pem.rs", "Block", &["label"]),
         ],

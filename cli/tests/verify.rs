@@ -14,10 +14,11 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use yhsm::Error;
 use yhsm::backup::Backup;
 use yhsm::restore::{self, Login, Options, WrapKeyToStore};
 use yhsm::verify::{self, Difference, ExpectedWrapKey, Status, VerifyReport, WrapKeyAttributes};
-use yhsm::{Error, shares};
+use yhsm::wrapkey::shares;
 use yhsm_proto::command::{AuthenticationKey, ObjectHeader, PutAuthenticationKey, PutOpaque};
 use yhsm_proto::{Algorithm, Capabilities, Domains, ObjectType, StaticKeys};
 use yhsm_sim::{Config, Device, SharedDevice};

@@ -11,7 +11,7 @@ use yhsm_proto::{ObjectId, SecretBytes};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::files;
+use crate::util::files;
 
 /// The environment variable a password is taken from.
 pub const PASSWORD_ENV: &str = "YHSM_PASSWORD";

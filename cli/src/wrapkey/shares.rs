@@ -1,5 +1,6 @@
-//! `yhsm shares`: wrap-key shares (PROTOCOL.md §6) read from files or typed, combined,
-//! split and converted between the yubihsm-setup and yubihsm-manager formats.
+//! Wrap-key shares (PROTOCOL.md §6) read from files or typed, combined, split and
+//! converted between the yubihsm-setup and yubihsm-manager formats: the work of `yhsm
+//! shares`, and where restore and verify recover their wrap key.
 //!
 //! Shares files hold one share per line; blank lines and lines starting with `#` are
 //! ignored. Errors name the file and line, never the share's text.
@@ -12,11 +13,11 @@ use yhsm_proto::{Capabilities, Domains, ObjectId};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::files;
-use crate::json::Value;
-use crate::prompt::{self, Prompter};
-use crate::rng;
-use crate::text::{self, Fields};
+use crate::util::files;
+use crate::util::json::Value;
+use crate::util::prompt::{self, Prompter};
+use crate::util::rng;
+use crate::util::text::{self, Fields};
 
 /// The hint shown for a shares file that has none.
 const SHARES_FILE_HINT: &str =

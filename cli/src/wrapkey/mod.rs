@@ -1,5 +1,7 @@
 //! Where a wrap key comes from (PROTOCOL.md §5, §6): a key file (raw or hex), hex on the
-//! command line, or wrap-key shares.
+//! command line, or wrap-key shares ([`shares`]).
+
+pub mod shares;
 
 use std::path::{Path, PathBuf};
 
@@ -7,9 +9,10 @@ use yhsm_proto::wrap::WrapKey;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::files;
-use crate::prompt::Prompter;
-use crate::shares::{self, RecoveredKey};
+use crate::util::files;
+use crate::util::prompt::Prompter;
+
+use self::shares::RecoveredKey;
 
 /// A wrap key source from the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
