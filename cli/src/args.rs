@@ -67,8 +67,8 @@ pub enum Command {
     SharesCombine(CombineArgs),
     SharesSplit(SplitArgs),
     SharesConvert(ConvertArgs),
-    Restore(yhsm::restore::Args),
-    Verify(yhsm::verify::Args),
+    Restore(yhsm::backup::restore::Args),
+    Verify(yhsm::backup::verify::Args),
     Dump(DumpArgs),
     List {
         json: bool,
@@ -85,7 +85,7 @@ pub enum Command {
 
 #[derive(Debug)]
 pub struct DumpArgs {
-    pub options: yhsm::dump::DumpOptions,
+    pub options: yhsm::backup::dump::DumpOptions,
     pub json: bool,
 }
 
@@ -643,7 +643,7 @@ fn parse_convert(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
 }
 
 fn parse_restore(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
-    let mut args = yhsm::restore::Args { dir: PathBuf::from("."), ..Default::default() };
+    let mut args = yhsm::backup::restore::Args { dir: PathBuf::from("."), ..Default::default() };
     let mut dir = None;
     while let Some(arg) = p.next().map_err(lexopt_error)? {
         if let Value(v) = arg {
@@ -704,7 +704,7 @@ fn parse_verify(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             "--wrap-id goes with --wrap-key-file or --wrap-key: shares carry the wrap key's id",
         ));
     }
-    Ok(Command::Verify(yhsm::verify::Args { dir, key, wrap_id, json }))
+    Ok(Command::Verify(yhsm::backup::verify::Args { dir, key, wrap_id, json }))
 }
 
 fn parse_dump(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
@@ -731,7 +731,7 @@ fn parse_dump(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             }
         }
     }
-    let options = yhsm::dump::DumpOptions {
+    let options = yhsm::backup::dump::DumpOptions {
         dir: dir.unwrap_or_else(|| PathBuf::from(".")),
         wrap_id: require(wrap_id, "-w (the id of the wrap key to export under)")?,
         include_seed,

@@ -3,19 +3,15 @@
 
 pub mod backup;
 pub mod device;
-pub mod dump;
 pub mod error;
 pub mod info;
-pub mod inspect;
 pub mod list;
 pub mod options;
 pub mod raw;
-pub mod restore;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod trace;
 pub mod util;
-pub mod verify;
 pub mod wrap;
 pub mod wrapkey;
 

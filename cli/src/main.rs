@@ -8,13 +8,11 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 use args::{Cli, Command};
+use yhsm::backup::{dump, inspect, restore, verify};
 use yhsm::error::{EXIT_FAILURE, EXIT_OK};
 use yhsm::util::prompt::Prompter;
 use yhsm::wrapkey::shares;
-use yhsm::{
-    Error, ErrorKind, GlobalOptions, Result, dump, info, inspect, list, raw, restore, verify, wrap,
-    wrapkey,
-};
+use yhsm::{Error, ErrorKind, GlobalOptions, Result, info, list, raw, wrap, wrapkey};
 use yhsm_transport::Client;
 use zeroize::Zeroizing;
 

@@ -63,8 +63,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use yhsm::backup::restore::{self, Args, Event, Line};
 use yhsm::options::GlobalOptions;
-use yhsm::restore::{self, Args, Event, Line};
 use yhsm::util::password::PasswordOptions;
 use yhsm::util::prompt::ScriptedPrompter;
 use yhsm::wrap::{WrapSpec, build_object};

@@ -18,7 +18,7 @@ use std::process::{Command, Output, Stdio};
 
 use yhsm::Error;
 use yhsm::backup::Backup;
-use yhsm::restore::{self, Event, Login, Options, Outcome, RestoreReport, WrapKeyToStore};
+use yhsm::backup::restore::{self, Event, Login, Options, Outcome, RestoreReport, WrapKeyToStore};
 use yhsm::wrapkey::shares;
 use yhsm_proto::command::{AuthenticationKey, ObjectHeader, PutAuthenticationKey, PutWrapKey};
 use yhsm_proto::frame::{CommandCode, ErrorCode};

@@ -16,8 +16,10 @@ use std::process::{Command, Stdio};
 
 use yhsm::Error;
 use yhsm::backup::Backup;
-use yhsm::restore::{self, Login, Options, WrapKeyToStore};
-use yhsm::verify::{self, Difference, ExpectedWrapKey, Status, VerifyReport, WrapKeyAttributes};
+use yhsm::backup::restore::{self, Login, Options, WrapKeyToStore};
+use yhsm::backup::verify::{
+    self, Difference, ExpectedWrapKey, Status, VerifyReport, WrapKeyAttributes,
+};
 use yhsm::wrapkey::shares;
 use yhsm_proto::command::{AuthenticationKey, ObjectHeader, PutAuthenticationKey, PutOpaque};
 use yhsm_proto::{Algorithm, Capabilities, Domains, ObjectType, StaticKeys};

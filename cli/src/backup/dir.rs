@@ -3,8 +3,8 @@
 //! wrap key with a per-file outcome. `restore` and `verify` both start here.
 //!
 //! Names are not interpreted: yubihsm-setup writes `0x0003-authentication-key.yhw` (older
-//! versions `0x0003.yhw`), and any other `*.yhw` is read as well. What a file holds is
-//! decided by its decrypted header alone.
+//! versions `0x0003.yhw`; [`file_name`] is the name `dump` gives), and any other `*.yhw` is
+//! read as well. What a file holds is decided by its decrypted header alone.
 //!
 //! Only what the two commands need is kept after decryption: the header, the delegated
 //! capabilities, the public key of an asymmetric key, the wrapped blob as it is (sent to
@@ -20,13 +20,19 @@ use yhsm_proto::StaticKeys;
 use yhsm_proto::wrap::{self, Body, WrapError, WrapKey, WrappedBlob};
 use yhsm_proto::{ObjectId, ObjectType};
 
+use crate::backup::object::Summary;
 use crate::error::{Error, Result};
-use crate::inspect::Summary;
 use crate::util::files;
 use crate::util::text;
 
 /// The file extension of wrapped objects.
 pub const EXTENSION: &str = "yhw";
+
+/// The file name yubihsm-setup's `dump` (and `yhsm dump`) gives an object:
+/// `0x0003-authentication-key.yhw`.
+pub fn file_name(id: ObjectId, object_type: ObjectType) -> String {
+    format!("0x{id:04x}-{object_type}.{EXTENSION}")
+}
 
 /// Why a file is not restored, as the user reads it.
 pub const NOT_UNDER_THIS_KEY: &str = "not wrapped under this key, or damaged";
@@ -245,11 +251,7 @@ fn decrypt_blob(key: &WrapKey, blob: Vec<u8>) -> FileState {
                 }
                 _ => None,
             };
-            let summary = Summary {
-                header: object.header,
-                delegated: object.body.delegated_capabilities(),
-                public_key: object.public_key(),
-            };
+            let summary = Summary::of(&object);
             // `object` (and with it every private part) is zeroized here.
             FileState::Decrypted(Box::new(Entry { blob, summary, auth_keys }))
         }
@@ -286,6 +288,13 @@ mod tests {
 
     fn text(key: &WrapKey, object: &WrappedObject) -> Vec<u8> {
         wrap::encode_text(&wrap::wrap(key, [7; 13], object).unwrap()).into_bytes()
+    }
+
+    #[test]
+    fn names_files_as_yubihsm_setup_does() {
+        assert_eq!(file_name(3, ObjectType::AUTHENTICATION_KEY), "0x0003-authentication-key.yhw");
+        assert_eq!(file_name(0xbeef, ObjectType::OPAQUE), "0xbeef-opaque.yhw");
+        assert_eq!(file_name(0x10, ObjectType(0x42)), "0x0010-0x42.yhw");
     }
 
     #[test]

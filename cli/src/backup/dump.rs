@@ -22,6 +22,7 @@ use yhsm_proto::object::{ObjectId, ObjectInfo, ObjectType};
 use yhsm_proto::{Capabilities, wrap};
 use yhsm_transport::{Client, ClientError};
 
+use crate::backup::dir::file_name;
 use crate::device::command_error;
 use crate::error::{Error, Result};
 use crate::util::files;
@@ -156,11 +157,6 @@ impl DumpReport {
             ("objects", Value::Array(objects)),
         ])
     }
-}
-
-/// The file name yubihsm-setup gives an object: `0x0003-authentication-key.yhw`.
-pub fn file_name(id: ObjectId, object_type: ObjectType) -> String {
-    format!("0x{id:04x}-{object_type}.yhw")
 }
 
 /// Runs the dump; `progress` sees each object as it is done. Errors that concern the
@@ -323,13 +319,6 @@ fn refusal(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_files_as_yubihsm_setup_does() {
-        assert_eq!(file_name(3, ObjectType::AUTHENTICATION_KEY), "0x0003-authentication-key.yhw");
-        assert_eq!(file_name(0xbeef, ObjectType::OPAQUE), "0xbeef-opaque.yhw");
-        assert_eq!(file_name(0x10, ObjectType(0x42)), "0x0010-0x42.yhw");
-    }
 
     #[test]
     fn summarises_outcomes() {

@@ -49,6 +49,7 @@ use yhsm_proto::wrap::WrapKey;
 use yhsm_proto::{Capabilities, ErrorCode, Label, ObjectId, ObjectType, SecretBytes};
 use yhsm_transport::{Client, ClientError, Credentials};
 
+use crate::backup::verify::{self, Difference, PublicKeyCheck, WrapKeyAttributes};
 use crate::backup::{Backup, FileState};
 use crate::device::{self, OpenTransport};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
@@ -56,7 +57,6 @@ use crate::options::GlobalOptions;
 use crate::util::json::Value;
 use crate::util::password;
 use crate::util::prompt::Prompter;
-use crate::verify::{self, Difference, PublicKeyCheck, WrapKeyAttributes};
 use crate::wrapkey::shares::{self, RecoveredKey};
 
 /// The label of a wrap key stored from shares (the shares carry none), unless the backup

@@ -30,11 +30,11 @@ use yhsm_proto::{
 };
 use yhsm_transport::{Client, ClientError, Credentials};
 
+use crate::backup::object::Summary;
+use crate::backup::restore::{self, Login};
 use crate::backup::{Backup, Entry};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
-use crate::inspect::Summary;
 use crate::options::GlobalOptions;
-use crate::restore::{self, Login};
 use crate::util::json::Value;
 use crate::util::prompt::Prompter;
 use crate::util::text;

@@ -3,22 +3,12 @@
 
 use std::path::Path;
 
-use yhsm_proto::Capabilities;
-use yhsm_proto::wrap::{self, WrapHeader, WrapKey};
+use yhsm_proto::wrap::{self, WrapKey};
 
+use crate::backup::object::Summary;
 use crate::util::files;
 use crate::util::json::Value;
 use crate::util::text::{self, Fields};
-
-/// What one file holds, without its secret parts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Summary {
-    pub header: WrapHeader,
-    /// For authentication and wrap keys.
-    pub delegated: Option<Capabilities>,
-    /// EC `X || Y`, the ed25519 public key or the RSA modulus.
-    pub public_key: Option<Vec<u8>>,
-}
 
 /// One file's result: its name as given, and its summary or why it failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,12 +20,7 @@ pub struct Inspected {
 /// Decrypts the text of a `.yhw` file under `key`.
 pub fn inspect_text(key: &WrapKey, text: &[u8]) -> Result<Summary, wrap::WrapError> {
     let blob = wrap::decode_text(text)?;
-    let object = wrap::unwrap(key, &blob)?;
-    Ok(Summary {
-        header: object.header,
-        delegated: object.body.delegated_capabilities(),
-        public_key: object.public_key(),
-    })
+    Ok(Summary::of(&wrap::unwrap(key, &blob)?))
 }
 
 /// Reads and decrypts one file.

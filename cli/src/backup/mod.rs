@@ -1,0 +1,16 @@
+//! The backup core: a directory of `.yhw` files and the objects they hold, the comparison
+//! of a device's objects with them, and the commands built on both.
+//!
+//! - [`dir`]: a backup directory read and decrypted, file by file; [`object`]: what a
+//!   decrypted object is, without its secret parts.
+//! - [`restore`], [`verify`], [`dump`], [`inspect`]: the commands that put a backup on a
+//!   device, compare a device with one, write one, and show one offline.
+
+pub mod dir;
+pub mod dump;
+pub mod inspect;
+pub mod object;
+pub mod restore;
+pub mod verify;
+
+pub use dir::{Backup, BackupFile, Entry, FileState};
