@@ -1,7 +1,9 @@
 //! Opening the device for the device subcommands (PROTOCOL.md §1 connector URLs, §4
 //! sessions): the connector from `-c`, the observers of `-v` and `--trace`, the password
-//! and the session. Every device subcommand goes through [`connect`], so `-v` and
-//! `--trace` work for all of them.
+//! and the session. Every device subcommand goes through here, so `-v` and `--trace` work
+//! for all of them: [`connect`] returns a client with its session open; [`login`] returns
+//! the client and the credentials for commands that log in themselves (restore and verify
+//! open sessions with restored keys and log in again after them).
 
 use std::ffi::OsString;
 use std::io;
@@ -16,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::options::GlobalOptions;
 use crate::trace;
 use crate::util::password;
+use crate::util::prompt::Prompter;
 
 /// Opens the transport a connector URL names: the real one ([`yhsm_transport::open`]), or
 /// in tests a simulator the test holds (to inject faults and look at the device).
@@ -74,6 +77,38 @@ pub fn connect(
         Error::failure(format!("cannot open a session on {}", client.describe())).with_source(e)
     })?;
     Ok(client)
+}
+
+/// A client not yet authenticated, and the credentials to log in with.
+#[derive(Debug)]
+pub struct Login {
+    pub client: Client,
+    pub credentials: Credentials,
+}
+
+/// Resolves the password (`--password-file`, `-p`, `env`, or a no-echo prompt at
+/// `prompter`) and connects to the device the global options name.
+pub fn login(
+    global: &GlobalOptions,
+    env: Option<OsString>,
+    prompter: &mut dyn Prompter,
+) -> Result<Login> {
+    login_with(global, env, prompter, &mut open_transport)
+}
+
+/// [`login`] through `transport` (see [`open_with`]).
+pub fn login_with(
+    global: &GlobalOptions,
+    env: Option<OsString>,
+    prompter: &mut dyn Prompter,
+    transport: &mut OpenTransport<'_>,
+) -> Result<Login> {
+    let password = password::resolve_password(&global.password, global.authkey, env, &mut |p| {
+        prompter.read_secret(p)
+    })?;
+    let client = open_with(global, transport)?;
+    let credentials = Credentials::password(global.authkey, password.expose_secret());
+    Ok(Login { client, credentials })
 }
 
 /// A failed command on an open client: `what` says what was being done.

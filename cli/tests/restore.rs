@@ -18,7 +18,8 @@ use std::process::{Command, Output, Stdio};
 
 use yhsm::Error;
 use yhsm::backup::Backup;
-use yhsm::backup::restore::{self, Event, Login, Options, Outcome, RestoreReport, WrapKeyToStore};
+use yhsm::backup::restore::{self, Event, Options, Outcome, RestoreReport, WrapKeyToStore};
+use yhsm::device::Login;
 use yhsm::wrapkey::shares;
 use yhsm_proto::command::{AuthenticationKey, ObjectHeader, PutAuthenticationKey, PutWrapKey};
 use yhsm_proto::frame::{CommandCode, ErrorCode};
@@ -576,7 +577,7 @@ fn put_wrap_key(dev: &SharedDevice, key: &[u8], delegated: Capabilities) {
 fn a_different_wrap_key_already_on_the_device_is_named() {
     let dev = device();
     let wrap = example_wrap_key();
-    put_wrap_key(&dev, &[0x55; 32], wrap.attributes.delegated);
+    put_wrap_key(&dev, &[0x55; 32], wrap.attributes.delegated_or_none());
     let out = run(&dev, defaults());
     assert!(out.report.wrap_key_present && !out.report.wrap_key_stored);
     assert!(out.report.files.iter().all(|f| f.outcome == Outcome::Failed));

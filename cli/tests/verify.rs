@@ -16,10 +16,10 @@ use std::process::{Command, Stdio};
 
 use yhsm::Error;
 use yhsm::backup::Backup;
-use yhsm::backup::restore::{self, Login, Options, WrapKeyToStore};
-use yhsm::backup::verify::{
-    self, Difference, ExpectedWrapKey, Status, VerifyReport, WrapKeyAttributes,
-};
+use yhsm::backup::compare::{Attributes, Difference};
+use yhsm::backup::restore::{self, Options, WrapKeyToStore};
+use yhsm::backup::verify::{self, ExpectedWrapKey, Status, VerifyReport};
+use yhsm::device::Login;
 use yhsm::wrapkey::shares;
 use yhsm_proto::command::{AuthenticationKey, ObjectHeader, PutAuthenticationKey, PutOpaque};
 use yhsm_proto::{Algorithm, Capabilities, Domains, ObjectType, StaticKeys};
@@ -183,7 +183,7 @@ fn an_authentication_key_with_other_keys_differs() {
 fn the_wrap_key_is_compared_with_the_shares_when_they_are_known() {
     let dev = restored();
     let mut other = wrap().attributes;
-    other.delegated = Capabilities::ALL;
+    other.delegated = Some(Capabilities::ALL);
     let report = check(&dev, ExpectedWrapKey::Shares(other));
     let wrap_extra = report.extras.iter().find(|e| e.id == 2).unwrap();
     assert_eq!(wrap_extra.differences.len(), 1);
@@ -215,10 +215,9 @@ fn the_json_report_has_the_documented_fields() {
 
 #[test]
 fn attributes_of_the_wrong_wrap_key_length_do_not_panic() {
-    // A WrapKeyAttributes for an AES-128 key compared with the device's AES-256 one.
+    // Wrap-key attributes of an AES-128 key compared with the device's AES-256 one.
     let dev = restored();
-    let attributes =
-        WrapKeyAttributes { algorithm: Algorithm::AES128_CCM_WRAP, ..wrap().attributes };
+    let attributes = Attributes { algorithm: Algorithm::AES128_CCM_WRAP, ..wrap().attributes };
     let report = check(&dev, ExpectedWrapKey::Shares(attributes));
     let wrap_extra = report.extras.iter().find(|e| e.id == 2).unwrap();
     assert_eq!(wrap_extra.differences[0].field(), "algorithm");

@@ -3,9 +3,12 @@
 //!
 //! - [`dir`]: a backup directory read and decrypted, file by file; [`object`]: what a
 //!   decrypted object is, without its secret parts.
+//! - [`compare`]: a device's object compared with a backup's (attributes, public key, a
+//!   session for an authentication key), for restore and verify alike.
 //! - [`restore`], [`verify`], [`dump`], [`inspect`]: the commands that put a backup on a
 //!   device, compare a device with one, write one, and show one offline.
 
+pub mod compare;
 pub mod dir;
 pub mod dump;
 pub mod inspect;

@@ -18,10 +18,10 @@
 //! 4. Each object not already on the device with the same (id, type) is imported. One
 //!    already there is skipped, and still verified, so a second run finishes an
 //!    interrupted one. A device refusal fails that object and the others go on.
-//! 5. Every object is verified against the backup ([`verify::check_object`]): its
+//! 5. Every object is verified against the backup ([`compare::check_entry`]): its
 //!    attributes always, an asymmetric key's public key where the device held the object
 //!    before this run (an object imported now holds the blob's key: see
-//!    [`verify::PublicKeyCheck`]).
+//!    [`compare::PublicKeyCheck`]).
 //! 6. The login key is deleted only when every file was restored and verified (a skipped
 //!    file may be a damaged object of the backup; copies of another file's object aside), the login key is not itself in the backup (deleting it would delete a
 //!    restored key), and another authentication key from the backup is on the device,
@@ -49,52 +49,18 @@ use yhsm_proto::wrap::WrapKey;
 use yhsm_proto::{Capabilities, ErrorCode, Label, ObjectId, ObjectType, SecretBytes};
 use yhsm_transport::{Client, ClientError, Credentials};
 
-use crate::backup::verify::{self, Difference, PublicKeyCheck, WrapKeyAttributes};
+use crate::backup::compare::{self, Attributes, Difference, PublicKeyCheck};
 use crate::backup::{Backup, FileState};
-use crate::device::{self, OpenTransport};
+use crate::device::{self, Login, OpenTransport};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
 use crate::options::GlobalOptions;
 use crate::util::json::Value;
-use crate::util::password;
 use crate::util::prompt::Prompter;
 use crate::wrapkey::shares::{self, RecoveredKey};
 
 /// The label of a wrap key stored from shares (the shares carry none), unless the backup
 /// holds the wrap key object itself.
 pub const WRAP_KEY_LABEL: &str = "Wrap key";
-
-/// A client not yet authenticated and the credentials to log in with.
-#[derive(Debug)]
-pub struct Login {
-    pub client: Client,
-    pub credentials: Credentials,
-}
-
-/// Resolves the password (`--password-file`, `-p`, `env`, or a no-echo prompt at
-/// `prompter`) and connects to the device the global options name.
-pub fn login(
-    global: &GlobalOptions,
-    env: Option<OsString>,
-    prompter: &mut dyn Prompter,
-) -> Result<Login> {
-    login_with(global, env, prompter, &mut device::open_transport)
-}
-
-/// [`login`] through `transport` (see [`device::open_with`]).
-pub fn login_with(
-    global: &GlobalOptions,
-    env: Option<OsString>,
-    prompter: &mut dyn Prompter,
-    transport: &mut OpenTransport<'_>,
-) -> Result<Login> {
-    let password = password::resolve_password(&global.password, global.authkey, env, &mut |p| {
-        prompter.read_secret(p)
-    })?;
-    // Through `device::open`, so `-v` and `--trace` see the restore's exchanges too.
-    let client = device::open_with(global, transport)?;
-    let credentials = Credentials::password(global.authkey, password.expose_secret());
-    Ok(Login { client, credentials })
-}
 
 /// What `yhsm restore` was asked to do.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -122,16 +88,13 @@ pub struct Options {
 /// The wrap key to store: the key and its attributes from the shares.
 #[derive(Debug)]
 pub struct WrapKeyToStore {
-    pub attributes: WrapKeyAttributes,
+    pub attributes: Attributes,
     pub key: WrapKey,
 }
 
 impl WrapKeyToStore {
     pub fn from_recovered(recovered: &RecoveredKey) -> Result<Self> {
-        Ok(Self {
-            attributes: WrapKeyAttributes::from_recovered(recovered),
-            key: recovered.wrap_key()?,
-        })
+        Ok(Self { attributes: Attributes::from_shares(recovered), key: recovered.wrap_key()? })
     }
 }
 
@@ -296,7 +259,7 @@ pub fn render(event: &Event) -> Vec<Line> {
             if !differences.is_empty() {
                 lines.push(Line::Warning(format!(
                     "wrap key 0x{id:04x} on the device does not have the shares' attributes: {}",
-                    verify::describe_differences(differences)
+                    compare::describe_differences(differences)
                 )));
             }
             lines
@@ -330,7 +293,7 @@ pub fn render(event: &Event) -> Vec<Line> {
         }
         Event::VerifyFailed { file, object_type, id, differences } => out(format!(
             "Verification failed for object {object_type} with ID 0x{id:04x} ({file}): {}",
-            verify::describe_differences(differences)
+            compare::describe_differences(differences)
         )),
         Event::VerifySummary { verified, failed: 0 } => out(format!(
             "Verified {verified} {}: type, algorithm, capabilities, domains and label match the \
@@ -572,7 +535,7 @@ pub fn command_with(
         auth_key: global.authkey,
     };
     let mut env_password = env_password;
-    let mut connect = || login_with(global, env_password.take(), prompter, transport);
+    let mut connect = || device::login_with(global, env_password.take(), prompter, transport);
     Ok(run(&mut backup, &wrap, &mut connect, options, sink))
 }
 
@@ -686,11 +649,11 @@ fn recheck(
     entry: &crate::backup::Entry,
     login: &Credentials,
     public_key: PublicKeyCheck,
-) -> Result<verify::Checked, ClientError> {
+) -> Result<compare::Checked, ClientError> {
     if client.auth_key_id() != Some(login.key_id()) {
         client.authenticate(login.clone())?;
     }
-    verify::check_entry(client, entry, login, public_key)
+    compare::check_entry(client, entry, login, public_key)
 }
 
 impl Run<'_> {
@@ -803,7 +766,7 @@ impl Run<'_> {
             )));
         }
         for (file, entry) in backup.entries() {
-            let missing = Capabilities(entry.summary.header.capabilities.0 & !a.delegated.0);
+            let missing = a.not_delegated(entry.summary.header.capabilities);
             if !missing.is_empty() {
                 let event = Event::NotDelegated {
                     file: file.to_owned(),
@@ -832,7 +795,7 @@ impl Run<'_> {
                     .with_source(e)
             })?;
             self.report.wrap_key_present = true;
-            self.emit(Event::WrapKeyPresent { id: a.id, differences: a.compare(&info) });
+            self.emit(Event::WrapKeyPresent { id: a.id, differences: a.differences(&info) });
             return Ok(());
         }
         if self.options.dry_run {
@@ -855,7 +818,7 @@ impl Run<'_> {
                 capabilities: a.capabilities,
                 algorithm: a.algorithm,
             },
-            delegated: a.delegated,
+            delegated: a.delegated_or_none(),
             key: SecretBytes::from_slice(wrap.key.expose_secret()),
         };
         let what = || format!("storing wrap key 0x{:04x}", a.id);
@@ -920,8 +883,7 @@ impl Run<'_> {
             }
             // Known only for a wrap key stored from the shares: one already on the device
             // may delegate other capabilities.
-            let missing =
-                Capabilities(entry.summary.header.capabilities.0 & !wrap.attributes.delegated.0);
+            let missing = wrap.attributes.not_delegated(entry.summary.header.capabilities);
             let undelegated = (!missing.is_empty() && !self.report.wrap_key_present)
                 .then(|| format!("the wrap key does not delegate {missing}"));
             if self.options.dry_run {
@@ -1021,7 +983,7 @@ impl Run<'_> {
                 Some(Outcome::AlreadyPresent) => PublicKeyCheck::Compare,
                 _ => continue,
             };
-            let checked = match verify::check_entry(client, entry, login, public_key) {
+            let checked = match compare::check_entry(client, entry, login, public_key) {
                 // A read whose answer was lost or garbled, or a proof session whose
                 // handshake was: reading once more is harmless, and settles it.
                 Err(e) => {
@@ -1057,7 +1019,7 @@ impl Run<'_> {
             if let Some(f) = self.report.files.get_mut(i) {
                 f.verified = Some(ok);
                 if !ok {
-                    f.reason = Some(verify::describe_differences(&differences));
+                    f.reason = Some(compare::describe_differences(&differences));
                 }
             }
             if ok {

@@ -1,325 +1,37 @@
-//! Comparing a device with a backup, object by object (PROTOCOL.md §3 "Object info", §5):
-//! the one comparison that `restore` runs after importing and that `yhsm verify` runs on
-//! its own.
+//! `yhsm verify`: a device compared with a backup, object by object, through
+//! [`compare`](crate::backup::compare) (the comparison restore runs too).
 //!
-//! An object from the backup is looked up by its (id, type). It matches when the device
-//! holds it with the header's algorithm, capabilities, domains and label, the delegated
-//! capabilities of an authentication or wrap key, and, for an asymmetric key, the same
-//! public key (GET_PUBLIC_KEY). Sequence and origin are not compared: the device counts
-//! its own sequence, and an import adds 0x10 to the origin.
-//!
-//! What the comparison cannot see: the secret of a symmetric object (an HMAC, AES or
-//! authentication key, opaque data) whose attributes match. `restore` proves restored
-//! authentication keys separately by opening a session with them.
-//!
-//! `yhsm verify` also lists the objects on the device that the backup does not hold.
-//! Two are expected and do not fail the check: the authentication key used to log in
-//! (after a restore with `--keep-authkey`, or when verifying with the factory key), and
-//! the backup's wrap key (the shares' id, or `--wrap-id`), whose attributes are compared
-//! with the shares when they are known. The device only lists the objects in the login
-//! key's domains.
+//! Verify also lists the objects on the device that the backup does not hold. Two are
+//! expected and do not fail the check: the authentication key used to log in (after a
+//! restore with `--keep-authkey`, or when verifying with the factory key), and the
+//! backup's wrap key (the shares' id, or `--wrap-id`), whose attributes are compared with
+//! the shares when they are known. The device only lists the objects in the login key's
+//! domains.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
-use std::fmt;
 use std::path::PathBuf;
 
 use yhsm_proto::command::ListEntry;
-use yhsm_proto::{
-    Algorithm, Capabilities, Domains, ErrorCode, Label, ObjectId, ObjectInfo, ObjectType,
-};
-use yhsm_transport::{Client, ClientError, Credentials};
+use yhsm_proto::{ObjectId, ObjectType};
+use yhsm_transport::Client;
 
-use crate::backup::object::Summary;
-use crate::backup::restore::{self, Login};
+use crate::backup::compare::{
+    Attributes, Difference, PublicKeyCheck, check_entry, describe_differences,
+};
 use crate::backup::{Backup, Entry};
+use crate::device::{self, Login};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
 use crate::options::GlobalOptions;
 use crate::util::json::Value;
 use crate::util::prompt::Prompter;
-use crate::util::text;
-use crate::wrapkey::shares::RecoveredKey;
 use crate::wrapkey::{self, WrapKeySource};
-
-/// One way a device object differs from the backup's.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Difference {
-    /// No object with this id and type on the device (or outside the login key's domains).
-    Missing,
-    Algorithm {
-        backup: Algorithm,
-        device: Algorithm,
-    },
-    Capabilities {
-        backup: Capabilities,
-        device: Capabilities,
-    },
-    Domains {
-        backup: Domains,
-        device: Domains,
-    },
-    Label {
-        backup: Label,
-        device: Label,
-    },
-    Delegated {
-        backup: Capabilities,
-        device: Capabilities,
-    },
-    /// The device's public key is not the backup's.
-    PublicKey {
-        backup: Vec<u8>,
-        device: Vec<u8>,
-    },
-    /// The backup's keys of this authentication key do not open a session: the device
-    /// holds another key with the same id and attributes.
-    Credentials,
-}
-
-impl Difference {
-    /// The field's name, as JSON gives it.
-    pub fn field(&self) -> &'static str {
-        match self {
-            Self::Missing => "presence",
-            Self::Algorithm { .. } => "algorithm",
-            Self::Capabilities { .. } => "capabilities",
-            Self::Domains { .. } => "domains",
-            Self::Label { .. } => "label",
-            Self::Delegated { .. } => "delegated_capabilities",
-            Self::PublicKey { .. } => "public_key",
-            Self::Credentials => "credentials",
-        }
-    }
-
-    /// The backup's and the device's values, as text.
-    fn values(&self) -> Option<(String, String)> {
-        Some(match self {
-            Self::Missing | Self::Credentials => return None,
-            Self::Algorithm { backup, device } => (backup.to_string(), device.to_string()),
-            Self::Capabilities { backup, device } | Self::Delegated { backup, device } => {
-                (backup.to_string(), device.to_string())
-            }
-            Self::Domains { backup, device } => {
-                (text::domain_list(*backup), text::domain_list(*device))
-            }
-            Self::Label { backup, device } => {
-                (text::quoted(&backup.to_string_lossy()), text::quoted(&device.to_string_lossy()))
-            }
-            Self::PublicKey { backup, device } => (hex::encode(backup), hex::encode(device)),
-        })
-    }
-
-    /// `{"field", "backup", "device"}`.
-    pub fn to_json(&self) -> Value {
-        let (backup, device) = match self {
-            Self::Domains { backup, device } => {
-                (Value::Number(u64::from(backup.0)), Value::Number(u64::from(device.0)))
-            }
-            Self::Capabilities { backup, device } | Self::Delegated { backup, device } => (
-                Value::string(text::capabilities_hex(*backup)),
-                Value::string(text::capabilities_hex(*device)),
-            ),
-            Self::Label { backup, device } => {
-                (Value::string(backup.to_string_lossy()), Value::string(device.to_string_lossy()))
-            }
-            Self::Credentials => (Value::string("opens a session"), Value::string("refused")),
-            other => match other.values() {
-                Some((b, d)) => (Value::string(b), Value::string(d)),
-                None => (Value::string("present"), Value::string("missing")),
-            },
-        };
-        Value::Object(vec![
-            ("field", Value::string(self.field())),
-            ("backup", backup),
-            ("device", device),
-        ])
-    }
-}
-
-impl fmt::Display for Difference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self, self.values()) {
-            (Self::PublicKey { .. }, _) => f.write_str("the public key is not the backup's"),
-            (Self::Credentials, _) => f.write_str(
-                "the backup's keys do not open a session with it (the device holds another key \
-                 with this id)",
-            ),
-            (_, Some((backup, device))) => {
-                let name = match self {
-                    Self::Delegated { .. } => "delegated capabilities",
-                    other => other.field(),
-                };
-                write!(f, "{name} (backup {backup}; device {device})")
-            }
-            (_, None) => f.write_str("not on the device"),
-        }
-    }
-}
-
-/// `a, b and c` from the differences, for one line.
-pub fn describe_differences(differences: &[Difference]) -> String {
-    let parts: Vec<String> = differences.iter().map(ToString::to_string).collect();
-    parts.join("; ")
-}
-
-/// How the device's object info differs from the backup's header (the object is there).
-pub fn compare(summary: &Summary, info: &ObjectInfo) -> Vec<Difference> {
-    let h = &summary.header;
-    let mut out = Vec::new();
-    if info.algorithm != h.algorithm {
-        out.push(Difference::Algorithm { backup: h.algorithm, device: info.algorithm });
-    }
-    if info.capabilities != h.capabilities {
-        out.push(Difference::Capabilities { backup: h.capabilities, device: info.capabilities });
-    }
-    if info.domains != h.domains {
-        out.push(Difference::Domains { backup: h.domains, device: info.domains });
-    }
-    if info.label != h.label {
-        out.push(Difference::Label { backup: h.label, device: info.label });
-    }
-    if let Some(delegated) = summary.delegated
-        && info.delegated_capabilities != delegated
-    {
-        out.push(Difference::Delegated { backup: delegated, device: info.delegated_capabilities });
-    }
-    out
-}
-
-/// Whether [`check_object`] also reads an asymmetric key's public key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PublicKeyCheck {
-    /// Compare it with the backup's: the object was on the device before (`yhsm verify`,
-    /// or restore's already-present objects), so its key may be another one.
-    Compare,
-    /// The device accepted this very blob in this run: IMPORT_WRAPPED only succeeds
-    /// when AES-CCM authenticates the blob under the wrap key, and the device stores
-    /// the key material it decrypted, so the public key cannot differ. Skipping the read
-    /// saves one round trip per asymmetric key (the attributes are still compared).
-    ImportedFromThisBackup,
-}
-
-/// Looks the backup's object up on the device and compares it: the differences, none
-/// when it matches. A device refusal other than object-not-found, or a transport error,
-/// is an error.
-pub fn check_object(
-    client: &mut Client,
-    summary: &Summary,
-    public_key: PublicKeyCheck,
-) -> Result<Vec<Difference>, ClientError> {
-    let h = &summary.header;
-    let info = match client.get_object_info(h.id, h.object_type) {
-        Ok(info) => info,
-        Err(e) if e.code() == Some(ErrorCode::OBJECT_NOT_FOUND) => {
-            return Ok(vec![Difference::Missing]);
-        }
-        Err(e) => return Err(e),
-    };
-    let mut differences = compare(summary, &info);
-    if public_key == PublicKeyCheck::Compare
-        && h.object_type == ObjectType::ASYMMETRIC_KEY
-        && let Some(backup) = &summary.public_key
-        && info.algorithm == h.algorithm
-    {
-        let device = client.get_public_key(h.id)?;
-        if device.key != *backup {
-            differences.push(Difference::PublicKey { backup: backup.clone(), device: device.key });
-        }
-    }
-    Ok(differences)
-}
-
-/// What checking one backup object found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Checked {
-    /// None when the object matches.
-    pub differences: Vec<Difference>,
-    /// A symmetric authentication key opened a session with the backup's keys.
-    pub session_opened: bool,
-}
-
-/// [`check_object`], and for a symmetric authentication key whose attributes match, a
-/// session opened with the backup's keys (the secret the attributes cannot show), after
-/// which `client` logs in again with `login`. Restore relies on this before deleting its
-/// login key; an asymmetric authentication key cannot be tried (the backup holds only
-/// its public key).
-pub fn check_entry(
-    client: &mut Client,
-    entry: &Entry,
-    login: &Credentials,
-    public_key: PublicKeyCheck,
-) -> Result<Checked, ClientError> {
-    let mut checked = Checked {
-        differences: check_object(client, &entry.summary, public_key)?,
-        session_opened: false,
-    };
-    if let (true, Some(keys)) = (checked.differences.is_empty(), &entry.auth_keys) {
-        let opened = client.authenticate(Credentials::keys(entry.id(), keys.clone()));
-        client.authenticate(login.clone())?;
-        match opened {
-            Ok(()) => checked.session_opened = true,
-            Err(ClientError::AuthenticationFailed { .. }) => {
-                checked.differences.push(Difference::Credentials);
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(checked)
-}
-
-/// The attributes a wrap key restored from shares has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WrapKeyAttributes {
-    pub id: ObjectId,
-    pub algorithm: Algorithm,
-    pub domains: Domains,
-    pub capabilities: Capabilities,
-    pub delegated: Capabilities,
-}
-
-impl WrapKeyAttributes {
-    pub fn from_recovered(recovered: &RecoveredKey) -> Self {
-        let s = &recovered.0.secret;
-        Self {
-            id: s.wrap_key_id,
-            algorithm: s.algorithm(),
-            domains: s.domains,
-            capabilities: s.capabilities,
-            delegated: s.delegated,
-        }
-    }
-
-    /// How the device's wrap key differs from these attributes (its label is not
-    /// compared: the shares do not carry one).
-    pub fn compare(&self, info: &ObjectInfo) -> Vec<Difference> {
-        let mut out = Vec::new();
-        if info.algorithm != self.algorithm {
-            out.push(Difference::Algorithm { backup: self.algorithm, device: info.algorithm });
-        }
-        if info.capabilities != self.capabilities {
-            out.push(Difference::Capabilities {
-                backup: self.capabilities,
-                device: info.capabilities,
-            });
-        }
-        if info.domains != self.domains {
-            out.push(Difference::Domains { backup: self.domains, device: info.domains });
-        }
-        if info.delegated_capabilities != self.delegated {
-            out.push(Difference::Delegated {
-                backup: self.delegated,
-                device: info.delegated_capabilities,
-            });
-        }
-        out
-    }
-}
 
 /// Which wrap key the backup was made with, as far as `verify` knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExpectedWrapKey {
     /// From shares: id and attributes.
-    Shares(WrapKeyAttributes),
+    Shares(Attributes),
     /// `--wrap-id` with a raw key: the id only.
     Id(ObjectId),
     /// A raw key without `--wrap-id`: every wrap key on the device not in the backup is
@@ -556,9 +268,7 @@ pub fn command(
         None => wrapkey::load_prompted(prompter)?,
     };
     let expected = match (&loaded.recovered, args.wrap_id) {
-        (Some(recovered), _) => {
-            ExpectedWrapKey::Shares(WrapKeyAttributes::from_recovered(recovered))
-        }
+        (Some(recovered), _) => ExpectedWrapKey::Shares(Attributes::from_shares(recovered)),
         (None, Some(id)) => ExpectedWrapKey::Id(id),
         (None, None) => ExpectedWrapKey::Unknown,
     };
@@ -573,7 +283,7 @@ pub fn command(
         .with_hint("check the wrap key or the shares"));
     }
     let mut env_password = env_password;
-    let mut connect = || restore::login(global, env_password.take(), prompter);
+    let mut connect = || device::login(global, env_password.take(), prompter);
     Ok(run(&backup, expected, &mut connect))
 }
 
@@ -670,111 +380,10 @@ fn extras(
                 let info = client.get_object_info(e.id, e.object_type).map_err(|err| {
                     Error::failure(format!("cannot read wrap key 0x{:04x}", e.id)).with_source(err)
                 })?;
-                extra.differences = attributes.compare(&info);
+                extra.differences = attributes.differences(&info);
             }
         }
         out.push(extra);
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use yhsm_proto::Origin;
-    use yhsm_proto::wrap::WrapHeader;
-
-    fn summary() -> Summary {
-        Summary {
-            header: WrapHeader {
-                wrap_algorithm: Algorithm::AES256_CCM_WRAP,
-                capabilities: Capabilities::SIGN_ECDSA,
-                id: 0x100,
-                length: 96,
-                domains: Domains(1),
-                object_type: ObjectType::ASYMMETRIC_KEY,
-                algorithm: Algorithm::ECP256,
-                sequence: 0,
-                origin: Origin::IMPORTED,
-                label: "k".parse().unwrap(),
-            },
-            delegated: None,
-            public_key: Some(vec![4; 64]),
-        }
-    }
-
-    fn info(s: &Summary) -> ObjectInfo {
-        let h = s.header;
-        ObjectInfo {
-            capabilities: h.capabilities,
-            id: h.id,
-            length: h.length,
-            domains: h.domains,
-            object_type: h.object_type,
-            algorithm: h.algorithm,
-            sequence: 7,
-            origin: Origin(0x12),
-            label: h.label,
-            delegated_capabilities: Capabilities::NONE,
-        }
-    }
-
-    #[test]
-    fn matches_whatever_the_sequence_and_origin() {
-        let s = summary();
-        assert!(compare(&s, &info(&s)).is_empty());
-    }
-
-    #[test]
-    fn names_every_differing_field() {
-        let s = summary();
-        let mut i = info(&s);
-        i.algorithm = Algorithm::ECP384;
-        i.capabilities = Capabilities::NONE;
-        i.domains = Domains(3);
-        i.label = "other".parse().unwrap();
-        let d = compare(&s, &i);
-        let fields: Vec<&str> = d.iter().map(Difference::field).collect();
-        assert_eq!(fields, ["algorithm", "capabilities", "domains", "label"]);
-        assert_eq!(
-            describe_differences(&d),
-            "algorithm (backup ecp256; device ecp384); capabilities (backup sign-ecdsa; device \
-             none); domains (backup 1; device 1:2); label (backup \"k\"; device \"other\")"
-        );
-    }
-
-    #[test]
-    fn compares_delegated_capabilities_of_keys_that_have_them() {
-        let mut s = summary();
-        s.header.object_type = ObjectType::AUTHENTICATION_KEY;
-        s.delegated = Some(Capabilities::SIGN_ECDSA);
-        let mut i = info(&s);
-        assert_eq!(
-            compare(&s, &i),
-            [Difference::Delegated {
-                backup: Capabilities::SIGN_ECDSA,
-                device: Capabilities::NONE
-            }]
-        );
-        i.delegated_capabilities = Capabilities::SIGN_ECDSA;
-        assert!(compare(&s, &i).is_empty());
-    }
-
-    #[test]
-    fn wrap_key_attributes_ignore_the_label() {
-        let a = WrapKeyAttributes {
-            id: 2,
-            algorithm: Algorithm::AES256_CCM_WRAP,
-            domains: Domains(1),
-            capabilities: Capabilities::IMPORT_WRAPPED,
-            delegated: Capabilities::ALL,
-        };
-        let mut i = info(&summary());
-        i.algorithm = Algorithm::AES256_CCM_WRAP;
-        i.capabilities = Capabilities::IMPORT_WRAPPED;
-        i.delegated_capabilities = Capabilities::ALL;
-        assert!(a.compare(&i).is_empty());
-        i.delegated_capabilities = Capabilities::SIGN_ECDSA;
-        assert_eq!(a.compare(&i)[0].field(), "delegated_capabilities");
-    }
 }
