@@ -18,7 +18,8 @@ use std::process::{Command, Output, Stdio};
 
 use yhsm::Error;
 use yhsm::backup::Backup;
-use yhsm::backup::restore::{self, Event, Options, Outcome, RestoreReport, WrapKeyToStore};
+use yhsm::backup::report::Outcome;
+use yhsm::backup::restore::{self, Event, Options, RestoreReport, WrapKeyToStore};
 use yhsm::device::Login;
 use yhsm::wrapkey::shares;
 use yhsm_proto::command::{AuthenticationKey, ObjectHeader, PutAuthenticationKey, PutWrapKey};
@@ -103,7 +104,7 @@ fn defaults() -> Options {
 }
 
 fn outcomes(report: &RestoreReport) -> Vec<(String, Outcome, Option<bool>)> {
-    report.files.iter().map(|f| (f.file.clone(), f.outcome, f.verified)).collect()
+    report.files.iter().map(|f| (f.file.clone(), f.outcome, f.verified())).collect()
 }
 
 #[test]
@@ -209,7 +210,9 @@ fn a_dry_run_changes_nothing() {
     assert!(out.report.ok(), "{:?}", out.report.error);
     assert!(!dev.lock().take_changed(), "the device state changed");
     assert_eq!(objects(&dev), [(1, AUTH)]);
-    assert!(out.report.files.iter().all(|f| f.outcome == Outcome::Planned && f.verified.is_none()));
+    assert!(
+        out.report.files.iter().all(|f| f.outcome == Outcome::Planned && f.verified().is_none())
+    );
     assert!(out.events.contains(&Event::WrapKeyPlanned(2)));
     assert!(out.events.contains(&Event::AuthKeyPlanned { id: 1, keep_reason: None }));
     assert_eq!(out.events.last(), Some(&Event::DryRunDone));
@@ -274,7 +277,7 @@ fn a_lost_answer_to_an_import_is_settled_by_looking_at_the_device() {
         )]
     );
     assert_eq!(out.report.files[0].outcome, Outcome::Imported);
-    assert_eq!(out.report.files[0].verified, Some(true));
+    assert_eq!(out.report.files[0].verified(), Some(true));
     assert_eq!(objects(&dev), example_objects());
     let warning =
         restore::render(out.events.iter().find(|e| matches!(e, Event::Retried { .. })).unwrap());
@@ -392,7 +395,7 @@ fn an_asymmetric_key_already_present_with_another_key_fails_verification() {
     let out = run(&dev, defaults());
     let f = out.report.files.iter().find(|f| f.file == "0x0100-asymmetric-key.yhw").unwrap();
     assert_eq!(f.outcome, Outcome::AlreadyPresent);
-    assert_eq!(f.verified, Some(false));
+    assert_eq!(f.verified(), Some(false));
     assert!(f.reason.as_deref().unwrap_or_default().contains("public key"), "{:?}", f.reason);
     assert!(objects(&dev).contains(&(1, AUTH)), "the login key is kept");
     assert_eq!(out.report.exit_code(), 1);

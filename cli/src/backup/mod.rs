@@ -4,7 +4,8 @@
 //! - [`dir`]: a backup directory read and decrypted, file by file; [`object`]: what a
 //!   decrypted object is, without its secret parts.
 //! - [`compare`]: a device's object compared with a backup's (attributes, public key, a
-//!   session for an authentication key), for restore and verify alike.
+//!   session for an authentication key), for restore and verify alike; [`report`]: one
+//!   file's line in their reports.
 //! - [`restore`], [`verify`], [`dump`], [`inspect`]: the commands that put a backup on a
 //!   device, compare a device with one, write one, and show one offline.
 
@@ -13,6 +14,7 @@ pub mod dir;
 pub mod dump;
 pub mod inspect;
 pub mod object;
+pub mod report;
 pub mod restore;
 pub mod verify;
 

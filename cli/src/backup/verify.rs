@@ -16,10 +16,11 @@ use yhsm_proto::command::ListEntry;
 use yhsm_proto::{ObjectId, ObjectType};
 use yhsm_transport::Client;
 
+use crate::backup::Backup;
 use crate::backup::compare::{
     Attributes, Difference, PublicKeyCheck, check_entry, describe_differences,
 };
-use crate::backup::{Backup, Entry};
+use crate::backup::report::{FileReport, Outcome};
 use crate::device::{self, Login};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
 use crate::options::GlobalOptions;
@@ -49,17 +50,8 @@ impl ExpectedWrapKey {
     }
 }
 
-/// One backup file's result.
-#[derive(Debug)]
-pub struct FileCheck {
-    pub file: String,
-    pub id: Option<ObjectId>,
-    pub object_type: Option<ObjectType>,
-    pub status: Status,
-}
-
-/// What a file's check found.
-#[derive(Debug, PartialEq, Eq)]
+/// What checking a file found, in verify's words: a view of its [`FileReport`].
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Status {
     Match,
     /// Missing, or present with these differences.
@@ -70,6 +62,19 @@ pub enum Status {
     Failed(String),
     /// Not reached: the check stopped before this object.
     NotChecked,
+}
+
+impl Status {
+    pub fn of(file: &FileReport) -> Self {
+        let reason = || file.reason.clone().unwrap_or_default();
+        match (file.outcome, &file.differences) {
+            (Outcome::Skipped | Outcome::Copy, _) => Self::Skipped(reason()),
+            (Outcome::Failed, _) => Self::Failed(reason()),
+            (_, None) => Self::NotChecked,
+            (_, Some(d)) if d.is_empty() => Self::Match,
+            (_, Some(d)) => Self::Different(d.clone()),
+        }
+    }
 }
 
 /// An object on the device that the backup does not hold.
@@ -96,7 +101,7 @@ pub struct VerifyReport {
     pub dir: String,
     pub auth_key: ObjectId,
     pub wrap_key_id: Option<ObjectId>,
-    pub files: Vec<FileCheck>,
+    pub files: Vec<FileReport>,
     pub extras: Vec<Extra>,
     /// What stopped the check before it was complete.
     pub error: Option<Error>,
@@ -106,7 +111,10 @@ impl VerifyReport {
     /// Whether the device holds exactly the backup (with the expected extras).
     pub fn ok(&self) -> bool {
         self.error.is_none()
-            && self.files.iter().all(|f| matches!(f.status, Status::Match | Status::Skipped(_)))
+            && self
+                .files
+                .iter()
+                .all(|f| matches!(Status::of(f), Status::Match | Status::Skipped(_)))
             && !self.extras.iter().any(Extra::is_difference)
     }
 
@@ -115,7 +123,7 @@ impl VerifyReport {
     }
 
     fn count(&self, pick: impl Fn(&Status) -> bool) -> usize {
-        self.files.iter().filter(|f| pick(&f.status)).count()
+        self.files.iter().filter(|f| pick(&Status::of(f))).count()
     }
 
     /// The human-readable report (standard output).
@@ -126,7 +134,7 @@ impl VerifyReport {
                 (Some(t), Some(id)) => format!("{}: {t} 0x{id:04x}", f.file),
                 _ => f.file.clone(),
             };
-            let line = match &f.status {
+            let line = match &Status::of(f) {
                 Status::Match => format!("{what}: matches"),
                 Status::NotChecked => format!("{what}: not checked"),
                 Status::Different(d) if d.first() == Some(&Difference::Missing) => {
@@ -191,7 +199,8 @@ impl VerifyReport {
             .files
             .iter()
             .map(|f| {
-                let (status, reason, differences) = match &f.status {
+                let status = Status::of(f);
+                let (status, reason, differences) = match &status {
                     Status::Match => ("match", None, vec![]),
                     Status::NotChecked => ("not-checked", None, vec![]),
                     Status::Different(d) if d.first() == Some(&Difference::Missing) => {
@@ -203,14 +212,13 @@ impl VerifyReport {
                     Status::Skipped(r) => ("skipped", Some(r.as_str()), vec![]),
                     Status::Failed(r) => ("failed", Some(r.as_str()), vec![]),
                 };
-                Value::Object(vec![
-                    ("file", Value::string(f.file.as_str())),
-                    ("id", Value::number_or_null(f.id.map(u64::from))),
-                    ("type", Value::string_or_null(f.object_type.map(|t| t.to_string()))),
+                let mut members = f.json_members();
+                members.extend([
                     ("status", Value::string(status)),
                     ("reason", Value::string_or_null(reason)),
                     ("differences", Value::Array(differences)),
-                ])
+                ]);
+                Value::Object(members)
             })
             .collect();
         let extras = self
@@ -298,24 +306,7 @@ pub fn run(
         dir: backup.dir.display().to_string(),
         auth_key: 0,
         wrap_key_id: wrap.id(),
-        files: backup
-            .files
-            .iter()
-            .map(|f| {
-                let entry = f.entry();
-                let status = match (f.skip_reason(), f.failure_reason()) {
-                    (Some(r), _) => Status::Skipped(r),
-                    (None, Some(r)) => Status::Failed(r),
-                    (None, None) => Status::NotChecked,
-                };
-                FileCheck {
-                    file: f.name.clone(),
-                    id: entry.map(Entry::id),
-                    object_type: entry.map(Entry::object_type),
-                    status,
-                }
-            })
-            .collect(),
+        files: backup.files.iter().map(FileReport::of).collect(),
         extras: Vec::new(),
         error: None,
     };
@@ -349,8 +340,7 @@ fn check(
                     .with_source(e)
             })?
             .differences;
-        check.status =
-            if differences.is_empty() { Status::Match } else { Status::Different(differences) };
+        check.set_differences(differences);
     }
     report.extras = extras(&mut client, &listed, &in_backup, report.auth_key, wrap)?;
     Ok(())

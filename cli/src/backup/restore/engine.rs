@@ -1,0 +1,627 @@
+//! The restore engine: the steps of [`run`] in order, as the module documentation of
+//! [`restore`](super) lists them, each reported as an [`Event`] and recorded in the
+//! [`RestoreReport`]. A write whose outcome is unknown is settled in one place,
+//! [`settle_write`].
+
+use std::collections::HashSet;
+
+use yhsm_proto::command::{ObjectHeader, PutWrapKey};
+use yhsm_proto::{Capabilities, ErrorCode, Label, ObjectId, ObjectType, SecretBytes};
+use yhsm_transport::{Client, ClientError, Credentials};
+
+use super::{Event, Options, RestoreReport, Step, WRAP_KEY_LABEL, WrapKeyToStore};
+use crate::backup::compare::{self, Difference, PublicKeyCheck};
+use crate::backup::dir::{Backup, Entry, FileState};
+use crate::backup::report::{FileReport, Outcome};
+use crate::device::Login;
+use crate::error::{Error, Result};
+
+/// Restores `backup` (read, not yet decrypted) with `wrap`; `login` is called once,
+/// after preflight, to connect. Every step is reported to `sink`.
+pub fn run(
+    backup: &mut Backup,
+    wrap: &WrapKeyToStore,
+    login: &mut dyn FnMut() -> Result<Login>,
+    options: Options,
+    sink: &mut dyn FnMut(&Event),
+) -> RestoreReport {
+    let mut r = Run {
+        report: RestoreReport {
+            dir: backup.dir.display().to_string(),
+            dry_run: options.dry_run,
+            auth_key: options.auth_key,
+            wrap_key_id: wrap.attributes.id,
+            wrap_key_stored: false,
+            wrap_key_present: false,
+            files: Vec::new(),
+            auth_key_deleted: false,
+            auth_key_kept_reason: None,
+            error: None,
+        },
+        sink,
+        options,
+    };
+    if let Err(e) = r.restore(backup, wrap, login) {
+        r.report.error = Some(e);
+        if !r.report.auth_key_deleted && r.report.auth_key_kept_reason.is_none() {
+            r.report.auth_key_kept_reason = Some("restore did not finish".to_owned());
+        }
+    }
+    if r.report.ok() {
+        (r.sink)(&if options.dry_run { Event::DryRunDone } else { Event::Done });
+    }
+    r.report
+}
+
+struct Run<'s> {
+    report: RestoreReport,
+    sink: &'s mut dyn FnMut(&Event),
+    options: Options,
+}
+
+/// Preflight found no object to restore. Only files that do not decrypt point at the
+/// shares; files that are not wrapped objects, or decrypt to something invalid, do not.
+fn nothing_to_restore(backup: &Backup) -> Error {
+    let n = backup.files.len();
+    let dir = backup.dir.display();
+    let files = if n == 1 {
+        format!("the .yhw file in `{dir}`")
+    } else {
+        format!("none of the {n} .yhw files in `{dir}`")
+    };
+    let under_other_key = backup.files.iter().any(|f| matches!(f.state, FileState::NotUnderKey));
+    if under_other_key {
+        let verb = if n == 1 { "does not decrypt" } else { "decrypts" };
+        return Error::failure(format!(
+            "{files} {verb} under the wrap key from the shares; nothing was written to the device"
+        ))
+        .with_hint(
+            "check the shares: wrong shares of the right form still combine, into a wrong key \
+             (yubihsm-setup shares carry no checksum)",
+        );
+    }
+    let verb = if n == 1 { "holds no object" } else { "holds an object" };
+    let decrypted = backup
+        .files
+        .iter()
+        .any(|f| matches!(f.state, FileState::Malformed(_) | FileState::Duplicate { .. }));
+    Error::failure(format!(
+        "{files} {verb} to restore (see above); nothing was written to the device"
+    ))
+    .with_hint(if decrypted {
+        "the shares are right (the files decrypt), but what they hold is damaged: take the files \
+         from another copy of the backup"
+    } else {
+        "the files are not wrapped objects (damaged, or not the .yhw files of a backup): take them \
+         from another copy of the backup"
+    })
+}
+
+/// A device refusal: the command did not run, the connection is fine.
+fn refused(e: &ClientError) -> bool {
+    e.code().is_some() && !e.may_have_executed()
+}
+
+const AUTH_KEY: ObjectType = ObjectType::AUTHENTICATION_KEY;
+
+/// Whether the object is on the device: the look that settles a write whose answer was
+/// lost. Object-not-found from get-object-info, or from create-session when the login
+/// key itself is what was deleted, means it is not.
+fn on_device(
+    client: &mut Client,
+    id: ObjectId,
+    object_type: ObjectType,
+) -> Result<bool, ClientError> {
+    match client.get_object_info(id, object_type) {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some(ErrorCode::OBJECT_NOT_FOUND) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a write does to the object it names, and so what the device shows once the
+/// write went through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Effect {
+    /// Put or import: the object is there.
+    Creates,
+    /// Delete: the object is gone.
+    Deletes,
+}
+
+/// A write to the device whose answer may be lost, and the object that tells whether it
+/// went through.
+#[derive(Clone, Debug)]
+pub(crate) struct Write {
+    /// What is being done, and what it is called when done: `("importing", "imported")`.
+    pub action: (&'static str, &'static str),
+    /// What it is done to, for messages: `opaque 0x0052 (0x0052-opaque.yhw)`.
+    pub object: String,
+    /// The (id, type) whose presence shows the outcome.
+    pub at: (ObjectId, ObjectType),
+    pub effect: Effect,
+}
+
+/// Sends a write with `send` and settles an unknown outcome (a lost or garbled answer, an
+/// expired session: anything but a refusal, since the client never sends such a command
+/// twice) by looking at the device: when it shows the write went through, the result is
+/// `went_through()`; when it does not, the write is sent once more. Either way the step
+/// is reported as [`Event::Retried`]. When the device cannot be asked, the first error is
+/// returned, for the caller to say whether the write may have happened.
+pub(crate) fn settle_write<T>(
+    client: &mut Client,
+    write: &Write,
+    went_through: impl FnOnce() -> T,
+    send: &mut dyn FnMut(&mut Client) -> Result<T, ClientError>,
+    sink: &mut dyn FnMut(&Event),
+) -> Result<T, ClientError> {
+    let e = match send(client) {
+        Err(e) if !refused(&e) => e,
+        other => return other,
+    };
+    let (id, object_type) = write.at;
+    let Ok(present) = on_device(client, id, object_type) else { return Err(e) };
+    let (doing, done) = write.action;
+    let happened = present == (write.effect == Effect::Creates);
+    let resolution = match (happened, present) {
+        (true, true) => format!("it is on the device, so it was {done}"),
+        (true, false) => format!("it is no longer on the device, so it was {done}"),
+        (false, false) => format!("it is not on the device: {doing} it once more"),
+        (false, true) => format!("it is still on the device: {doing} it once more"),
+    };
+    sink(&Event::Retried {
+        what: format!("{doing} {}", write.object),
+        error: e.to_string(),
+        resolution,
+    });
+    if happened { Ok(went_through()) } else { send(client) }
+}
+
+/// The second check of an object, logged in again first if the first check's failure
+/// left the client without its login session.
+fn recheck(
+    client: &mut Client,
+    entry: &Entry,
+    login: &Credentials,
+    public_key: PublicKeyCheck,
+) -> Result<compare::Checked, ClientError> {
+    if client.auth_key_id() != Some(login.key_id()) {
+        client.authenticate(login.clone())?;
+    }
+    compare::check_entry(client, entry, login, public_key)
+}
+
+impl Run<'_> {
+    fn emit(&mut self, event: Event) {
+        (self.sink)(&event);
+    }
+
+    fn restore(
+        &mut self,
+        backup: &mut Backup,
+        wrap: &WrapKeyToStore,
+        login: &mut dyn FnMut() -> Result<Login>,
+    ) -> Result<()> {
+        self.preflight(backup, wrap)?;
+
+        let Login { mut client, credentials } = login()?;
+        let login_id = credentials.key_id();
+        self.report.auth_key = login_id;
+        self.emit(Event::UsingAuthKey(login_id));
+        client.authenticate(credentials.clone()).map_err(|e| {
+            let error = Error::failure("cannot log in; nothing was written");
+            if e.code() == Some(ErrorCode::OBJECT_NOT_FOUND) {
+                // The login key is not there: most likely an earlier run restored
+                // everything and deleted it.
+                error.with_source(e).with_hint(format!(
+                    "authentication key 0x{login_id:04x} is not on the device (a restore that \
+                     finished deletes it): log in with a restored authentication key (-k ID)"
+                ))
+            } else {
+                error.with_source(e)
+            }
+        })?;
+        let listed = match client.list_objects(&[]) {
+            // A garbled answer (the client repeats a lost one itself): a read, so once more.
+            Err(e) if !refused(&e) => {
+                self.emit(Event::Retried {
+                    what: "listing the device's objects".to_owned(),
+                    error: e.to_string(),
+                    resolution: "listing them once more".to_owned(),
+                });
+                client.list_objects(&[])
+            }
+            other => other,
+        };
+        let present: HashSet<(ObjectId, ObjectType)> = listed
+            .map_err(|e| {
+                Error::failure("cannot list the device's objects; nothing was written")
+                    .with_source(e)
+            })?
+            .iter()
+            .map(|e| (e.id, e.object_type))
+            .collect();
+
+        self.store_wrap_key(&mut client, backup, wrap, &present)?;
+        let all_undecryptable = self.import(&mut client, backup, wrap, &present)?;
+        if self.options.dry_run {
+            let keep_reason = self.planned_keep_reason(backup, login_id).or_else(|| {
+                (!self.report.ok())
+                    .then(|| "not every object from the backup would be restored".to_owned())
+            });
+            self.emit(Event::AuthKeyPlanned { id: login_id, keep_reason: keep_reason.clone() });
+            self.report.auth_key_kept_reason =
+                Some(keep_reason.unwrap_or_else(|| "dry run: nothing is deleted".to_owned()));
+            return Ok(());
+        }
+        self.verify(&mut client, backup, &credentials)?;
+        self.login_key(&mut client, backup, &credentials, all_undecryptable)
+    }
+
+    /// Step 2: decrypts every file, reports those skipped, checks the wrap key.
+    fn preflight(&mut self, backup: &mut Backup, wrap: &WrapKeyToStore) -> Result<()> {
+        backup.decrypt(&wrap.key);
+        for file in &backup.files {
+            let report = FileReport::of(file);
+            if let Some(reason) = report.reason.clone() {
+                let file = file.name.clone();
+                self.emit(match report.outcome {
+                    Outcome::Failed => Event::Unrestorable { file, reason },
+                    _ => Event::Skipped { file, reason },
+                });
+            }
+            self.report.files.push(report);
+        }
+        let decryptable = backup.decryptable();
+        if decryptable == 0 {
+            return Err(nothing_to_restore(backup));
+        }
+        let a = &wrap.attributes;
+        if !a.capabilities.contains(Capabilities::IMPORT_WRAPPED) {
+            return Err(Error::failure(format!(
+                "the wrap key from the shares (0x{:04x}) lacks the import-wrapped capability, so \
+                 the device would refuse every import; nothing was written to the device",
+                a.id
+            )));
+        }
+        for (file, entry) in backup.entries() {
+            let missing = a.not_delegated(entry.summary.header.capabilities);
+            if !missing.is_empty() {
+                let event = Event::NotDelegated {
+                    file: file.to_owned(),
+                    object: entry.describe(),
+                    missing,
+                };
+                (self.sink)(&event);
+            }
+        }
+        self.emit(Event::Preflight { files: backup.files.len(), decryptable, wrap_key: a.id });
+        Ok(())
+    }
+
+    /// Step 3: stores the wrap key, or notes the one already there.
+    fn store_wrap_key(
+        &mut self,
+        client: &mut Client,
+        backup: &Backup,
+        wrap: &WrapKeyToStore,
+        present: &HashSet<(ObjectId, ObjectType)>,
+    ) -> Result<()> {
+        let a = &wrap.attributes;
+        if present.contains(&(a.id, ObjectType::WRAP_KEY)) {
+            let info = client.get_object_info(a.id, ObjectType::WRAP_KEY).map_err(|e| {
+                Error::failure(format!("cannot read wrap key 0x{:04x} on the device", a.id))
+                    .with_source(e)
+            })?;
+            self.report.wrap_key_present = true;
+            self.emit(Event::WrapKeyPresent { id: a.id, differences: a.differences(&info) });
+            return Ok(());
+        }
+        if self.options.dry_run {
+            self.emit(Event::WrapKeyPlanned(a.id));
+            return Ok(());
+        }
+        // A backup that holds the wrap key object itself gives it its label.
+        let label = backup
+            .entries()
+            .find(|(_, e)| e.id() == a.id && e.object_type() == ObjectType::WRAP_KEY)
+            .map_or_else(
+                || WRAP_KEY_LABEL.parse::<Label>().unwrap_or_default(),
+                |(_, e)| e.summary.header.label,
+            );
+        let request = PutWrapKey {
+            header: ObjectHeader {
+                id: a.id,
+                label,
+                domains: a.domains,
+                capabilities: a.capabilities,
+                algorithm: a.algorithm,
+            },
+            delegated: a.delegated_or_none(),
+            key: SecretBytes::from_slice(wrap.key.expose_secret()),
+        };
+        let write = Write {
+            action: ("storing", "stored"),
+            object: format!("wrap key 0x{:04x}", a.id),
+            at: (a.id, ObjectType::WRAP_KEY),
+            effect: Effect::Creates,
+        };
+        let result =
+            settle_write(client, &write, || a.id, &mut |c| c.put_wrap_key(&request), self.sink);
+        let id = result.map_err(|e| {
+            let hint = if e.may_have_executed() {
+                "it may have been stored: run restore again, which uses a wrap key already on \
+                 the device as it is"
+            } else {
+                "nothing was written to the device"
+            };
+            Error::failure(format!("cannot store wrap key 0x{:04x} on the device", a.id))
+                .with_source(e)
+                .with_hint(hint)
+        })?;
+        self.report.wrap_key_stored = true;
+        self.emit(Event::WrapKeyStored(id));
+        Ok(())
+    }
+
+    /// Step 4. Returns whether every import tried was refused as undecryptable (a
+    /// different wrap key on the device).
+    fn import(
+        &mut self,
+        client: &mut Client,
+        backup: &Backup,
+        wrap: &WrapKeyToStore,
+        present: &HashSet<(ObjectId, ObjectType)>,
+    ) -> Result<bool> {
+        let total = backup.decryptable();
+        let (mut tried, mut undecryptable) = (0usize, 0usize);
+        let entries =
+            backup.files.iter().enumerate().filter_map(|(i, f)| f.entry().map(|e| (i, f, e)));
+        for (index, (i, file, entry)) in entries.enumerate() {
+            let step = Step { index: index + 1, total };
+            let (file, object_type, id) = (file.name.clone(), entry.object_type(), entry.id());
+            if present.contains(&(id, object_type)) {
+                self.set_outcome(i, Outcome::AlreadyPresent, None);
+                self.emit(Event::AlreadyPresent { step, file, object_type, id });
+                continue;
+            }
+            // Known only for a wrap key stored from the shares: one already on the device
+            // may delegate other capabilities.
+            let missing = wrap.attributes.not_delegated(entry.summary.header.capabilities);
+            let undelegated = (!missing.is_empty() && !self.report.wrap_key_present)
+                .then(|| format!("the wrap key does not delegate {missing}"));
+            if self.options.dry_run {
+                match undelegated {
+                    Some(reason) => {
+                        self.set_outcome(i, Outcome::Failed, Some(reason.clone()));
+                        self.emit(Event::ImportWouldFail { step, file, object_type, id, reason });
+                    }
+                    None => self.emit(Event::ImportPlanned { step, file, object_type, id }),
+                }
+                continue;
+            }
+            tried += 1;
+            let write = Write {
+                action: ("importing", "imported"),
+                object: format!("{} ({file})", entry.describe()),
+                at: (id, object_type),
+                effect: Effect::Creates,
+            };
+            let mut send =
+                |c: &mut Client| c.import_wrapped(wrap.attributes.id, &entry.blob).map(Some);
+            let result = settle_write(client, &write, || None, &mut send, self.sink);
+            match result {
+                Ok(made) => {
+                    let reason =
+                        made.filter(|m| m.id != id || m.object_type != object_type).map(|m| {
+                            format!("the device created {} 0x{:04x} instead", m.object_type, m.id)
+                        });
+                    self.set_outcome(i, Outcome::Imported, reason);
+                    self.emit(Event::Imported { step, file, object_type, id });
+                }
+                Err(e) if refused(&e) => {
+                    if e.code() == Some(ErrorCode::INVALID_DATA) {
+                        undecryptable += 1;
+                    }
+                    let error = match (&undelegated, e.code()) {
+                        (Some(why), Some(ErrorCode::INSUFFICIENT_PERMISSIONS)) => format!(
+                            "{why} (import-wrapped: the device answered {})",
+                            ErrorCode::INSUFFICIENT_PERMISSIONS
+                        ),
+                        _ => e.to_string(),
+                    };
+                    self.set_outcome(i, Outcome::Failed, Some(error.clone()));
+                    self.emit(Event::ImportFailed { step, file, object_type, id, error });
+                }
+                Err(e) => {
+                    self.set_outcome(i, Outcome::Failed, Some(e.to_string()));
+                    let hint = if e.may_have_executed() {
+                        "it may have been imported: run restore again to finish (objects \
+                         already on the device are skipped and verified)"
+                    } else {
+                        "it was not imported: run restore again to finish (objects already on \
+                         the device are skipped and verified)"
+                    };
+                    return Err(Error::failure(format!(
+                        "restore stopped at {step}, importing {} ({file})",
+                        entry.describe()
+                    ))
+                    .with_source(e)
+                    .with_hint(hint));
+                }
+            }
+        }
+        Ok(tried > 0 && undecryptable == tried)
+    }
+
+    fn set_outcome(&mut self, i: usize, outcome: Outcome, reason: Option<String>) {
+        if let Some(f) = self.report.files.get_mut(i) {
+            f.outcome = outcome;
+            f.reason = reason;
+        }
+    }
+
+    /// Step 5: every object imported or already present is compared with the backup.
+    fn verify(&mut self, client: &mut Client, backup: &Backup, login: &Credentials) -> Result<()> {
+        let (mut verified, mut failed) = (0, 0);
+        for (i, file) in backup.files.iter().enumerate() {
+            let Some(entry) = file.entry() else { continue };
+            let public_key = match self.report.files.get(i).map(|f| f.outcome) {
+                Some(Outcome::Imported) => PublicKeyCheck::ImportedFromThisBackup,
+                Some(Outcome::AlreadyPresent) => PublicKeyCheck::Compare,
+                _ => continue,
+            };
+            let checked = match compare::check_entry(client, entry, login, public_key) {
+                // A read whose answer was lost or garbled, or a proof session whose
+                // handshake was: reading once more is harmless, and settles it.
+                Err(e) => {
+                    self.emit(Event::Retried {
+                        what: format!("verifying {} ({})", entry.describe(), file.name),
+                        error: e.to_string(),
+                        resolution: "checking it once more".to_owned(),
+                    });
+                    recheck(client, entry, login, public_key)
+                }
+                Ok(c) if c.differences == [Difference::Credentials] => {
+                    self.emit(Event::Retried {
+                        what: format!("verifying {} ({})", entry.describe(), file.name),
+                        error: Difference::Credentials.to_string(),
+                        resolution: "checking it once more".to_owned(),
+                    });
+                    recheck(client, entry, login, public_key)
+                }
+                ok => ok,
+            };
+            let checked = checked.map_err(|e| {
+                Error::failure(format!(
+                    "restore stopped while verifying {} ({})",
+                    entry.describe(),
+                    file.name
+                ))
+                .with_source(e)
+                .with_hint("run restore again: objects already on the device are verified")
+            })?;
+            let (file, object_type, id) = (file.name.clone(), entry.object_type(), entry.id());
+            let differences = checked.differences;
+            let ok = differences.is_empty();
+            if let Some(f) = self.report.files.get_mut(i) {
+                f.set_differences(differences.clone());
+            }
+            if ok {
+                verified += 1;
+                self.emit(Event::Verified { file, object_type, id });
+                if checked.session_opened {
+                    self.emit(Event::AuthKeyProven(id));
+                }
+            } else {
+                failed += 1;
+                self.emit(Event::VerifyFailed { file, object_type, id, differences });
+            }
+        }
+        self.emit(Event::VerifySummary { verified, failed });
+        Ok(())
+    }
+
+    /// Why the login key cannot be deleted whatever the device says, if it cannot.
+    fn planned_keep_reason(&self, backup: &Backup, login_id: ObjectId) -> Option<String> {
+        if self.options.keep_authkey {
+            return Some("--keep-authkey was given".to_owned());
+        }
+        let auth_keys: Vec<ObjectId> = backup
+            .entries()
+            .filter(|(_, e)| e.object_type() == ObjectType::AUTHENTICATION_KEY)
+            .map(|(_, e)| e.id())
+            .collect();
+        if auth_keys.is_empty() {
+            return Some(
+                "the backup holds no authentication key, so without this one nobody could log in"
+                    .to_owned(),
+            );
+        }
+        if auth_keys.contains(&login_id) {
+            return Some(format!(
+                "authentication key 0x{login_id:04x} is itself in the backup: deleting it would \
+                 delete a restored key"
+            ));
+        }
+        None
+    }
+
+    /// Step 6: deletes the login key, or keeps it and says why.
+    fn login_key(
+        &mut self,
+        client: &mut Client,
+        backup: &Backup,
+        login: &Credentials,
+        all_undecryptable: bool,
+    ) -> Result<()> {
+        let login_id = login.key_id();
+        let reason = if let Some(reason) = self.planned_keep_reason(backup, login_id) {
+            Some(reason)
+        } else if !self.report.ok() {
+            Some(if all_undecryptable && self.report.wrap_key_present {
+                format!(
+                    "the device could not decrypt any object: wrap key 0x{:04x} on the device \
+                     is not the key of the shares",
+                    self.report.wrap_key_id
+                )
+            } else if self.report.skipped() > 0
+                && self
+                    .report
+                    .files
+                    .iter()
+                    .all(|f| f.outcome != Outcome::Failed && f.verified() != Some(false))
+            {
+                // Those files may be this backup's objects, damaged: whoever finishes the
+                // job may need this key.
+                let n = self.report.skipped();
+                format!(
+                    "{n} of the backup's .yhw {} not restored (see above), so the device may \
+                     not hold everything",
+                    if n == 1 { "file was" } else { "files were" }
+                )
+            } else {
+                "not every object from the backup was restored and verified".to_owned()
+            })
+        } else {
+            // Every object is verified (symmetric authentication keys by a session) and
+            // the backup holds an authentication key other than this one.
+            None
+        };
+        match reason {
+            Some(reason) => {
+                self.report.auth_key_kept_reason = Some(reason.clone());
+                self.emit(Event::AuthKeyKept { id: login_id, reason });
+                Ok(())
+            }
+            None => {
+                // If the key is gone, no session can be opened with it: the device answers
+                // object-not-found, which settles it too (see `on_device`).
+                let write = Write {
+                    action: ("deleting", "deleted"),
+                    object: format!("authentication key 0x{login_id:04x}"),
+                    at: (login_id, AUTH_KEY),
+                    effect: Effect::Deletes,
+                };
+                let mut send = |c: &mut Client| c.delete_object(login_id, AUTH_KEY);
+                let result = settle_write(client, &write, || (), &mut send, self.sink);
+                result.map_err(|e| {
+                    let hint = if e.may_have_executed() {
+                        "every object was restored and verified, and the key may have been \
+                         deleted: log in with a restored authentication key (-k ID) and list the \
+                         objects to check; delete it yourself if it is still there"
+                    } else {
+                        "everything was restored; delete it yourself once you have checked that \
+                         a restored authentication key logs in"
+                    };
+                    Error::failure(format!("cannot delete authentication key 0x{login_id:04x}"))
+                        .with_source(e)
+                        .with_hint(hint)
+                })?;
+                self.report.auth_key_deleted = true;
+                self.emit(Event::AuthKeyDeleted(login_id));
+                Ok(())
+            }
+        }
+    }
+}

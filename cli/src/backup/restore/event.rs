@@ -1,0 +1,267 @@
+//! What the restore engine reports as it goes ([`Event`]), and the lines each prints
+//! ([`render`]: yubihsm-setup's wording where it has one).
+
+use std::fmt;
+
+use yhsm_proto::{Capabilities, ObjectId, ObjectType};
+
+use crate::backup::compare::{Difference, describe_differences};
+
+/// `[3/12]`: the object's position among those to restore.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub index: usize,
+    pub total: usize,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}/{}]", self.index, self.total)
+    }
+}
+
+/// Progress, as the engine reports it; [`render`] turns each into lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A file not restored, not a failure (not a wrapped object, under another key, a
+    /// copy of another file).
+    Skipped {
+        file: String,
+        reason: String,
+    },
+    /// A file that decrypts but cannot be restored (a failure).
+    Unrestorable {
+        file: String,
+        reason: String,
+    },
+    /// The object's capabilities are not all delegated by the wrap key.
+    NotDelegated {
+        file: String,
+        object: String,
+        missing: Capabilities,
+    },
+    /// Preflight passed.
+    Preflight {
+        files: usize,
+        decryptable: usize,
+        wrap_key: ObjectId,
+    },
+    UsingAuthKey(ObjectId),
+    WrapKeyStored(ObjectId),
+    WrapKeyPresent {
+        id: ObjectId,
+        differences: Vec<Difference>,
+    },
+    /// Dry run: the wrap key would be stored.
+    WrapKeyPlanned(ObjectId),
+    Imported {
+        step: Step,
+        file: String,
+        object_type: ObjectType,
+        id: ObjectId,
+    },
+    AlreadyPresent {
+        step: Step,
+        file: String,
+        object_type: ObjectType,
+        id: ObjectId,
+    },
+    ImportFailed {
+        step: Step,
+        file: String,
+        object_type: ObjectType,
+        id: ObjectId,
+        error: String,
+    },
+    /// Dry run: the object would be imported.
+    ImportPlanned {
+        step: Step,
+        file: String,
+        object_type: ObjectType,
+        id: ObjectId,
+    },
+    /// Dry run: the device would refuse the import (the reason).
+    ImportWouldFail {
+        step: Step,
+        file: String,
+        object_type: ObjectType,
+        id: ObjectId,
+        reason: String,
+    },
+    Verified {
+        file: String,
+        object_type: ObjectType,
+        id: ObjectId,
+    },
+    VerifyFailed {
+        file: String,
+        object_type: ObjectType,
+        id: ObjectId,
+        differences: Vec<Difference>,
+    },
+    VerifySummary {
+        verified: usize,
+        failed: usize,
+    },
+    /// A step whose first attempt failed in a way that leaves its outcome unknown (a
+    /// lost or garbled answer, an expired session), settled by looking at the device or
+    /// by doing a read once more.
+    Retried {
+        /// What was being done: `importing opaque 0x0052 (0x0052-opaque.yhw)`.
+        what: String,
+        /// The first attempt's error.
+        error: String,
+        /// What the device showed, and what was done about it.
+        resolution: String,
+    },
+    /// A restored authentication key opened a session.
+    AuthKeyProven(ObjectId),
+    AuthKeyDeleted(ObjectId),
+    AuthKeyKept {
+        id: ObjectId,
+        reason: String,
+    },
+    /// Dry run: what would happen to the login key.
+    AuthKeyPlanned {
+        id: ObjectId,
+        keep_reason: Option<String>,
+    },
+    /// The run ended without writing (dry run).
+    DryRunDone,
+    /// Everything was restored and verified.
+    Done,
+}
+
+/// A line of human output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Line {
+    /// Standard output.
+    Out(String),
+    /// Standard error, after `yhsm: warning: `.
+    Warning(String),
+}
+
+/// The lines an event prints (yubihsm-setup's wording where it has one).
+pub fn render(event: &Event) -> Vec<Line> {
+    let out = |s: String| vec![Line::Out(s)];
+    match event {
+        Event::Skipped { file, reason } => out(format!("Skipped {file}: {reason}")),
+        Event::Unrestorable { file, reason } => out(format!("Cannot restore {file}: {reason}")),
+        Event::NotDelegated { file, object, missing } => vec![Line::Warning(format!(
+            "{file}: {object} has capabilities the wrap key does not delegate ({missing}); the \
+             device will refuse to import it"
+        ))],
+        Event::Preflight { files, decryptable, wrap_key } => out(format!(
+            "Preflight: {decryptable} of {files} {} {} under wrap key 0x{wrap_key:04x}",
+            if *files == 1 { "file" } else { "files" },
+            if *decryptable == 1 { "decrypts" } else { "decrypt" }
+        )),
+        Event::UsingAuthKey(id) => out(format!("Using authentication key 0x{id:04x}")),
+        Event::WrapKeyStored(id) => {
+            out(format!("Stored wrap key with ID 0x{id:04x} on the device"))
+        }
+        Event::WrapKeyPresent { id, differences } => {
+            let mut lines = vec![Line::Out(format!(
+                "Wrap key with ID 0x{id:04x} is already on the device; the imports will show \
+                 whether it is the same key"
+            ))];
+            if !differences.is_empty() {
+                lines.push(Line::Warning(format!(
+                    "wrap key 0x{id:04x} on the device does not have the shares' attributes: {}",
+                    describe_differences(differences)
+                )));
+            }
+            lines
+        }
+        Event::WrapKeyPlanned(id) => {
+            out(format!("Would store wrap key with ID 0x{id:04x} on the device"))
+        }
+        Event::Imported { step, file, object_type, id } => out(format!(
+            "{step} Successfully imported object {object_type}, with ID 0x{id:04x} ({file})"
+        )),
+        Event::AlreadyPresent { step, file, object_type, id } => out(format!(
+            "{step} Object {object_type} with ID 0x{id:04x} is already on the device, skipped \
+             ({file})"
+        )),
+        Event::ImportFailed { step, file, object_type, id, error } => out(format!(
+            "{step} Failed to import object {object_type} with ID 0x{id:04x} ({file}): {error}"
+        )),
+        Event::ImportPlanned { step, file, object_type, id } => {
+            out(format!("{step} Would import object {object_type}, with ID 0x{id:04x} ({file})"))
+        }
+        Event::ImportWouldFail { step, file, object_type, id, reason } => out(format!(
+            "{step} Would fail to import object {object_type} with ID 0x{id:04x} ({file}): \
+             {reason}"
+        )),
+        Event::Verified { .. } => vec![],
+        Event::Retried { what, error, resolution } => {
+            vec![Line::Warning(format!("{what}: {error}; {resolution}"))]
+        }
+        Event::AuthKeyProven(id) => {
+            out(format!("Authentication key 0x{id:04x} opens a session with the backup's keys"))
+        }
+        Event::VerifyFailed { file, object_type, id, differences } => out(format!(
+            "Verification failed for object {object_type} with ID 0x{id:04x} ({file}): {}",
+            describe_differences(differences)
+        )),
+        Event::VerifySummary { verified, failed: 0 } => out(format!(
+            "Verified {verified} {}: type, algorithm, capabilities, domains and label match the \
+             backup",
+            if *verified == 1 { "object" } else { "objects" }
+        )),
+        Event::VerifySummary { verified, failed } => {
+            out(format!("Verified {verified} of {} objects; {failed} failed", verified + failed))
+        }
+        Event::AuthKeyDeleted(id) => out(format!("Previous authentication key 0x{id:04x} deleted")),
+        Event::AuthKeyKept { id, reason } => {
+            out(format!("Keeping authentication key 0x{id:04x}: {reason}"))
+        }
+        Event::AuthKeyPlanned { id, keep_reason: None } => {
+            out(format!("Would delete authentication key 0x{id:04x} once every object is verified"))
+        }
+        Event::AuthKeyPlanned { id, keep_reason: Some(reason) } => {
+            out(format!("Would keep authentication key 0x{id:04x}: {reason}"))
+        }
+        Event::DryRunDone => out("Dry run: nothing was written to the device".to_owned()),
+        Event::Done => out("All done".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_yubihsm_setup_wording() {
+        let step = Step { index: 3, total: 12 };
+        let lines = |e: Event| render(&e);
+        assert_eq!(
+            lines(Event::UsingAuthKey(1)),
+            [Line::Out("Using authentication key 0x0001".into())]
+        );
+        assert_eq!(
+            lines(Event::WrapKeyStored(2)),
+            [Line::Out("Stored wrap key with ID 0x0002 on the device".into())]
+        );
+        assert_eq!(
+            lines(Event::Imported {
+                step,
+                file: "f.yhw".into(),
+                object_type: ObjectType::ASYMMETRIC_KEY,
+                id: 0x427a
+            }),
+            [Line::Out(
+                "[3/12] Successfully imported object asymmetric-key, with ID 0x427a (f.yhw)".into()
+            )]
+        );
+        assert_eq!(
+            lines(Event::AuthKeyDeleted(1)),
+            [Line::Out("Previous authentication key 0x0001 deleted".into())]
+        );
+        assert_eq!(lines(Event::Done), [Line::Out("All done".into())]);
+        assert!(
+            lines(Event::Verified { file: "f".into(), object_type: ObjectType::OPAQUE, id: 1 })
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! `yhsm restore`: puts a backup directory back onto a YubiHSM 2, as yubihsm-setup's
+//! `restore` does (PROTOCOL.md §3 "Payloads used by backup and restore", §5, §6), with a
+//! preflight, per-object progress, a verification of everything restored, and a login
+//! key that is only deleted when that is safe.
+//!
+//! The order of work, and the rules it keeps:
+//!
+//! 1. Every `*.yhw` of the directory is read in sorted name order ([`Backup`]).
+//! 2. The wrap key comes from shares. **Preflight**: every file is decrypted before the
+//!    device is touched. If none decrypts, the shares are wrong and nothing is written.
+//!    Files under another key (or damaged: they do not decrypt either) are skipped ("not
+//!    wrapped under this key") and count as not restored; objects whose
+//!    capabilities the wrap key does not delegate are warned about (the device will
+//!    refuse them); a wrap key without import-wrapped stops the run.
+//! 3. Connect and log in; list the device's objects. The wrap key is stored, or, if an
+//!    object with its id and type exists, used as it is (the imports show whether it is
+//!    the same key; its attributes are compared with the shares').
+//! 4. Each object not already on the device with the same (id, type) is imported. One
+//!    already there is skipped, and still verified, so a second run finishes an
+//!    interrupted one. A device refusal fails that object and the others go on.
+//! 5. Every object is verified against the backup ([`check_entry`]): its attributes
+//!    always, an asymmetric key's public key where the device held the object before this
+//!    run (an object imported now holds the blob's key: see [`PublicKeyCheck`]).
+//! 6. The login key is deleted only when every file was restored and verified (a skipped
+//!    file may be a damaged object of the backup; copies of another file's object aside),
+//!    the login key is not itself in the backup (deleting it would delete a restored
+//!    key), and another authentication key from the backup is on the device, verified,
+//!    and (for a symmetric key) opens a session. Otherwise it is kept, and the reason
+//!    said. `--keep-authkey` always keeps it.
+//!
+//! A write whose outcome is unknown — its answer lost or garbled, or its session expired
+//! under it (the client never sends such a command twice, see `yhsm_transport`'s retry
+//! rules) — is settled by looking at the device: the wrap key or object found there was
+//! stored, one not found is sent once more; a login key no longer there was deleted. A
+//! read that fails the same way (listing, verifying, a proof session) is done once more.
+//! Each is reported as [`Event::Retried`]. When the device cannot be asked (unplugged, or
+//! the look fails too), the run stops, naming the step and the object, and says whether
+//! the object may have been written; running restore again finishes the job.
+//!
+//! `--dry-run` runs steps 1 to 3 without writing and reports the plan.
+//!
+//! Here: the command ([`command`]: backup, shares, login). The steps are in `engine.rs`
+//! (with `settle_write`, the one place a write of unknown outcome is settled), what they
+//! report as they go in `event.rs`, what the run returns in `report.rs`.
+//!
+//! [`check_entry`]: crate::backup::compare::check_entry
+//! [`PublicKeyCheck`]: crate::backup::compare::PublicKeyCheck
+
+mod engine;
+mod event;
+mod report;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use yhsm_proto::ObjectId;
+use yhsm_proto::wrap::WrapKey;
+
+pub use self::engine::run;
+pub use self::event::{Event, Line, Step, render};
+pub use self::report::RestoreReport;
+use crate::backup::Backup;
+use crate::backup::compare::Attributes;
+use crate::device::{self, OpenTransport};
+use crate::error::Result;
+use crate::options::GlobalOptions;
+use crate::util::prompt::Prompter;
+use crate::wrapkey::shares::{self, RecoveredKey};
+
+/// The label of a wrap key stored from shares (the shares carry none), unless the backup
+/// holds the wrap key object itself.
+pub const WRAP_KEY_LABEL: &str = "Wrap key";
+
+/// What `yhsm restore` was asked to do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Args {
+    /// The backup directory (default `.`).
+    pub dir: PathBuf,
+    /// `None`: ask for the shares at the terminal.
+    pub shares_file: Option<PathBuf>,
+    pub keep_authkey: bool,
+    pub dry_run: bool,
+    pub json: bool,
+}
+
+/// Choices that change what the engine does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Steps 1 to 3 only, without writing.
+    pub dry_run: bool,
+    /// Never delete the login key.
+    pub keep_authkey: bool,
+    /// The login key's id, for the report before logging in.
+    pub auth_key: ObjectId,
+}
+
+/// The wrap key to store: the key and its attributes from the shares.
+#[derive(Debug)]
+pub struct WrapKeyToStore {
+    pub attributes: Attributes,
+    pub key: WrapKey,
+}
+
+impl WrapKeyToStore {
+    pub fn from_recovered(recovered: &RecoveredKey) -> Result<Self> {
+        Ok(Self { attributes: Attributes::from_shares(recovered), key: recovered.wrap_key()? })
+    }
+}
+
+/// Reads the backup, recovers the wrap key from the shares (file or prompt), and runs
+/// [`run`]. Errors before the run (no `.yhw` file, bad shares) are returned; everything
+/// after is in the report.
+pub fn command(
+    global: &GlobalOptions,
+    args: &Args,
+    prompter: &mut dyn Prompter,
+    env_password: Option<OsString>,
+    sink: &mut dyn FnMut(&Event),
+) -> Result<RestoreReport> {
+    command_with(global, args, prompter, env_password, &mut device::open_transport, sink)
+}
+
+/// [`command`] on the device `transport` opens: the binary passes
+/// [`device::open_transport`]; the fault-injection tests a simulator they hold.
+pub fn command_with(
+    global: &GlobalOptions,
+    args: &Args,
+    prompter: &mut dyn Prompter,
+    env_password: Option<OsString>,
+    transport: &mut OpenTransport<'_>,
+    sink: &mut dyn FnMut(&Event),
+) -> Result<RestoreReport> {
+    let mut backup = Backup::read_dir(&args.dir)?;
+    let recovered = match &args.shares_file {
+        Some(path) => shares::combine_file(path)?,
+        None => shares::combine_prompted(prompter)?,
+    };
+    let wrap = WrapKeyToStore::from_recovered(&recovered)?;
+    drop(recovered);
+    let options = Options {
+        dry_run: args.dry_run,
+        keep_authkey: args.keep_authkey,
+        auth_key: global.authkey,
+    };
+    let mut env_password = env_password;
+    let mut connect = || device::login_with(global, env_password.take(), prompter, transport);
+    Ok(run(&mut backup, &wrap, &mut connect, options, sink))
+}

@@ -1,0 +1,196 @@
+//! What a restore did ([`RestoreReport`]): every file's outcome, the wrap key's and the
+//! login key's fate, what stopped the run; its exit status, its last error, its JSON.
+
+use yhsm_proto::ObjectId;
+
+use crate::backup::report::{FileReport, Outcome};
+use crate::error::{EXIT_FAILURE, EXIT_OK, Error};
+use crate::util::json::Value;
+
+/// The result of a restore.
+#[derive(Debug)]
+pub struct RestoreReport {
+    pub dir: String,
+    pub dry_run: bool,
+    pub auth_key: ObjectId,
+    pub wrap_key_id: ObjectId,
+    pub wrap_key_stored: bool,
+    pub wrap_key_present: bool,
+    pub files: Vec<FileReport>,
+    pub auth_key_deleted: bool,
+    pub auth_key_kept_reason: Option<String>,
+    /// What stopped the run, or the login key's deletion failing.
+    pub error: Option<Error>,
+}
+
+/// What to do about skipped files.
+const SKIPPED_HINT: &str = "a file that is not a wrapped object or not wrapped under this key is \
+    damaged or from another backup: take it from another copy of the backup, or move it out of \
+    the directory if it does not belong there";
+
+impl RestoreReport {
+    fn decryptable(&self) -> impl Iterator<Item = &FileReport> {
+        self.files.iter().filter(|f| f.id.is_some())
+    }
+
+    /// Files not restored because they are not wrapped objects or not under the key.
+    pub(super) fn skipped(&self) -> usize {
+        self.files.iter().filter(|f| f.outcome == Outcome::Skipped).count()
+    }
+
+    /// Every file was restored and verified (planned, for a dry run), or is a copy.
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+            && self.files.iter().all(|f| !matches!(f.outcome, Outcome::Failed | Outcome::Skipped))
+            && self.decryptable().all(|f| {
+                if self.dry_run {
+                    matches!(f.outcome, Outcome::Planned | Outcome::AlreadyPresent)
+                } else {
+                    f.verified() == Some(true)
+                }
+            })
+    }
+
+    /// 0 when [`RestoreReport::ok`], 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        if self.ok() { EXIT_OK } else { EXIT_FAILURE }
+    }
+
+    /// The error to print last: what stopped the run, or which objects were not restored.
+    pub fn into_failure(self) -> Option<Error> {
+        if self.ok() {
+            return None;
+        }
+        if let Some(e) = self.error {
+            return Some(e);
+        }
+        let unreadable = |f: &&FileReport| {
+            f.id.is_none() && matches!(f.outcome, Outcome::Failed | Outcome::Skipped)
+        };
+        let total = self.decryptable().count() + self.files.iter().filter(unreadable).count();
+        let bad = self
+            .files
+            .iter()
+            .filter(|f| {
+                matches!(f.outcome, Outcome::Failed | Outcome::Skipped)
+                    || f.verified() == Some(false)
+            })
+            .count();
+        let skipped = self.skipped();
+        // Only skipped files, or other failures too (refusals, differences).
+        let hint = match (skipped, bad - skipped) {
+            (0, _) => None,
+            (_, 0) => Some(SKIPPED_HINT.to_owned()),
+            _ => Some(format!("fix the other causes shown above; {SKIPPED_HINT}")),
+        };
+        let objects = if total == 1 { "object" } else { "objects" };
+        if self.dry_run {
+            return Some(
+                Error::failure(format!(
+                    "{bad} of {total} {objects} from the backup would not be restored"
+                ))
+                .with_hint(
+                    hint.unwrap_or_else(|| "fix the cause shown above before restoring".to_owned()),
+                ),
+            );
+        }
+        Some(
+            Error::failure(format!(
+                "{bad} of {total} {objects} from the backup {} not restored and verified; \
+                 authentication key 0x{:04x} was kept",
+                if bad == 1 { "was" } else { "were" },
+                self.auth_key
+            ))
+            .with_hint(match hint {
+                Some(hint) => format!(
+                    "{hint}; then run restore again (objects already on the device are skipped \
+                     and verified)"
+                ),
+                None => "fix the cause shown above and run restore again: objects already on the \
+                         device are skipped and verified"
+                    .to_owned(),
+            }),
+        )
+    }
+
+    /// The JSON object of `restore --json` (documented in cli/README.md).
+    pub fn to_json(&self) -> Value {
+        let files = self
+            .files
+            .iter()
+            .map(|f| {
+                let mut members = f.json_members();
+                members.extend([
+                    ("outcome", Value::string(f.outcome.name())),
+                    ("reason", Value::string_or_null(f.reason.as_deref())),
+                    ("verified", f.verified().map_or(Value::Null, Value::Bool)),
+                ]);
+                Value::Object(members)
+            })
+            .collect();
+        Value::Object(vec![
+            ("ok", Value::Bool(self.ok())),
+            ("dry_run", Value::Bool(self.dry_run)),
+            ("auth_key", Value::Number(u64::from(self.auth_key))),
+            (
+                "wrap_key",
+                Value::Object(vec![
+                    ("id", Value::Number(u64::from(self.wrap_key_id))),
+                    ("stored", Value::Bool(self.wrap_key_stored)),
+                    ("already_present", Value::Bool(self.wrap_key_present)),
+                ]),
+            ),
+            ("files", Value::Array(files)),
+            ("auth_key_deleted", Value::Bool(self.auth_key_deleted)),
+            ("auth_key_kept_reason", Value::string_or_null(self.auth_key_kept_reason.as_deref())),
+            ("error", Value::string_or_null(self.error.as_ref().map(Error::chain))),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::compare::Difference;
+    use yhsm_proto::ObjectType;
+
+    #[test]
+    fn a_report_is_ok_only_when_everything_decryptable_is_verified() {
+        let file = |outcome, verified: Option<bool>, id: Option<u16>| FileReport {
+            file: "f".into(),
+            id,
+            object_type: id.map(|_| ObjectType::OPAQUE),
+            outcome,
+            reason: None,
+            differences: verified.map(|ok| if ok { vec![] } else { vec![Difference::Missing] }),
+        };
+        let mut r = RestoreReport {
+            dir: "d".into(),
+            dry_run: false,
+            auth_key: 1,
+            wrap_key_id: 2,
+            wrap_key_stored: true,
+            wrap_key_present: false,
+            files: vec![
+                file(Outcome::Imported, Some(true), Some(5)),
+                file(Outcome::Copy, None, None),
+            ],
+            auth_key_deleted: true,
+            auth_key_kept_reason: None,
+            error: None,
+        };
+        assert!(r.ok());
+        // A file that is not a wrapped object, or not under the key, may be a damaged
+        // object of this backup: not ok.
+        r.files.push(file(Outcome::Skipped, None, None));
+        assert!(!r.ok());
+        r.files.pop();
+        r.files.push(file(Outcome::AlreadyPresent, Some(false), Some(6)));
+        assert!(!r.ok());
+        assert_eq!(
+            r.into_failure().unwrap().message(),
+            "1 of 2 objects from the backup was not restored and verified; authentication key \
+             0x0001 was kept"
+        );
+    }
+}
