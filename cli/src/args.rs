@@ -5,7 +5,8 @@
 //! misplaced argument may be a password or a share.
 //!
 //! A new subcommand is a [`Command`] variant, a `parse_*` function here, a line in
-//! [`parse_command`], its help text, and a module in the library that does the work.
+//! [`parse_command`], its help text, a module in the library that does the work, and its
+//! glue in [`crate::commands`] with a line in [`crate::run`].
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -55,8 +56,7 @@ impl Command {
     }
 }
 
-/// The subcommands. Device subcommands (restore, dump, list, info, verify, raw, sim serve)
-/// are added here as they are written.
+/// The subcommands.
 #[derive(Debug)]
 pub enum Command {
     /// `--help`, or `help [COMMAND]`: the help text to print.

@@ -1,0 +1,20 @@
+//! `yhsm verify DIR`: the comparison's report, human or JSON, and what failed last.
+
+use yhsm::backup::verify::{self, Args};
+use yhsm::{GlobalOptions, Result};
+
+use super::terminal::{TtyPrompter, env_password, print, report};
+
+pub fn run(global: &GlobalOptions, a: &Args) -> Result<u8> {
+    let outcome = verify::command(global, a, &mut TtyPrompter, env_password())?;
+    if a.json {
+        print(&outcome.to_json().to_pretty())?;
+    } else {
+        print(&outcome.render_human())?;
+    }
+    let code = outcome.exit_code();
+    if let Some(e) = outcome.into_failure() {
+        report(&e);
+    }
+    Ok(code)
+}
