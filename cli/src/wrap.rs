@@ -21,7 +21,9 @@ mod keys;
 #[cfg(feature = "keys")]
 mod pem;
 
-use yhsm_proto::wrap::{self, Body, WrapHeader, WrapKey, WrappedObject};
+use std::fmt;
+
+use yhsm_proto::wrap::{self, Body, WrapError, WrapHeader, WrapKey, WrappedObject};
 use yhsm_proto::{
     Algorithm, Capabilities, Domains, Label, ObjectId, ObjectType, Origin, SecretBytes,
 };
@@ -103,40 +105,8 @@ pub fn build_object(
     in_hex: bool,
 ) -> Result<WrappedObject> {
     let object_type = check_spec(spec)?;
-    let fail = |problem: String| Error::failure(format!("input file `{name}`: {problem}"));
-    let algorithm = spec.algorithm;
-    let delegated = spec.delegated.unwrap_or(Capabilities::NONE);
-    let body = match object_type {
-        ObjectType::AUTHENTICATION_KEY => {
-            let line = password::first_line(input);
-            if line.is_empty() {
-                return Err(fail("the password (the first line) is empty".to_owned()));
-            }
-            Body::authentication_key_from_password(delegated, line)
-        }
-        ObjectType::WRAP_KEY | ObjectType::SYMMETRIC_KEY => {
-            let size = algorithm.wrap_key_size().or(algorithm.aes_key_size()).unwrap_or(0);
-            let key =
-                fixed_key(input, size, in_hex).map_err(|p| fail(format!("{algorithm}: {p}")))?;
-            if object_type == ObjectType::WRAP_KEY {
-                Body::WrapKey { delegated, key }
-            } else {
-                Body::Raw(key)
-            }
-        }
-        ObjectType::HMAC_KEY => {
-            let key = bytes(input, in_hex).map_err(fail)?;
-            Body::hmac(algorithm, key.expose_secret()).map_err(|e| fail(e.to_string()))?
-        }
-        ObjectType::ASYMMETRIC_KEY => asymmetric(algorithm, input, in_hex).map_err(fail)?,
-        _ => {
-            let data = bytes(input, in_hex).map_err(fail)?;
-            if data.is_empty() {
-                return Err(fail("it is empty".to_owned()));
-            }
-            Body::Raw(data)
-        }
-    };
+    let body = body(spec, object_type, input, in_hex)
+        .map_err(|problem| Error::failure(format!("input file `{name}`: {problem}")))?;
     let header = WrapHeader {
         // Both set by `wrap::wrap` from the key and the body.
         wrap_algorithm: Algorithm::AES256_CCM_WRAP,
@@ -145,7 +115,7 @@ pub fn build_object(
         id: spec.id,
         domains: spec.domains,
         object_type,
-        algorithm,
+        algorithm: spec.algorithm,
         sequence: 0,
         origin: Origin::IMPORTED,
         label: spec.label,
@@ -153,48 +123,167 @@ pub fn build_object(
     Ok(WrappedObject { header, body })
 }
 
-#[cfg(feature = "keys")]
-fn asymmetric(algorithm: Algorithm, input: &[u8], in_hex: bool) -> Result<Body, String> {
-    if in_hex {
-        return Err("--in-hex does not apply to private key files (PEM or DER)".to_owned());
+/// Why the `--in` file does not hold the object. Never quotes the file's bytes.
+#[derive(Debug)]
+pub enum InputError {
+    /// An authentication key's password (the first line) is empty.
+    EmptyPassword,
+    /// The data of an opaque object or a template is empty.
+    Empty,
+    /// `--in-hex`, and the file is not hex text.
+    NotHex,
+    /// The AES key of `algorithm` is not of its size.
+    Key { algorithm: Algorithm, problem: KeyProblem },
+    /// `--in-hex` with a PEM or DER private key.
+    HexPrivateKey,
+    /// A private key file, in a build without the `keys` feature.
+    NoKeysFeature,
+    /// The private key file cannot be read (the reason).
+    PrivateKey(String),
+    /// The key material does not make an object of the algorithm.
+    Invalid(WrapError),
+}
+
+/// Why the input is not an AES key of the algorithm's size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyProblem {
+    NotHex,
+    /// Hex text of `got` bytes for a `size`-byte key.
+    HexLength {
+        got: usize,
+        size: usize,
+    },
+    /// `got` raw bytes for a `size`-byte key.
+    Length {
+        got: usize,
+        size: usize,
+    },
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::EmptyPassword => f.write_str("the password (the first line) is empty"),
+            Self::Empty => f.write_str("it is empty"),
+            Self::NotHex => f.write_str("not hex text (--in-hex)"),
+            Self::Key { algorithm, problem } => write!(f, "{algorithm}: {problem}"),
+            Self::HexPrivateKey => {
+                f.write_str("--in-hex does not apply to private key files (PEM or DER)")
+            }
+            Self::NoKeysFeature => {
+                f.write_str("this build cannot read private key files (cargo feature `keys`)")
+            }
+            Self::PrivateKey(problem) => f.write_str(problem),
+            Self::Invalid(e) => write!(f, "{e}"),
+        }
     }
-    keys::asymmetric_body(algorithm, input)
+}
+
+impl fmt::Display for KeyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotHex => f.write_str("not hex text (--in-hex)"),
+            Self::HexLength { got, size } => {
+                write!(f, "{got} bytes of hex; the key is {size} bytes")
+            }
+            Self::Length { got, size } => {
+                write!(f, "{got} bytes; the key is {size} raw bytes or {} hex digits", 2 * size)
+            }
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// The body of the object `spec` describes, from the `--in` file's bytes.
+fn body(
+    spec: &WrapSpec,
+    object_type: ObjectType,
+    input: &[u8],
+    in_hex: bool,
+) -> Result<Body, InputError> {
+    let algorithm = spec.algorithm;
+    let delegated = spec.delegated.unwrap_or(Capabilities::NONE);
+    Ok(match object_type {
+        ObjectType::AUTHENTICATION_KEY => {
+            let line = password::first_line(input);
+            if line.is_empty() {
+                return Err(InputError::EmptyPassword);
+            }
+            Body::authentication_key_from_password(delegated, line)
+        }
+        ObjectType::WRAP_KEY | ObjectType::SYMMETRIC_KEY => {
+            let size = algorithm.wrap_key_size().or(algorithm.aes_key_size()).unwrap_or(0);
+            let key = fixed_key(input, size, in_hex)
+                .map_err(|problem| InputError::Key { algorithm, problem })?;
+            if object_type == ObjectType::WRAP_KEY {
+                Body::WrapKey { delegated, key }
+            } else {
+                Body::Raw(key)
+            }
+        }
+        ObjectType::HMAC_KEY => {
+            let key = bytes(input, in_hex)?;
+            Body::hmac(algorithm, key.expose_secret()).map_err(InputError::Invalid)?
+        }
+        ObjectType::ASYMMETRIC_KEY => asymmetric(algorithm, input, in_hex)?,
+        _ => {
+            let data = bytes(input, in_hex)?;
+            if data.is_empty() {
+                return Err(InputError::Empty);
+            }
+            Body::Raw(data)
+        }
+    })
+}
+
+#[cfg(feature = "keys")]
+fn asymmetric(algorithm: Algorithm, input: &[u8], in_hex: bool) -> Result<Body, InputError> {
+    if in_hex {
+        return Err(InputError::HexPrivateKey);
+    }
+    keys::asymmetric_body(algorithm, input).map_err(InputError::PrivateKey)
 }
 
 #[cfg(not(feature = "keys"))]
-fn asymmetric(_: Algorithm, _: &[u8], _: bool) -> Result<Body, String> {
-    Err("this build cannot read private key files (cargo feature `keys`)".to_owned())
+fn asymmetric(_: Algorithm, _: &[u8], _: bool) -> Result<Body, InputError> {
+    Err(InputError::NoKeysFeature)
 }
 
 /// The file's bytes, or the bytes its hex text spells (ASCII whitespace ignored).
-fn bytes(input: &[u8], in_hex: bool) -> Result<SecretBytes, String> {
+fn bytes(input: &[u8], in_hex: bool) -> Result<SecretBytes, InputError> {
     if !in_hex {
         return Ok(SecretBytes::from_slice(input));
     }
+    from_hex(input).ok_or(InputError::NotHex)
+}
+
+/// The bytes hex text spells, ASCII whitespace ignored; `None` if it is not hex.
+fn from_hex(input: &[u8]) -> Option<SecretBytes> {
     let digits: Zeroizing<Vec<u8>> =
         Zeroizing::new(input.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect());
     let mut out = Zeroizing::new(vec![0u8; digits.len() / 2]);
     if !digits.len().is_multiple_of(2) || hex::decode_to_slice(&*digits, &mut out).is_err() {
-        return Err("not hex text (--in-hex)".to_owned());
+        return None;
     }
-    Ok(SecretBytes::from_slice(&out))
+    Some(SecretBytes::from_slice(&out))
 }
 
 /// A key of exactly `size` bytes: `size` raw bytes, or `2 * size` hex digits.
-fn fixed_key(input: &[u8], size: usize, in_hex: bool) -> Result<SecretBytes, String> {
+fn fixed_key(input: &[u8], size: usize, in_hex: bool) -> Result<SecretBytes, KeyProblem> {
     let trimmed = input.trim_ascii();
     let is_hex = trimmed.len() == 2 * size && trimmed.iter().all(u8::is_ascii_hexdigit);
     if in_hex || (is_hex && input.len() != size) {
-        let key = bytes(trimmed, true)?;
+        let key = from_hex(trimmed).ok_or(KeyProblem::NotHex)?;
         if key.len() == size {
             return Ok(key);
         }
-        return Err(format!("{} bytes of hex; the key is {size} bytes", key.len()));
+        return Err(KeyProblem::HexLength { got: key.len(), size });
     }
     if input.len() == size {
         return Ok(SecretBytes::from_slice(input));
     }
-    Err(format!("{} bytes; the key is {size} raw bytes or {} hex digits", input.len(), 2 * size))
+    Err(KeyProblem::Length { got: input.len(), size })
 }
 
 /// Wraps `object` under `key` with a fresh nonce: the text of a `.yhw` file, base64 and a
@@ -223,8 +312,14 @@ mod tests {
         );
         // 32 hex digits for a 32-byte key are the raw key (hex would give 16 bytes).
         assert_eq!(fixed_key(&hex[..32], 32, false).unwrap().len(), 32);
-        assert!(fixed_key(&hex[..32], 32, true).unwrap_err().contains("16 bytes of hex"));
-        assert!(fixed_key(&raw[..15], 16, false).unwrap_err().contains("15 bytes"));
+        assert_eq!(
+            fixed_key(&hex[..32], 32, true).unwrap_err().to_string(),
+            "16 bytes of hex; the key is 32 bytes"
+        );
+        assert_eq!(
+            fixed_key(&raw[..15], 16, false).unwrap_err().to_string(),
+            "15 bytes; the key is 16 raw bytes or 32 hex digits"
+        );
     }
 
     #[test]

@@ -226,7 +226,7 @@ fn read_one(path: &Path) -> BackupFile {
         &path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
     );
     let state = match files::read_file_plain(path) {
-        Err(e) => FileState::Invalid(e),
+        Err(e) => FileState::Invalid(e.to_string()),
         Ok(text) => decode(&text),
     };
     BackupFile { name, state }

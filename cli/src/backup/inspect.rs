@@ -1,21 +1,41 @@
 //! `yhsm inspect`: decrypts `.yhw` files offline (PROTOCOL.md §5) and shows each object's
 //! header and, for asymmetric keys, its public key. Private material is never shown.
 
+use std::fmt;
 use std::path::Path;
 
 use yhsm_proto::wrap::{self, WrapKey};
 
 use crate::backup::object::Summary;
-use crate::util::files;
+use crate::util::files::{self, ReadError};
 use crate::util::json::Value;
 use crate::util::text::{self, Fields};
 
 /// One file's result: its name as given, and its summary or why it failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Inspected {
     pub file: String,
-    pub result: Result<Summary, String>,
+    pub result: Result<Summary, InspectError>,
 }
+
+/// Why a file was not inspected.
+#[derive(Debug)]
+pub enum InspectError {
+    Read(ReadError),
+    /// Not a wrapped object, or not under the key.
+    Unwrap(wrap::WrapError),
+}
+
+impl fmt::Display for InspectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read(e) => write!(f, "{e}"),
+            Self::Unwrap(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for InspectError {}
 
 /// Decrypts the text of a `.yhw` file under `key`.
 pub fn inspect_text(key: &WrapKey, text: &[u8]) -> Result<Summary, wrap::WrapError> {
@@ -27,8 +47,8 @@ pub fn inspect_text(key: &WrapKey, text: &[u8]) -> Result<Summary, wrap::WrapErr
 pub fn inspect_file(key: &WrapKey, path: &Path) -> Inspected {
     let file = path.display().to_string();
     let result = match files::read_file_plain(path) {
-        Err(e) => Err(e),
-        Ok(text) => inspect_text(key, &text).map_err(|e| e.to_string()),
+        Err(e) => Err(InspectError::Read(e)),
+        Ok(text) => inspect_text(key, &text).map_err(InspectError::Unwrap),
     };
     Inspected { file, result }
 }
@@ -81,7 +101,7 @@ fn json_object(r: &Inspected) -> Value {
     Value::Object(vec![
         ("file", Value::string(r.file.as_str())),
         ("ok", Value::Bool(s.is_some())),
-        ("error", Value::string_or_null(r.result.as_ref().err().map(String::as_str))),
+        ("error", Value::string_or_null(r.result.as_ref().err().map(ToString::to_string))),
         ("wrap_algorithm", Value::string_or_null(h.map(|h| h.wrap_algorithm.to_string()))),
         ("id", Value::number_or_null(h.map(|h| u64::from(h.id)))),
         ("type", Value::string_or_null(h.map(|h| h.object_type.to_string()))),

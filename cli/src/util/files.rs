@@ -1,6 +1,7 @@
 //! Reading inputs (bounded, into zeroizing buffers) and writing outputs atomically,
 //! without clobbering unless asked.
 
+use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -14,22 +15,54 @@ use crate::error::{Error, Result};
 /// that a wrong path (a disk image, /dev/zero) fails at once.
 pub const MAX_INPUT_LEN: u64 = 1 << 20;
 
+/// Why a file was not read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// It cannot be opened.
+    Open(io::Error),
+    /// It cannot be read, or is longer than [`MAX_INPUT_LEN`].
+    Read(io::Error),
+}
+
+impl ReadError {
+    /// What was not done: `open` or `read`.
+    fn verb(&self) -> &'static str {
+        match self {
+            Self::Open(_) => "open",
+            Self::Read(_) => "read",
+        }
+    }
+
+    fn into_cause(self) -> io::Error {
+        match self {
+            Self::Open(e) | Self::Read(e) => e,
+        }
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (Self::Open(cause) | Self::Read(cause)) = self;
+        write!(f, "cannot {}: {cause}", self.verb())
+    }
+}
+
+impl std::error::Error for ReadError {}
+
 /// Reads a whole file of at most [`MAX_INPUT_LEN`] bytes. `what` names the file's role in
 /// errors ("wrap key file").
 pub fn read_file(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>> {
-    let file = File::open(path).map_err(|e| {
-        Error::failure(format!("cannot open {what} `{}`", path.display())).with_source(e)
-    })?;
-    read_limited(file).map_err(|e| {
-        Error::failure(format!("cannot read {what} `{}`", path.display())).with_source(e)
+    read_file_plain(path).map_err(|e| {
+        Error::failure(format!("cannot {} {what} `{}`", e.verb(), path.display()))
+            .with_source(e.into_cause())
     })
 }
 
 /// Reads a whole file of at most [`MAX_INPUT_LEN`] bytes, for callers that name the file
 /// themselves: the error is the reason alone.
-pub fn read_file_plain(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    read_limited(file).map_err(|e| format!("cannot read: {e}"))
+pub fn read_file_plain(path: &Path) -> Result<Zeroizing<Vec<u8>>, ReadError> {
+    let file = File::open(path).map_err(ReadError::Open)?;
+    read_limited(file).map_err(ReadError::Read)
 }
 
 /// Like [`read_file`], but `-` reads standard input.

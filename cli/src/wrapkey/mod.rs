@@ -3,9 +3,10 @@
 
 pub mod shares;
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use yhsm_proto::wrap::WrapKey;
+use yhsm_proto::wrap::{WrapError, WrapKey};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -71,34 +72,58 @@ pub fn read_key_file(path: &Path) -> Result<WrapKey> {
         .map_err(|problem| Error::failure(format!("wrap key file `{}`: {problem}", path.display())))
 }
 
+/// Why bytes are not a wrap key. Never quotes them.
+#[derive(Debug)]
+pub enum KeyError {
+    /// Hex digits, as many as no wrap key has.
+    HexDigits(usize),
+    /// A raw key of a length no wrap key has.
+    Length(usize),
+    /// Not hex, where only hex is taken (`--wrap-key`).
+    NotHex,
+    /// A key of a valid length the wrap code still refuses.
+    Invalid(WrapError),
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::HexDigits(n) => write!(
+                f,
+                "{n} hex digits; a wrap key is 32, 48 or 64 hex digits (16, 24 or 32 bytes)"
+            ),
+            Self::Length(n) => write!(
+                f,
+                "{n} bytes; expected a raw key of 16, 24 or 32 bytes, or 32, 48 or 64 hex digits"
+            ),
+            Self::NotHex => {
+                f.write_str("expected 32, 48 or 64 hex digits (a 16, 24 or 32-byte key)")
+            }
+            Self::Invalid(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
 /// The key in `bytes`. Hex is tried first: a raw random key that is nothing but hex digits
 /// is vanishingly unlikely, whereas a 16-byte key written as 32 hex digits without a
 /// newline is also 32 bytes long and must not be taken as a raw AES-256 key.
-fn parse_key_bytes(bytes: &[u8], raw_allowed: bool) -> Result<WrapKey, String> {
+fn parse_key_bytes(bytes: &[u8], raw_allowed: bool) -> Result<WrapKey, KeyError> {
     let trimmed = bytes.trim_ascii();
     if !trimmed.is_empty() && trimmed.iter().all(u8::is_ascii_hexdigit) {
         if trimmed.len().is_multiple_of(2) && matches!(trimmed.len() / 2, 16 | 24 | 32) {
             let decoded = Zeroizing::new(hex::decode(trimmed).unwrap_or_default());
-            return WrapKey::new(&decoded).map_err(|e| e.to_string());
+            return WrapKey::new(&decoded).map_err(KeyError::Invalid);
         }
         if !raw_allowed || !matches!(bytes.len(), 16 | 24 | 32) {
-            return Err(format!(
-                "{} hex digits; a wrap key is 32, 48 or 64 hex digits (16, 24 or 32 bytes)",
-                trimmed.len()
-            ));
+            return Err(KeyError::HexDigits(trimmed.len()));
         }
     }
     if raw_allowed && matches!(bytes.len(), 16 | 24 | 32) {
-        return WrapKey::new(bytes).map_err(|e| e.to_string());
+        return WrapKey::new(bytes).map_err(KeyError::Invalid);
     }
-    if raw_allowed {
-        Err(format!(
-            "{} bytes; expected a raw key of 16, 24 or 32 bytes, or 32, 48 or 64 hex digits",
-            bytes.len()
-        ))
-    } else {
-        Err("expected 32, 48 or 64 hex digits (a 16, 24 or 32-byte key)".to_owned())
-    }
+    Err(if raw_allowed { KeyError::Length(bytes.len()) } else { KeyError::NotHex })
 }
 
 #[cfg(test)]
@@ -107,7 +132,7 @@ mod tests {
     use yhsm_proto::Algorithm;
 
     fn parse(bytes: &[u8]) -> Result<Algorithm, String> {
-        parse_key_bytes(bytes, true).map(|k| k.algorithm())
+        parse_key_bytes(bytes, true).map(|k| k.algorithm()).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -130,9 +155,9 @@ mod tests {
         assert!(e.contains("31 bytes"), "{e}");
         assert!(parse(b"0011").unwrap_err().contains("4 hex digits"));
         assert!(parse(b"").is_err());
-        let e = parse_key_bytes(&[0xfe; 16], false).unwrap_err();
+        let e = parse_key_bytes(&[0xfe; 16], false).unwrap_err().to_string();
         assert!(e.contains("hex digits"), "{e}");
-        let e = parse_key_bytes(b"zz", false).unwrap_err();
+        let e = parse_key_bytes(b"zz", false).unwrap_err().to_string();
         assert!(!e.contains("zz"));
     }
 }
