@@ -5,7 +5,7 @@ use yhsm::backup::dump::{self, Outcome};
 use yhsm::error::{EXIT_FAILURE, EXIT_OK};
 use yhsm::{GlobalOptions, Result};
 
-use super::terminal::{connect, eprintln_safe, print};
+use super::terminal::{connect, eprintln_safe, print, print_json_or};
 use crate::args::DumpArgs;
 
 pub fn run(global: &GlobalOptions, a: &DumpArgs) -> Result<u8> {
@@ -21,10 +21,6 @@ pub fn run(global: &GlobalOptions, a: &DumpArgs) -> Result<u8> {
             _ => drop(print(&format!("{}\n", d.render()))),
         }
     })?;
-    if json {
-        print(&report.to_json().to_pretty())?;
-    } else {
-        print(&report.summary())?;
-    }
+    print_json_or(json, || report.to_json(), || report.summary())?;
     Ok(if report.failed() == 0 { EXIT_OK } else { EXIT_FAILURE })
 }

@@ -4,7 +4,7 @@ use yhsm::Result;
 use yhsm::error::EXIT_OK;
 use yhsm::wrapkey::{self, shares};
 
-use super::terminal::{TtyPrompter, print};
+use super::terminal::{TtyPrompter, print, print_json_or};
 use crate::args::{CombineArgs, ConvertArgs, SplitArgs};
 
 pub fn combine(a: &CombineArgs) -> Result<u8> {
@@ -12,11 +12,7 @@ pub fn combine(a: &CombineArgs) -> Result<u8> {
         Some(path) => shares::combine_file(path)?,
         None => shares::combine_prompted(&mut TtyPrompter)?,
     };
-    if a.json {
-        print(&recovered.to_json(a.reveal).to_pretty())?;
-    } else {
-        print(&recovered.render_human(a.reveal))?;
-    }
+    print_json_or(a.json, || recovered.to_json(a.reveal), || recovered.render_human(a.reveal))?;
     Ok(EXIT_OK)
 }
 

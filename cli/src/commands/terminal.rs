@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 
+use yhsm::util::json::Value;
 use yhsm::util::password::PASSWORD_ENV;
 use yhsm::util::prompt::Prompter;
 use yhsm::{Error, GlobalOptions, Result};
@@ -41,6 +42,16 @@ pub fn print(text: &str) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Prints the JSON value `as_json` makes (pretty) when `json` is set, else the text
+/// `human` makes.
+pub fn print_json_or<T: AsRef<str>>(
+    json: bool,
+    as_json: impl FnOnce() -> Value,
+    human: impl FnOnce() -> T,
+) -> Result<()> {
+    if json { print(&as_json().to_pretty()) } else { print(human().as_ref()) }
 }
 
 /// The value of `YHSM_PASSWORD`.
