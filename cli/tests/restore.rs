@@ -343,6 +343,30 @@ fn a_lost_answer_to_deleting_the_login_key_is_settled_by_looking_at_the_device()
 }
 
 #[test]
+fn a_write_met_by_an_expired_session_is_sent_once_more() {
+    for (command, what, resolution) in [
+        (
+            CommandCode::PUT_WRAP_KEY,
+            "storing wrap key 0x0002",
+            "it is not on the device: storing it once more",
+        ),
+        (
+            CommandCode::DELETE_OBJECT,
+            "deleting authentication key 0x0001",
+            "it is still on the device: deleting it once more",
+        ),
+    ] {
+        let dev = device();
+        dev.lock().add_fault(Fault::once(Trigger::Command(command), Action::ExpireSession));
+        let out = run(&dev, defaults());
+        assert!(out.report.ok(), "{command}: {:?}", out.report);
+        assert_eq!(retried(&out.events), [(what.to_owned(), resolution.to_owned())]);
+        // Sent once more: the wrap key is there, the factory key 0x0001 is gone.
+        assert_eq!(objects(&dev), example_objects(), "{command}");
+    }
+}
+
+#[test]
 fn a_refused_delete_is_not_sent_again() {
     let dev = device();
     dev.lock().add_fault(Fault::once(

@@ -40,13 +40,14 @@
 //! `--dry-run` runs steps 1 to 3 without writing and reports the plan.
 //!
 //! Here: the command ([`command`]: backup, shares, login). The steps are in `engine.rs`
-//! (with `settle_write`, the one place a write of unknown outcome is settled), what they
-//! report as they go in `event.rs`, what the run returns in `report.rs`.
+//! (with `settle_write`, the one place a write of unknown outcome is settled, open to the
+//! rest of the crate), what they report as they go in `event.rs`, what the run returns in
+//! `report.rs`.
 //!
 //! [`check_entry`]: crate::backup::compare::check_entry
 //! [`PublicKeyCheck`]: crate::backup::compare::PublicKeyCheck
 
-mod engine;
+pub(crate) mod engine;
 mod event;
 mod report;
 
