@@ -3,6 +3,11 @@
 //!
 //! Every multi-byte integer on the YubiHSM 2 wire is big-endian (PROTOCOL.md, preamble).
 //! Decoding a whole message goes through [`Reader::finish`], which rejects trailing bytes.
+//!
+//! A structure that is also a part of other structures (a log entry in a log answer and in
+//! the simulator's state file, an object info, a wrapped object's header) implements
+//! [`Codec`], so that whoever holds a [`Reader`] reads it in place, with the field names
+//! of its one decoder.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -138,6 +143,33 @@ impl<'a> Reader<'a> {
                 kind: DecodeErrorKind::TrailingBytes { extra: self.buf.len() },
             })
         }
+    }
+}
+
+/// A structure with one wire layout, read from and written to the middle of a larger
+/// message (as rustls' `Codec`). Commands and responses, whose data field is a whole
+/// frame, use `command::Command` and `command::Response` instead.
+pub trait Codec: Sized {
+    /// Appends the encoding.
+    fn encode(&self, w: &mut Writer);
+
+    /// Reads one value at the reader's position; errors name the field that was short or
+    /// wrong. Leaves whatever follows for the caller.
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+
+    /// Reads exactly one value from `bytes`: trailing bytes are an error naming `what`.
+    fn read_exact(bytes: &[u8], what: &'static str) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let value = Self::read(&mut r)?;
+        r.finish(what)?;
+        Ok(value)
+    }
+
+    /// The encoding, in a buffer of exactly its size.
+    fn encoding(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        self.encode(&mut w);
+        w.into_vec()
     }
 }
 

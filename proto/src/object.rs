@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::str::FromStr;
 
-use crate::codec::{DecodeError, Reader, Writer};
+use crate::codec::{Codec, DecodeError, Reader, Writer};
 use crate::wire::wire_code;
 
 /// A value typed by a person that could not be parsed. Names what was being parsed; the
@@ -657,25 +657,21 @@ impl ObjectInfo {
         if bytes.len() != Self::LEN {
             return Err(DecodeError::bad_length("object info", bytes.len()));
         }
-        let mut r = Reader::new(bytes);
-        let info = Self {
-            capabilities: Capabilities(r.u64("object info: capabilities")?),
-            id: r.u16("object info: id")?,
-            length: r.u16("object info: length")?,
-            domains: Domains(r.u16("object info: domains")?),
-            object_type: ObjectType(r.u8("object info: type")?),
-            algorithm: Algorithm(r.u8("object info: algorithm")?),
-            sequence: r.u8("object info: sequence")?,
-            origin: Origin(r.u8("object info: origin")?),
-            label: Label(r.array("object info: label")?),
-            delegated_capabilities: Capabilities(r.u64("object info: delegated capabilities")?),
-        };
-        r.finish("object info")?;
-        Ok(info)
+        Self::read_exact(bytes, "object info")
     }
 
-    /// Appends the 66-byte encoding.
-    pub fn encode(&self, w: &mut Writer) {
+    /// The 66-byte encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(Self::LEN);
+        self.encode(&mut w);
+        w.into_vec()
+    }
+}
+
+/// `capabilities(8) id(2) length(2) domains(2) type(1) algorithm(1) sequence(1) origin(1)
+/// label(40) delegated_capabilities(8)`.
+impl Codec for ObjectInfo {
+    fn encode(&self, w: &mut Writer) {
         w.u64(self.capabilities.0)
             .u16(self.id)
             .u16(self.length)
@@ -688,11 +684,19 @@ impl ObjectInfo {
             .u64(self.delegated_capabilities.0);
     }
 
-    /// The 66-byte encoding.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(Self::LEN);
-        self.encode(&mut w);
-        w.into_vec()
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            capabilities: Capabilities(r.u64("object info: capabilities")?),
+            id: r.u16("object info: id")?,
+            length: r.u16("object info: length")?,
+            domains: Domains(r.u16("object info: domains")?),
+            object_type: ObjectType(r.u8("object info: type")?),
+            algorithm: Algorithm(r.u8("object info: algorithm")?),
+            sequence: r.u8("object info: sequence")?,
+            origin: Origin(r.u8("object info: origin")?),
+            label: Label(r.array("object info: label")?),
+            delegated_capabilities: Capabilities(r.u64("object info: delegated capabilities")?),
+        })
     }
 }
 

@@ -14,9 +14,8 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use yhsm_proto::codec::{DecodeError, Reader, Writer};
+use yhsm_proto::codec::{Codec, DecodeError, Reader, Writer};
 use yhsm_proto::command::{AuditMode, LogEntry};
-use yhsm_proto::frame::CommandCode;
 use yhsm_proto::secret::SecretArray;
 use yhsm_proto::wrap::Body;
 use yhsm_proto::{Algorithm, Capabilities, Domains, Label, ObjectType, Origin};
@@ -148,19 +147,9 @@ pub fn decode(bytes: &[u8]) -> Result<Device, DecodeError> {
     let n = usize::from(r.u8("log entries")?);
     let mut entries = Vec::with_capacity(n);
     for _ in 0..n {
-        let raw = r.take(LogEntry::LEN, "log entry")?;
-        let mut er = Reader::new(raw);
-        entries.push(LogEntry {
-            number: er.u16("log entry")?,
-            command: CommandCode(er.u8("log entry")?),
-            length: er.u16("log entry")?,
-            session_key: er.u16("log entry")?,
-            target_key: er.u16("log entry")?,
-            second_key: er.u16("log entry")?,
-            result: er.u8("log entry")?,
-            tick: er.u32("log entry")?,
-            digest: er.array("log entry")?,
-        });
+        // The length first, so that a short state file says "log entry" whatever field
+        // it cut.
+        entries.push(LogEntry::read_exact(r.take(LogEntry::LEN, "log entry")?, "log entry")?);
     }
     let log = AuditLog::from_parts(entries, last_number, last_digest, force_audit, audit);
 

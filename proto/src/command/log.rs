@@ -12,7 +12,7 @@ use core::fmt;
 use sha2::{Digest, Sha256};
 
 use super::{Command, Response, empty_request, empty_response};
-use crate::codec::{DecodeError, Reader, Writer};
+use crate::codec::{Codec, DecodeError, Reader, Writer};
 use crate::frame::CommandCode;
 use crate::secret::ct_eq;
 
@@ -65,26 +65,6 @@ impl LogEntry {
             .u32(self.tick);
     }
 
-    /// Appends the 32-byte entry.
-    pub fn encode(&self, w: &mut Writer) {
-        self.encode_data(w);
-        w.bytes(&self.digest);
-    }
-
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Self {
-            number: r.u16("get-log-entries response: entry number")?,
-            command: CommandCode(r.u8("get-log-entries response: entry command")?),
-            length: r.u16("get-log-entries response: entry length")?,
-            session_key: r.u16("get-log-entries response: entry session key")?,
-            target_key: r.u16("get-log-entries response: entry target key")?,
-            second_key: r.u16("get-log-entries response: entry second key")?,
-            result: r.u8("get-log-entries response: entry result")?,
-            tick: r.u32("get-log-entries response: entry tick")?,
-            digest: r.array("get-log-entries response: entry digest")?,
-        })
-    }
-
     /// The digest this entry must carry when it follows an entry whose digest is
     /// `previous_digest`.
     pub fn compute_digest(&self, previous_digest: &[u8; 16]) -> [u8; 16] {
@@ -112,6 +92,30 @@ impl LogEntry {
             return Err(LogChainErrorKind::WrongDigest);
         }
         Ok(())
+    }
+}
+
+/// `number(2) command(1) length(2) session_key(2) target_key(2) second_key(2) result(1)
+/// tick(4) digest(16)`. Read in place in a get-log-entries answer and in the simulator's
+/// state file.
+impl Codec for LogEntry {
+    fn encode(&self, w: &mut Writer) {
+        self.encode_data(w);
+        w.bytes(&self.digest);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            number: r.u16("get-log-entries response: entry number")?,
+            command: CommandCode(r.u8("get-log-entries response: entry command")?),
+            length: r.u16("get-log-entries response: entry length")?,
+            session_key: r.u16("get-log-entries response: entry session key")?,
+            target_key: r.u16("get-log-entries response: entry target key")?,
+            second_key: r.u16("get-log-entries response: entry second key")?,
+            result: r.u8("get-log-entries response: entry result")?,
+            tick: r.u32("get-log-entries response: entry tick")?,
+            digest: r.array("get-log-entries response: entry digest")?,
+        })
     }
 }
 
@@ -239,6 +243,7 @@ impl Command for SetLogIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::DecodeErrorKind;
     use alloc::vec;
 
     fn entry(number: u16) -> LogEntry {
@@ -256,6 +261,25 @@ mod tests {
     }
 
     #[test]
+    fn reads_entries_in_place_and_leaves_what_follows() {
+        let (a, b) = (entry(7).chained_to(&[0; 16]), entry(8).chained_to(&[1; 16]));
+        let mut bytes = a.encoding();
+        bytes.extend_from_slice(&b.encoding());
+        bytes.push(0x5a);
+        let mut r = Reader::new(&bytes);
+        assert_eq!(LogEntry::read(&mut r), Ok(a));
+        assert_eq!(LogEntry::read(&mut r), Ok(b));
+        assert_eq!(r.rest(), [0x5a]);
+        let err = LogEntry::read_exact(&bytes[LogEntry::LEN..], "log entry").unwrap_err();
+        assert_eq!(
+            err,
+            DecodeError { what: "log entry", kind: DecodeErrorKind::TrailingBytes { extra: 1 } }
+        );
+        let err = LogEntry::read(&mut Reader::new(&bytes[..LogEntry::LEN - 1])).unwrap_err();
+        assert_eq!(err.what, "get-log-entries response: entry digest");
+    }
+
+    #[test]
     fn lays_out_an_entry_in_wire_order() {
         let e = LogEntry { digest: [0xaa; 16], ..entry(51) };
         let mut w = Writer::new();
@@ -267,6 +291,7 @@ mod tests {
         );
         assert_eq!(&bytes[16..], &[0xaa; 16]);
         assert_eq!(e.data(), bytes[..16]);
+        assert_eq!(e.encoding(), bytes);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::{
     Command, ObjectHeader, Response, check_created_id, empty_response, header_names, id_response,
     non_empty_rest,
 };
-use crate::codec::{DecodeError, Reader, Writer};
+use crate::codec::{Codec, DecodeError, Reader, Writer};
 use crate::frame::CommandCode;
 use crate::object::{Algorithm, Capabilities, Domains, Label, ObjectId, ObjectInfo, ObjectType};
 
@@ -98,6 +98,20 @@ impl ListEntry {
     pub const LEN: usize = 4;
 }
 
+impl Codec for ListEntry {
+    fn encode(&self, w: &mut Writer) {
+        w.u16(self.id).u8(self.object_type.0).u8(self.sequence);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            id: r.u16("list-objects response: id")?,
+            object_type: ObjectType(r.u8("list-objects response: type")?),
+            sequence: r.u8("list-objects response: sequence")?,
+        })
+    }
+}
+
 /// The answer to [`ListObjects`]: any number of entries, possibly none.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListObjectsResponse {
@@ -127,7 +141,7 @@ impl Command for ListObjects {
 impl Response for ListObjectsResponse {
     fn encode(&self, w: &mut Writer) {
         for e in &self.objects {
-            w.u16(e.id).u8(e.object_type.0).u8(e.sequence);
+            e.encode(w);
         }
     }
 
@@ -135,17 +149,11 @@ impl Response for ListObjectsResponse {
         if !data.len().is_multiple_of(ListEntry::LEN) {
             return Err(DecodeError::bad_length("list-objects response", data.len()));
         }
-        let objects = data
-            .chunks_exact(ListEntry::LEN)
-            .map(|c| match *c {
-                [hi, lo, t, s] => Ok(ListEntry {
-                    id: u16::from_be_bytes([hi, lo]),
-                    object_type: ObjectType(t),
-                    sequence: s,
-                }),
-                _ => Err(DecodeError::bad_length("list-objects response", data.len())),
-            })
-            .collect::<Result<_, _>>()?;
+        let mut r = Reader::new(data);
+        let mut objects = Vec::with_capacity(data.len() / ListEntry::LEN);
+        while !r.is_empty() {
+            objects.push(ListEntry::read(&mut r)?);
+        }
         Ok(Self { objects })
     }
 }
@@ -187,7 +195,7 @@ impl Command for GetObjectInfo {
 
 impl Response for ObjectInfo {
     fn encode(&self, w: &mut Writer) {
-        ObjectInfo::encode(self, w);
+        Codec::encode(self, w);
     }
 
     fn decode(data: &[u8]) -> Result<Self, DecodeError> {

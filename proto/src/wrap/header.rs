@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use crate::codec::{DecodeError, Reader, Writer};
+use crate::codec::{Codec, DecodeError, Reader, Writer};
 use crate::object::{Algorithm, Capabilities, Domains, Label, ObjectId, ObjectType, Origin};
 
 /// The header of a wrapped object: what the device restores the object as.
@@ -36,25 +36,19 @@ impl WrapHeader {
         if bytes.len() != Self::LEN {
             return Err(DecodeError::bad_length("wrapped object header", bytes.len()));
         }
-        let mut r = Reader::new(bytes);
-        let header = Self {
-            wrap_algorithm: Algorithm(r.u8("wrapped object header: wrap algorithm")?),
-            capabilities: Capabilities(r.u64("wrapped object header: capabilities")?),
-            id: r.u16("wrapped object header: id")?,
-            length: r.u16("wrapped object header: length")?,
-            domains: Domains(r.u16("wrapped object header: domains")?),
-            object_type: ObjectType(r.u8("wrapped object header: type")?),
-            algorithm: Algorithm(r.u8("wrapped object header: algorithm")?),
-            sequence: r.u8("wrapped object header: sequence")?,
-            origin: Origin(r.u8("wrapped object header: origin")?),
-            label: Label(r.array("wrapped object header: label")?),
-        };
-        r.finish("wrapped object header")?;
-        Ok(header)
+        Self::read_exact(bytes, "wrapped object header")
     }
 
-    /// Appends the 59-byte encoding.
-    pub fn encode(&self, w: &mut Writer) {
+    /// The 59-byte encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(Self::LEN);
+        self.encode(&mut w);
+        w.into_vec()
+    }
+}
+
+impl Codec for WrapHeader {
+    fn encode(&self, w: &mut Writer) {
         w.u8(self.wrap_algorithm.0)
             .u64(self.capabilities.0)
             .u16(self.id)
@@ -67,11 +61,19 @@ impl WrapHeader {
             .bytes(&self.label.0);
     }
 
-    /// The 59-byte encoding.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(Self::LEN);
-        self.encode(&mut w);
-        w.into_vec()
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            wrap_algorithm: Algorithm(r.u8("wrapped object header: wrap algorithm")?),
+            capabilities: Capabilities(r.u64("wrapped object header: capabilities")?),
+            id: r.u16("wrapped object header: id")?,
+            length: r.u16("wrapped object header: length")?,
+            domains: Domains(r.u16("wrapped object header: domains")?),
+            object_type: ObjectType(r.u8("wrapped object header: type")?),
+            algorithm: Algorithm(r.u8("wrapped object header: algorithm")?),
+            sequence: r.u8("wrapped object header: sequence")?,
+            origin: Origin(r.u8("wrapped object header: origin")?),
+            label: Label(r.array("wrapped object header: label")?),
+        })
     }
 }
 
