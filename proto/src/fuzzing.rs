@@ -152,46 +152,20 @@ pub fn shares(data: &[u8]) {
     }
 }
 
-/// Calls `$f::<C>($data)` for every command type of [`command`]. The test
-/// `the_frame_entry_covers_every_command` checks that none is missing.
+/// Calls `$f::<C>($data)` for every command type of [`command`]: the registry's list
+/// and the second form of get-device-info. The test `the_frame_entry_covers_every_command`
+/// checks that none is missing.
 macro_rules! for_every_command {
     ($data:expr, $f:ident) => {{
-        use command::*;
-        $f::<BlinkDevice>($data);
-        $f::<ChangeAuthenticationKey>($data);
-        $f::<CloseSession>($data);
-        $f::<DeleteObject>($data);
-        $f::<Echo>($data);
-        $f::<ExportRsaWrapped>($data);
-        $f::<ExportWrapped>($data);
-        $f::<GenerateAsymmetricKey>($data);
-        $f::<GenerateWrapKey>($data);
-        $f::<GetDeviceInfo>($data);
-        $f::<GetDevicePublicKey>($data);
-        $f::<GetLogEntries>($data);
-        $f::<GetObjectInfo>($data);
-        $f::<GetOpaque>($data);
-        $f::<GetOption>($data);
-        $f::<GetPartNumber>($data);
-        $f::<GetPseudoRandom>($data);
-        $f::<GetPublicKey>($data);
-        $f::<GetRsaWrappedKey>($data);
-        $f::<GetStorageInfo>($data);
-        $f::<ImportRsaWrapped>($data);
-        $f::<ImportWrapped>($data);
-        $f::<ListObjects>($data);
-        $f::<PutAsymmetricKey>($data);
-        $f::<PutAuthenticationKey>($data);
-        $f::<PutHmacKey>($data);
-        $f::<PutOpaque>($data);
-        $f::<PutPublicWrapKey>($data);
-        $f::<PutRsaWrappedKey>($data);
-        $f::<PutWrapKey>($data);
-        $f::<ResetDevice>($data);
-        $f::<SetLogIndex>($data);
-        $f::<SetOption>($data);
-        $f::<SignEcdsa>($data);
+        command::every_command!(call_each($data, $f));
+        $f::<command::GetPartNumber>($data);
     }};
+}
+
+macro_rules! call_each {
+    ($data:expr, $f:ident; $($t:ident),* $(,)?) => {
+        $($f::<command::$t>($data);)*
+    };
 }
 
 /// The command types [`for_every_command`] covers, for the test that compares them with

@@ -39,6 +39,8 @@ id_response! {
 
 impl Command for PutAsymmetricKey {
     const CODE: CommandCode = CommandCode::PUT_ASYMMETRIC_KEY;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = PutAsymmetricKeyResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -71,6 +73,8 @@ id_response! {
 
 impl Command for GenerateAsymmetricKey {
     const CODE: CommandCode = CommandCode::GENERATE_ASYMMETRIC_KEY;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = GenerateAsymmetricKeyResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -126,6 +130,8 @@ impl PublicKey {
 
 impl Command for GetPublicKey {
     const CODE: CommandCode = CommandCode::GET_PUBLIC_KEY;
+    const REPEATABLE: bool = true;
+    const MUTATING: bool = false;
     type Response = PublicKey;
 
     fn encode(&self, w: &mut Writer) {
@@ -180,6 +186,8 @@ pub struct SignEcdsaResponse {
 
 impl Command for SignEcdsa {
     const CODE: CommandCode = CommandCode::SIGN_ECDSA;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = SignEcdsaResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -233,6 +241,8 @@ id_response! {
 
 impl Command for PutHmacKey {
     const CODE: CommandCode = CommandCode::PUT_HMAC_KEY;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = PutHmacKeyResponse;
 
     fn encode(&self, w: &mut Writer) {

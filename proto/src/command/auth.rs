@@ -109,6 +109,8 @@ id_response! {
 
 impl Command for PutAuthenticationKey {
     const CODE: CommandCode = CommandCode::PUT_AUTHENTICATION_KEY;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = PutAuthenticationKeyResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -146,6 +148,8 @@ id_response! {
 
 impl Command for ChangeAuthenticationKey {
     const CODE: CommandCode = CommandCode::CHANGE_AUTHENTICATION_KEY;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = ChangeAuthenticationKeyResponse;
 
     fn encode(&self, w: &mut Writer) {

@@ -25,6 +25,8 @@ pub struct EchoResponse {
 
 impl Command for Echo {
     const CODE: CommandCode = CommandCode::ECHO;
+    const REPEATABLE: bool = true;
+    const MUTATING: bool = false;
     type Response = EchoResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -61,7 +63,8 @@ empty_request! {
     ///
     /// The same code with data `01` is [`GetPartNumber`]; a device side tells the two
     /// apart by trying both decoders.
-    GetDeviceInfo, GET_DEVICE_INFO, DeviceInfo, "get-device-info"
+    GetDeviceInfo, GET_DEVICE_INFO, DeviceInfo, "get-device-info",
+    repeatable: true, mutating: false
 }
 
 /// The answer to [`GetDeviceInfo`]:
@@ -125,6 +128,8 @@ impl GetPartNumber {
 
 impl Command for GetPartNumber {
     const CODE: CommandCode = CommandCode::GET_DEVICE_INFO;
+    const REPEATABLE: bool = true;
+    const MUTATING: bool = false;
     type Response = PartNumber;
 
     fn encode(&self, w: &mut Writer) {
@@ -159,7 +164,8 @@ impl Response for PartNumber {
 
 empty_request! {
     /// GET_STORAGE_INFO (41): how many records and pages are free.
-    GetStorageInfo, GET_STORAGE_INFO, StorageInfo, "get-storage-info"
+    GetStorageInfo, GET_STORAGE_INFO, StorageInfo, "get-storage-info",
+    repeatable: true, mutating: false
 }
 
 /// The answer to [`GetStorageInfo`]: five 16-bit counts.
@@ -199,7 +205,8 @@ impl Response for StorageInfo {
 empty_request! {
     /// RESET_DEVICE (08): factory reset. The device reboots; the connection may drop
     /// before the answer arrives.
-    ResetDevice, RESET_DEVICE, ResetDeviceResponse, "reset-device"
+    ResetDevice, RESET_DEVICE, ResetDeviceResponse, "reset-device",
+    repeatable: false, mutating: true
 }
 
 empty_response! {
@@ -209,7 +216,8 @@ empty_response! {
 
 empty_request! {
     /// CLOSE_SESSION (40), sent inside the session it closes.
-    CloseSession, CLOSE_SESSION, CloseSessionResponse, "close-session"
+    CloseSession, CLOSE_SESSION, CloseSessionResponse, "close-session",
+    repeatable: false, mutating: false
 }
 
 empty_response! {
@@ -231,6 +239,8 @@ pub struct PseudoRandom {
 
 impl Command for GetPseudoRandom {
     const CODE: CommandCode = CommandCode::GET_PSEUDO_RANDOM;
+    const REPEATABLE: bool = true;
+    const MUTATING: bool = false;
     type Response = PseudoRandom;
 
     fn encode(&self, w: &mut Writer) {
@@ -278,6 +288,8 @@ empty_response! {
 
 impl Command for BlinkDevice {
     const CODE: CommandCode = CommandCode::BLINK_DEVICE;
+    const REPEATABLE: bool = true;
+    const MUTATING: bool = false;
     type Response = BlinkDeviceResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -295,7 +307,8 @@ impl Command for BlinkDevice {
 empty_request! {
     /// GET_DEVICE_PUBLIC_KEY (0a, unauthenticated, firmware >= 2.3): the device's P-256 key
     /// for asymmetric authentication.
-    GetDevicePublicKey, GET_DEVICE_PUBLIC_KEY, DevicePublicKey, "get-device-public-key"
+    GetDevicePublicKey, GET_DEVICE_PUBLIC_KEY, DevicePublicKey, "get-device-public-key",
+    repeatable: true, mutating: false
 }
 
 /// The answer to [`GetDevicePublicKey`]: `49 || X(32) || Y(32)`. Any other algorithm byte

@@ -174,7 +174,8 @@ pub fn verify_log_chain(
 
 empty_request! {
     /// GET_LOG_ENTRIES (4d): every entry in the log store.
-    GetLogEntries, GET_LOG_ENTRIES, LogEntries, "get-log-entries"
+    GetLogEntries, GET_LOG_ENTRIES, LogEntries, "get-log-entries",
+    repeatable: true, mutating: false
 }
 
 /// The answer to [`GetLogEntries`]:
@@ -226,6 +227,8 @@ empty_response! {
 
 impl Command for SetLogIndex {
     const CODE: CommandCode = CommandCode::SET_LOG_INDEX;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = SetLogIndexResponse;
 
     fn encode(&self, w: &mut Writer) {

@@ -7,8 +7,11 @@
 //! hand). The device side (the simulator) parses requests with [`Command::decode`] /
 //! [`Command::from_frame`] and builds answers with [`encode_response_frame`].
 //!
-//! [`redact_request`] and [`redact_response`] hide the key material of plaintext frames
-//! for traces and verbose output.
+//! Each command type declares its facts next to its codec: [`Command::REPEATABLE`],
+//! [`Command::MUTATING`] and what traces hide ([`Command::secret_in_request`],
+//! [`Command::secret_in_response`]). [`info`] finds them by code (for `yhsm raw`, traces
+//! and the client's retry rule); [`redact_request`] and [`redact_response`] hide the key
+//! material of plaintext frames with them.
 //!
 //! Every decoder reads the whole data field and rejects missing and trailing bytes; its
 //! [`DecodeError::what`] starts with the command's hyphenated name (`"put-wrap-key: label"`,
@@ -32,6 +35,7 @@ mod log;
 mod object;
 mod option;
 mod redact;
+mod registry;
 mod rsa_wrap;
 mod wrap;
 
@@ -61,7 +65,10 @@ pub use object::{
 pub use option::{
     AuditMode, DeviceOption, GetOption, GetOptionResponse, SetOption, SetOptionResponse,
 };
-pub use redact::{REDACTED_BYTE, redact_request, redact_response};
+pub use redact::{REDACTED_BYTE, Redact, redact_request, redact_response};
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use registry::every_command;
+pub use registry::{CommandInfo, info, infos};
 pub use rsa_wrap::{
     ExportRsaWrapped, GetRsaWrappedKey, ImportRsaWrapped, PutPublicWrapKey,
     PutPublicWrapKeyResponse, PutRsaWrappedKey, RsaWrapped, oaep_hash_len,
@@ -71,10 +78,24 @@ pub use wrap::{
     ImportWrappedResponse, MIN_WRAPPED_LEN, PutWrapKey, PutWrapKeyResponse,
 };
 
-/// A request: the data field of one command and the type of its answer.
+/// A request: the data field of one command, the type of its answer, and every fact the
+/// rest of the workspace needs about the command (whether it may be repeated, whether it
+/// changes the device, what traces must hide). Those facts are declared here and nowhere
+/// else; [`info`] finds them by code for frames that were not built from a type.
 pub trait Command: Sized {
     /// The command code of the request frame.
     const CODE: CommandCode;
+    /// Whether a client may send the command a second time after the session broke under
+    /// it (the retry rule of `transport`'s client): true only when running it twice gives
+    /// the caller what it asked for and leaves the device as one run would (apart from the
+    /// audit log). Reads are; anything that creates, changes, deletes, signs, decrypts or
+    /// closes is not.
+    const REPEATABLE: bool;
+    /// Whether a successful run may change the device's state, so that the simulator
+    /// saves its state file after it. False only for the commands that read stored data,
+    /// device data or random bytes (and blink-device, close-session); commands that use a
+    /// key (sign, decrypt, derive, wrap, export) count as mutating.
+    const MUTATING: bool;
     /// What the device answers.
     type Response: Response;
 
@@ -83,6 +104,19 @@ pub trait Command: Sized {
 
     /// Parses a data field exactly (device side). Errors name the command.
     fn decode(data: &[u8]) -> Result<Self, DecodeError>;
+
+    /// The part of a request data field that traces and verbose output must hide (see
+    /// [`redact_request`]). `data` may be truncated or malformed: decide by position and
+    /// never by decoding. Nothing by default.
+    fn secret_in_request(_data: &[u8]) -> Redact {
+        Redact::Nothing
+    }
+
+    /// The part of a successful answer's data field that traces must hide (see
+    /// [`redact_response`]). Nothing by default.
+    fn secret_in_response(_data: &[u8]) -> Redact {
+        Redact::Nothing
+    }
 
     /// Checks the parts of a well-formed response that depend on this request (an echo
     /// that echoes something else, a random string of the wrong length, a created object
@@ -217,13 +251,18 @@ pub(crate) use header_names;
 
 /// Declares a request with an empty data field.
 macro_rules! empty_request {
-    ($(#[$meta:meta])* $name:ident, $code:ident, $response:ty, $cmd:literal) => {
+    (
+        $(#[$meta:meta])* $name:ident, $code:ident, $response:ty, $cmd:literal,
+        repeatable: $repeatable:literal, mutating: $mutating:literal
+    ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         pub struct $name;
 
         impl $crate::command::Command for $name {
             const CODE: $crate::frame::CommandCode = $crate::frame::CommandCode::$code;
+            const REPEATABLE: bool = $repeatable;
+            const MUTATING: bool = $mutating;
             type Response = $response;
 
             fn encode(&self, _w: &mut $crate::codec::Writer) {}

@@ -120,6 +120,8 @@ pub struct ListObjectsResponse {
 
 impl Command for ListObjects {
     const CODE: CommandCode = CommandCode::LIST_OBJECTS;
+    const REPEATABLE: bool = true;
+    const MUTATING: bool = false;
     type Response = ListObjectsResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -167,6 +169,8 @@ pub struct GetObjectInfo {
 
 impl Command for GetObjectInfo {
     const CODE: CommandCode = CommandCode::GET_OBJECT_INFO;
+    const REPEATABLE: bool = true;
+    const MUTATING: bool = false;
     type Response = ObjectInfo;
 
     fn encode(&self, w: &mut Writer) {
@@ -221,6 +225,8 @@ empty_response! {
 
 impl Command for DeleteObject {
     const CODE: CommandCode = CommandCode::DELETE_OBJECT;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = DeleteObjectResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -250,6 +256,8 @@ id_response! {
 
 impl Command for PutOpaque {
     const CODE: CommandCode = CommandCode::PUT_OPAQUE;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = PutOpaqueResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -283,6 +291,8 @@ pub struct GetOpaqueResponse {
 
 impl Command for GetOpaque {
     const CODE: CommandCode = CommandCode::GET_OPAQUE;
+    const REPEATABLE: bool = true;
+    const MUTATING: bool = false;
     type Response = GetOpaqueResponse;
 
     fn encode(&self, w: &mut Writer) {

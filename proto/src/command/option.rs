@@ -68,6 +68,8 @@ empty_response! {
 
 impl Command for SetOption {
     const CODE: CommandCode = CommandCode::SET_OPTION;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = SetOptionResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -119,6 +121,8 @@ impl GetOptionResponse {
 
 impl Command for GetOption {
     const CODE: CommandCode = CommandCode::GET_OPTION;
+    const REPEATABLE: bool = true;
+    const MUTATING: bool = false;
     type Response = GetOptionResponse;
 
     fn encode(&self, w: &mut Writer) {

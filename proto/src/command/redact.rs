@@ -17,6 +17,16 @@ use crate::object::Algorithm;
 /// The byte that replaces every redacted byte (ASCII `*`).
 pub const REDACTED_BYTE: u8 = 0x2a;
 
+/// The part of a data field that traces hide, as a command type declares it
+/// ([`super::Command::secret_in_request`], [`super::Command::secret_in_response`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redact {
+    /// Nothing is secret.
+    Nothing,
+    /// Every byte from this offset of the data field to the end of the frame.
+    From(usize),
+}
+
 /// `hdr || delegated(8)`: where the key of put-wrap-key and put-authentication-key starts.
 const HEADER_AND_DELEGATED: usize = ObjectHeader::LEN + 8;
 /// Where the algorithm byte sits in the object header.

@@ -62,6 +62,8 @@ id_response! {
 
 impl Command for PutPublicWrapKey {
     const CODE: CommandCode = CommandCode::PUT_PUBLIC_WRAP_KEY;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = PutPublicWrapKeyResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -130,6 +132,8 @@ macro_rules! rsa_export_request {
 
         impl Command for $name {
             const CODE: CommandCode = CommandCode::$code;
+            const REPEATABLE: bool = false;
+            const MUTATING: bool = true;
             type Response = RsaWrapped;
 
             fn encode(&self, w: &mut Writer) {
@@ -195,6 +199,8 @@ pub struct PutRsaWrappedKey {
 
 impl Command for PutRsaWrappedKey {
     const CODE: CommandCode = CommandCode::PUT_RSA_WRAPPED_KEY;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = ImportWrappedResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -244,6 +250,8 @@ pub struct ImportRsaWrapped {
 
 impl Command for ImportRsaWrapped {
     const CODE: CommandCode = CommandCode::IMPORT_RSA_WRAPPED;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = ImportWrappedResponse;
 
     fn encode(&self, w: &mut Writer) {

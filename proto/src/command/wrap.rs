@@ -38,6 +38,8 @@ id_response! {
 
 impl Command for PutWrapKey {
     const CODE: CommandCode = CommandCode::PUT_WRAP_KEY;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = PutWrapKeyResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -75,6 +77,8 @@ id_response! {
 
 impl Command for GenerateWrapKey {
     const CODE: CommandCode = CommandCode::GENERATE_WRAP_KEY;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = GenerateWrapKeyResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -133,6 +137,8 @@ pub struct ExportWrappedResponse {
 
 impl Command for ExportWrapped {
     const CODE: CommandCode = CommandCode::EXPORT_WRAPPED;
+    const REPEATABLE: bool = true;
+    const MUTATING: bool = true;
     type Response = ExportWrappedResponse;
 
     fn encode(&self, w: &mut Writer) {
@@ -183,6 +189,8 @@ pub struct ImportWrappedResponse {
 
 impl Command for ImportWrapped {
     const CODE: CommandCode = CommandCode::IMPORT_WRAPPED;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
     type Response = ImportWrappedResponse;
 
     fn encode(&self, w: &mut Writer) {
