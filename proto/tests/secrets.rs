@@ -399,7 +399,13 @@ fn secret_holders_keep_no_raw_byte_buffers() {
         ("command/auth.rs", "ChangeAuthenticationKey", &[]),
         ("command/wrap.rs", "PutWrapKey", &[]),
         ("command/asymmetric.rs", "PutAsymmetricKey", &[]),
-        ("command/asymmetric.rs", "PutHmacKey", &[]),
+        ("command/hmac.rs", "PutHmacKey", &[]),
+        ("command/symmetric.rs", "PutSymmetricKey", &[]),
+        ("command/symmetric.rs", "EncryptCbc", &["iv"]),
+        ("command/symmetric.rs", "DecryptCbcResponse", &[]),
+        ("command/rsa.rs", "DecryptOaepResponse", &[]),
+        ("command/otp.rs", "PutOtpAeadKey", &[]),
+        ("command/otp.rs", "CreateOtpAead", &[]),
         ("command/device.rs", "PseudoRandom", &[]),
     ];
     leaks::assert_no_raw_buffers(Path::new(SRC), holders);

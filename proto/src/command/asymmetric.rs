@@ -1,10 +1,12 @@
-//! Asymmetric and HMAC key commands (PROTOCOL.md §3 "Payloads"): put-asymmetric-key,
-//! generate-asymmetric-key, get-public-key, sign-ecdsa and put-hmac-key.
+//! Asymmetric key commands (PROTOCOL.md §3 "Payloads"): put-asymmetric-key,
+//! generate-asymmetric-key, get-public-key, sign-ecdsa, sign-eddsa and derive-ecdh. The
+//! RSA operations are in `rsa`.
 
 use alloc::vec::Vec;
 
 use super::{
-    Command, ObjectHeader, Response, check_created_id, header_names, id_response, non_empty_rest,
+    Command, ObjectHeader, Redact, Response, check_created_id, header_names, id_response,
+    key_and_data_request, non_empty_rest,
 };
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::frame::CommandCode;
@@ -57,6 +59,10 @@ impl Command for PutAsymmetricKey {
 
     fn check_response(&self, response: &PutAsymmetricKeyResponse) -> Result<(), DecodeError> {
         check_created_id(self.header.id, response.id, "put-asymmetric-key response: id")
+    }
+
+    fn secret_in_request(_data: &[u8]) -> Redact {
+        Redact::From(ObjectHeader::LEN)
     }
 }
 
@@ -225,44 +231,58 @@ impl Response for SignEcdsaResponse {
     }
 }
 
-/// PUT_HMAC_KEY (52): hdr + key → id. The decoder requires a non-empty key of at most the
-/// hash block size for the known HMAC algorithms (longer keys must be hashed first, as
-/// python-yubihsm does).
+/// SIGN_EDDSA (6a): `key_id(2) message` → a 64-byte ed25519 signature. The message is
+/// signed as it is (ed25519 hashes it itself) and may be empty (RFC 8032, test 1).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PutHmacKey {
-    pub header: ObjectHeader,
-    pub key: SecretBytes,
+pub struct SignEddsa {
+    pub key_id: ObjectId,
+    pub message: Vec<u8>,
 }
 
-id_response! {
-    /// The answer to [`PutHmacKey`].
-    PutHmacKeyResponse, "put-hmac-key"
+/// The answer to [`SignEddsa`]: `R || S`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignEddsaResponse {
+    pub signature: [u8; 64],
 }
 
-impl Command for PutHmacKey {
-    const CODE: CommandCode = CommandCode::PUT_HMAC_KEY;
+impl Command for SignEddsa {
+    const CODE: CommandCode = CommandCode::SIGN_EDDSA;
     const REPEATABLE: bool = false;
     const MUTATING: bool = true;
-    type Response = PutHmacKeyResponse;
+    type Response = SignEddsaResponse;
 
     fn encode(&self, w: &mut Writer) {
-        self.header.encode(w);
-        w.bytes(self.key.expose_secret());
+        w.u16(self.key_id).bytes(&self.message);
     }
 
     fn decode(data: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(data);
-        let header = ObjectHeader::read(&mut r, &header_names!("put-hmac-key"))?;
-        let key = non_empty_rest(&mut r, "put-hmac-key: key")?;
-        if header.algorithm.hmac_block_size().is_some_and(|n| key.len() > n) {
-            return Err(DecodeError::bad_length("put-hmac-key: key", key.len()));
-        }
-        Ok(Self { header, key: SecretBytes::from_slice(key) })
+        let key_id = r.u16("sign-eddsa: key id")?;
+        Ok(Self { key_id, message: r.rest().to_vec() })
+    }
+}
+
+impl Response for SignEddsaResponse {
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(&self.signature);
     }
 
-    fn check_response(&self, response: &PutHmacKeyResponse) -> Result<(), DecodeError> {
-        check_created_id(self.header.id, response.id, "put-hmac-key response: id")
+    fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let signature = data
+            .try_into()
+            .map_err(|_| DecodeError::bad_length("sign-eddsa response", data.len()))?;
+        Ok(Self { signature })
     }
+}
+
+key_and_data_request! {
+    /// DERIVE_ECDH (57): `key_id(2) point` → the x coordinate of the shared point. The
+    /// peer's public point is uncompressed (`04 || X || Y`).
+    DeriveEcdh { point: Vec<u8> },
+    /// The answer to [`DeriveEcdh`]: the shared secret (the curve's field size).
+    DeriveEcdhResponse { shared_secret: SecretBytes },
+    DERIVE_ECDH, "derive-ecdh", repeatable: false, mutating: true,
+    secret_in_response: Redact::From(0),
 }
 
 #[cfg(test)]
@@ -317,24 +337,5 @@ mod tests {
         assert!(SignEcdsaResponse::decode(&long).is_ok());
         // The long form for a short length is not DER.
         assert!(SignEcdsaResponse::decode(&[0x30, 0x81, 2, 5, 0]).is_err());
-    }
-
-    #[test]
-    fn limits_hmac_keys_to_the_block_size() {
-        let mut req = PutHmacKey {
-            header: ObjectHeader {
-                id: 0,
-                label: crate::object::Label::default(),
-                domains: crate::object::Domains::ALL,
-                capabilities: crate::object::Capabilities::SIGN_HMAC,
-                algorithm: Algorithm::HMAC_SHA256,
-            },
-            key: SecretBytes::new(vec![1; 64]),
-        };
-        assert_eq!(PutHmacKey::decode(&req.to_data()).unwrap(), req);
-        req.key = SecretBytes::new(vec![1; 65]);
-        assert_eq!(PutHmacKey::decode(&req.to_data()).unwrap_err().what, "put-hmac-key: key");
-        req.header.algorithm = Algorithm::HMAC_SHA512;
-        assert!(PutHmacKey::decode(&req.to_data()).is_ok());
     }
 }

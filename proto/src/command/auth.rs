@@ -1,7 +1,7 @@
 //! Authentication-key commands (PROTOCOL.md §3 "Payloads", §4): put-authentication-key
 //! (symmetric, algorithm 38, and P-256, algorithm 49) and change-authentication-key.
 
-use super::{Command, ObjectHeader, check_created_id, header_names, id_response};
+use super::{Command, ObjectHeader, Redact, check_created_id, header_names, id_response};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::frame::CommandCode;
 use crate::object::{Algorithm, Capabilities, Domains, Label, ObjectId};
@@ -131,6 +131,17 @@ impl Command for PutAuthenticationKey {
     fn check_response(&self, response: &PutAuthenticationKeyResponse) -> Result<(), DecodeError> {
         check_created_id(self.header.id, response.id, "put-authentication-key response: id")
     }
+
+    /// `hdr delegated(8) key`: a symmetric key. The public P-256 key of an asymmetric
+    /// authentication key is no secret and stays readable; any other (or a missing)
+    /// algorithm byte counts as symmetric.
+    fn secret_in_request(data: &[u8]) -> Redact {
+        if data.get(ObjectHeader::LEN - 1) == Some(&Algorithm::ECP256_YUBICO_AUTHENTICATION.0) {
+            Redact::Nothing
+        } else {
+            Redact::From(ObjectHeader::LEN + 8)
+        }
+    }
 }
 
 /// CHANGE_AUTHENTICATION_KEY (6c): `key_id(2) algorithm(1) key` → `key_id(2)`. Replaces the
@@ -174,6 +185,15 @@ impl Command for ChangeAuthenticationKey {
             Ok(())
         } else {
             Err(DecodeError::invalid("change-authentication-key response: id"))
+        }
+    }
+
+    /// `key_id(2) algorithm(1) key`: as for put-authentication-key.
+    fn secret_in_request(data: &[u8]) -> Redact {
+        if data.get(2) == Some(&Algorithm::ECP256_YUBICO_AUTHENTICATION.0) {
+            Redact::Nothing
+        } else {
+            Redact::From(3)
         }
     }
 }

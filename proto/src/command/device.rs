@@ -5,7 +5,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Command, Response, empty_request, empty_response};
+use super::{Command, Redact, Response, empty_request, empty_response};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::frame::{self, CommandCode};
 use crate::object::Algorithm;
@@ -261,6 +261,11 @@ impl Command for GetPseudoRandom {
         } else {
             Err(DecodeError::bad_length("get-pseudo-random response", response.bytes.len()))
         }
+    }
+
+    /// Random bytes often become a key.
+    fn secret_in_response(_data: &[u8]) -> Redact {
+        Redact::From(0)
     }
 }
 

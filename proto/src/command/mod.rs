@@ -31,18 +31,23 @@ use crate::object::{Algorithm, Capabilities, Domains, Label, ObjectId};
 mod asymmetric;
 mod auth;
 mod device;
+mod hmac;
 mod log;
 mod object;
 mod option;
+mod otp;
 mod redact;
 mod registry;
+mod rsa;
 mod rsa_wrap;
+mod symmetric;
+mod template;
 mod wrap;
 
 pub use asymmetric::{
-    GenerateAsymmetricKey, GenerateAsymmetricKeyResponse, GetPublicKey, PublicKey,
-    PutAsymmetricKey, PutAsymmetricKeyResponse, PutHmacKey, PutHmacKeyResponse, SignEcdsa,
-    SignEcdsaResponse,
+    DeriveEcdh, DeriveEcdhResponse, GenerateAsymmetricKey, GenerateAsymmetricKeyResponse,
+    GetPublicKey, PublicKey, PutAsymmetricKey, PutAsymmetricKeyResponse, SignEcdsa,
+    SignEcdsaResponse, SignEddsa, SignEddsaResponse,
 };
 pub use auth::{
     AuthenticationKey, ChangeAuthenticationKey, ChangeAuthenticationKeyResponse,
@@ -53,6 +58,10 @@ pub use device::{
     DevicePublicKey, Echo, EchoResponse, GetDeviceInfo, GetDevicePublicKey, GetPartNumber,
     GetPseudoRandom, GetStorageInfo, PartNumber, PseudoRandom, ResetDevice, ResetDeviceResponse,
     StorageInfo,
+};
+pub use hmac::{
+    GenerateHmacKey, GenerateHmacKeyResponse, PutHmacKey, PutHmacKeyResponse, SignHmac,
+    SignHmacResponse, VerifyHmac, VerifyHmacResponse,
 };
 pub use log::{
     GetLogEntries, LogChainError, LogChainErrorKind, LogEntries, LogEntry, SetLogIndex,
@@ -65,17 +74,32 @@ pub use object::{
 pub use option::{
     AuditMode, DeviceOption, GetOption, GetOptionResponse, SetOption, SetOptionResponse,
 };
+pub use otp::{
+    CreateOtpAead, CreateOtpAeadResponse, GenerateOtpAeadKey, GenerateOtpAeadKeyResponse,
+    PutOtpAeadKey, PutOtpAeadKeyResponse,
+};
 pub use redact::{REDACTED_BYTE, Redact, redact_request, redact_response};
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use registry::every_command;
 pub use registry::{CommandInfo, info, infos};
+pub use rsa::{
+    DecryptOaep, DecryptOaepResponse, DecryptPkcs1, DecryptPkcs1Response, SignPkcs1,
+    SignPkcs1Response, SignPss, SignPssResponse,
+};
 pub use rsa_wrap::{
     ExportRsaWrapped, GetRsaWrappedKey, ImportRsaWrapped, PutPublicWrapKey,
     PutPublicWrapKeyResponse, PutRsaWrappedKey, RsaWrapped, oaep_hash_len,
 };
+pub use symmetric::{
+    DecryptCbc, DecryptCbcResponse, DecryptEcb, DecryptEcbResponse, EncryptCbc, EncryptCbcResponse,
+    EncryptEcb, EncryptEcbResponse, GenerateSymmetricKey, GenerateSymmetricKeyResponse,
+    PutSymmetricKey, PutSymmetricKeyResponse,
+};
+pub use template::{GetTemplate, GetTemplateResponse, PutTemplate, PutTemplateResponse};
 pub use wrap::{
     ExportWrapped, ExportWrappedResponse, GenerateWrapKey, GenerateWrapKeyResponse, ImportWrapped,
-    ImportWrappedResponse, MIN_WRAPPED_LEN, PutWrapKey, PutWrapKeyResponse,
+    ImportWrappedResponse, MIN_WRAPPED_LEN, PutWrapKey, PutWrapKeyResponse, UnwrapData,
+    UnwrapDataResponse, WrapData, WrapDataResponse,
 };
 
 /// A request: the data field of one command, the type of its answer, and every fact the
@@ -318,6 +342,105 @@ macro_rules! id_response {
     };
 }
 pub(crate) use id_response;
+
+/// A field that is the rest of a data field: public bytes or a secret.
+pub(crate) trait RestField {
+    fn wire(&self) -> &[u8];
+    fn from_wire(bytes: &[u8]) -> Self;
+}
+
+impl RestField for Vec<u8> {
+    fn wire(&self) -> &[u8] {
+        self
+    }
+
+    fn from_wire(bytes: &[u8]) -> Self {
+        bytes.to_vec()
+    }
+}
+
+impl RestField for crate::secret::SecretBytes {
+    fn wire(&self) -> &[u8] {
+        self.expose_secret()
+    }
+
+    fn from_wire(bytes: &[u8]) -> Self {
+        Self::from_slice(bytes)
+    }
+}
+
+/// Declares a request `key_id(2) || $field` (the field not empty) and its answer, one
+/// byte string of any length. A field of type `SecretBytes` is a secret: say so with
+/// `secret_in_request` / `secret_in_response` (e.g. `Redact::From(2)`).
+macro_rules! key_and_data_request {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $field:ident: $ty:ty },
+        $(#[$rmeta:meta])*
+        $response:ident { $rfield:ident: $rty:ty },
+        $code:ident, $cmd:literal, repeatable: $repeatable:literal, mutating: $mutating:literal
+        $(, secret_in_request: $request_secret:expr)?
+        $(, secret_in_response: $response_secret:expr)?
+        $(,)?
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub struct $name {
+            pub key_id: $crate::object::ObjectId,
+            pub $field: $ty,
+        }
+
+        $(#[$rmeta])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub struct $response {
+            pub $rfield: $rty,
+        }
+
+        impl $crate::command::Command for $name {
+            const CODE: $crate::frame::CommandCode = $crate::frame::CommandCode::$code;
+            const REPEATABLE: bool = $repeatable;
+            const MUTATING: bool = $mutating;
+            type Response = $response;
+
+            fn encode(&self, w: &mut $crate::codec::Writer) {
+                w.u16(self.key_id).bytes($crate::command::RestField::wire(&self.$field));
+            }
+
+            fn decode(data: &[u8]) -> Result<Self, $crate::codec::DecodeError> {
+                let mut r = $crate::codec::Reader::new(data);
+                let key_id = r.u16(concat!($cmd, ": key id"))?;
+                let rest = $crate::command::non_empty_rest(
+                    &mut r,
+                    concat!($cmd, ": ", stringify!($field)),
+                )?;
+                Ok(Self { key_id, $field: $crate::command::RestField::from_wire(rest) })
+            }
+
+            $(
+                fn secret_in_request(_data: &[u8]) -> $crate::command::Redact {
+                    $request_secret
+                }
+            )?
+
+            $(
+                fn secret_in_response(_data: &[u8]) -> $crate::command::Redact {
+                    $response_secret
+                }
+            )?
+        }
+
+        impl $crate::command::Response for $response {
+            fn encode(&self, w: &mut $crate::codec::Writer) {
+                w.bytes($crate::command::RestField::wire(&self.$rfield));
+            }
+
+            fn decode(data: &[u8]) -> Result<Self, $crate::codec::DecodeError> {
+                Ok(Self { $rfield: $crate::command::RestField::from_wire(data) })
+            }
+        }
+    };
+}
+pub(crate) use key_and_data_request;
 
 /// A created object must carry the id that was asked for, unless the device was asked to
 /// pick one (id 0).

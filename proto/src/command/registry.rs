@@ -60,12 +60,24 @@ macro_rules! every_command {
             GetPseudoRandom, BlinkDevice,
             // object.rs
             ListObjects, GetObjectInfo, DeleteObject, PutOpaque, GetOpaque,
+            // template.rs
+            PutTemplate, GetTemplate,
             // auth.rs
             PutAuthenticationKey, ChangeAuthenticationKey,
             // asymmetric.rs
-            PutAsymmetricKey, GenerateAsymmetricKey, GetPublicKey, SignEcdsa, PutHmacKey,
+            PutAsymmetricKey, GenerateAsymmetricKey, GetPublicKey, SignEcdsa, SignEddsa,
+            DeriveEcdh,
+            // rsa.rs
+            SignPkcs1, SignPss, DecryptPkcs1, DecryptOaep,
+            // hmac.rs
+            PutHmacKey, GenerateHmacKey, SignHmac, VerifyHmac,
+            // symmetric.rs
+            PutSymmetricKey, GenerateSymmetricKey, EncryptEcb, DecryptEcb, EncryptCbc,
+            DecryptCbc,
+            // otp.rs
+            PutOtpAeadKey, GenerateOtpAeadKey, CreateOtpAead,
             // wrap.rs
-            PutWrapKey, GenerateWrapKey, ExportWrapped, ImportWrapped,
+            PutWrapKey, GenerateWrapKey, ExportWrapped, ImportWrapped, WrapData, UnwrapData,
             // rsa_wrap.rs
             PutPublicWrapKey, GetRsaWrappedKey, PutRsaWrappedKey, ExportRsaWrapped,
             ImportRsaWrapped,
@@ -133,6 +145,7 @@ mod tests {
                 "list-objects",
                 "get-object-info",
                 "get-opaque",
+                "get-template",
                 "get-public-key",
                 "export-wrapped",
                 "get-log-entries",
@@ -158,6 +171,7 @@ mod tests {
                 "list-objects",
                 "get-object-info",
                 "get-opaque",
+                "get-template",
                 "get-public-key",
                 "get-log-entries",
                 "get-option",

@@ -11,7 +11,7 @@
 use alloc::vec::Vec;
 
 use super::{
-    Command, ImportWrappedResponse, ObjectHeader, Response, check_created_id, header_names,
+    Command, ImportWrappedResponse, ObjectHeader, Redact, Response, check_created_id, header_names,
     id_response, non_empty_rest,
 };
 use crate::codec::{DecodeError, Reader, Writer};
@@ -235,6 +235,11 @@ impl Command for PutRsaWrappedKey {
         }
         check_created_id(self.header.id, response.id, "put-rsa-wrapped-key response: id")
     }
+
+    /// RSA-wrapped key material; the layout is not needed to hide it, so all of it goes.
+    fn secret_in_request(_data: &[u8]) -> Redact {
+        Redact::From(0)
+    }
 }
 
 /// IMPORT_RSA_WRAPPED (77): `wrap_id(2) oaep(1) mgf1(1) wrapped label_hash` →
@@ -270,6 +275,11 @@ impl Command for ImportRsaWrapped {
         let (wrapped, label_hash) =
             split_label_hash(r.rest(), oaep, "import-rsa-wrapped: wrapped object")?;
         Ok(Self { wrap_id, oaep, mgf1, wrapped: wrapped.to_vec(), label_hash: label_hash.to_vec() })
+    }
+
+    /// As put-rsa-wrapped-key: all of it.
+    fn secret_in_request(_data: &[u8]) -> Redact {
+        Redact::From(0)
     }
 }
 

@@ -1,5 +1,5 @@
 //! Wrap-key commands (PROTOCOL.md §3 "Payloads used by backup and restore"): put-wrap-key,
-//! generate-wrap-key, export-wrapped and import-wrapped.
+//! generate-wrap-key, export-wrapped, import-wrapped, wrap-data and unwrap-data.
 //!
 //! Wrapped blobs are carried as opaque bytes here; the `.yhw` module decrypts and parses
 //! them.
@@ -7,7 +7,8 @@
 use alloc::vec::Vec;
 
 use super::{
-    Command, ObjectHeader, Response, check_created_id, header_names, id_response, non_empty_rest,
+    Command, ObjectHeader, Redact, Response, check_created_id, header_names, id_response,
+    key_and_data_request, non_empty_rest,
 };
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::frame::CommandCode;
@@ -60,6 +61,11 @@ impl Command for PutWrapKey {
 
     fn check_response(&self, response: &PutWrapKeyResponse) -> Result<(), DecodeError> {
         check_created_id(self.header.id, response.id, "put-wrap-key response: id")
+    }
+
+    /// `hdr delegated(8) key`: the key.
+    fn secret_in_request(_data: &[u8]) -> Redact {
+        Redact::From(ObjectHeader::LEN + 8)
     }
 }
 
@@ -206,6 +212,12 @@ impl Command for ImportWrapped {
         }
         Ok(Self { wrap_id, blob: blob.to_vec() })
     }
+
+    /// `wrap_id(2) blob`: the blob is ciphertext, but it is a whole object's key material,
+    /// and traces get shared.
+    fn secret_in_request(_data: &[u8]) -> Redact {
+        Redact::From(2)
+    }
 }
 
 impl Response for ImportWrappedResponse {
@@ -220,6 +232,25 @@ impl Response for ImportWrappedResponse {
         r.finish("import-wrapped response")?;
         Ok(Self { object_type, id })
     }
+}
+
+key_and_data_request! {
+    /// WRAP_DATA (68): `key_id(2) plaintext` → `nonce(13) ciphertext tag(16)` under the
+    /// wrap key's AES-CCM.
+    WrapData { plaintext: SecretBytes },
+    /// The answer to [`WrapData`].
+    WrapDataResponse { wrapped: Vec<u8> },
+    WRAP_DATA, "wrap-data", repeatable: false, mutating: true,
+    secret_in_request: Redact::From(2),
+}
+
+key_and_data_request! {
+    /// UNWRAP_DATA (69): `key_id(2) nonce(13) ciphertext tag(16)` → the plaintext.
+    UnwrapData { wrapped: Vec<u8> },
+    /// The answer to [`UnwrapData`]: the plaintext (secret).
+    UnwrapDataResponse { plaintext: SecretBytes },
+    UNWRAP_DATA, "unwrap-data", repeatable: false, mutating: true,
+    secret_in_response: Redact::From(0),
 }
 
 #[cfg(test)]

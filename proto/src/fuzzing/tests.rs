@@ -280,10 +280,13 @@ fn the_frame_entry_covers_every_command() {
                 if !rest.starts_with('$') {
                     declared.insert(rest.trim_end_matches(" {").to_owned());
                 }
-            } else if line == "empty_request! {" || line == "rsa_export_request! {" {
+            } else if ["empty_request! {", "rsa_export_request! {", "key_and_data_request! {"]
+                .contains(&line)
+            {
                 // Doc comments, then `Name, CODE, Response, "name"`.
                 let decl = lines.by_ref().find(|l| !l.starts_with("///")).unwrap();
-                declared.insert(decl.split(',').next().unwrap().trim().to_owned());
+                let name = decl.split([',', '{']).next().unwrap();
+                declared.insert(name.trim().to_owned());
             }
         }
     }

@@ -20,11 +20,14 @@
 //!
 //! [`ClientError::may_have_executed`]: super::ClientError::may_have_executed
 
+use yhsm_proto::command;
 use yhsm_proto::frame::CommandCode;
 
-/// Whether `code` may be sent twice: it neither creates, changes nor deletes anything on
-/// the device, so running it again gives the caller what it asked for and leaves the
-/// device as one run would have (apart from the audit log, which may record it twice).
+/// Whether `code` may be sent twice: what its command type declares
+/// (`yhsm_proto::command::Command::REPEATABLE`) — it neither creates, changes nor deletes
+/// anything on the device, so running it again gives the caller what it asked for and
+/// leaves the device as one run would have (apart from the audit log, which may record it
+/// twice).
 ///
 /// | safe to repeat | not repeated |
 /// |---|---|
@@ -38,25 +41,9 @@ use yhsm_proto::frame::CommandCode;
 /// a signature is an act that counts outside the device (one signed statement must not
 /// become two; ECDSA gives a different signature each time), it may be metered by the
 /// audit log, and the caller that asked for one signature is better told that the first
-/// may have been made. Unknown codes (`yhsm raw`) are never repeated.
+/// may have been made. Codes without a command type (`yhsm raw`) are never repeated.
 pub fn is_safe_to_repeat(code: CommandCode) -> bool {
-    matches!(
-        code,
-        CommandCode::ECHO
-            | CommandCode::GET_DEVICE_INFO
-            | CommandCode::GET_DEVICE_PUBLIC_KEY
-            | CommandCode::GET_STORAGE_INFO
-            | CommandCode::LIST_OBJECTS
-            | CommandCode::GET_OBJECT_INFO
-            | CommandCode::GET_OPAQUE
-            | CommandCode::GET_PUBLIC_KEY
-            | CommandCode::GET_TEMPLATE
-            | CommandCode::GET_OPTION
-            | CommandCode::GET_LOG_ENTRIES
-            | CommandCode::GET_PSEUDO_RANDOM
-            | CommandCode::EXPORT_WRAPPED
-            | CommandCode::BLINK_DEVICE
-    )
+    command::info(code).is_some_and(|i| i.repeatable)
 }
 
 #[cfg(test)]
