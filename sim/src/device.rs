@@ -554,7 +554,7 @@ impl Device {
                     event.result = code.response();
                     event.target_key = done.target;
                     event.second_key = done.second;
-                    if cmd::mutates(code) {
+                    if cmd::handler(code).is_some_and(|h| h.mutating) {
                         self.changed = true;
                     }
                     (frame, done.after)
