@@ -1,4 +1,4 @@
-//! HMAC key commands (PROTOCOL.md §3 "Payloads"; layouts as python-yubihsm sends them):
+//! HMAC key commands (docs/PROTOCOL.md §7.5; layouts as python-yubihsm sends them):
 //! put-hmac-key, generate-hmac-key, sign-hmac and verify-hmac.
 
 use alloc::vec::Vec;

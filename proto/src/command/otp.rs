@@ -1,5 +1,5 @@
-//! Yubico OTP AEAD commands (layouts as python-yubihsm sends them): put-otp-aead-key,
-//! generate-otp-aead-key and create-otp-aead.
+//! Yubico OTP AEAD commands (docs/PROTOCOL.md §7.5; layouts as python-yubihsm sends
+//! them): put-otp-aead-key, generate-otp-aead-key and create-otp-aead.
 
 use alloc::vec::Vec;
 

@@ -2,7 +2,8 @@
 //! type (`yhsm raw`, traces of inner frames) and for rules that go by code (the client's
 //! retry rule). The facts themselves are declared on the types ([`Command::REPEATABLE`],
 //! [`Command::MUTATING`], [`Command::secret_in_request`], [`Command::secret_in_response`]);
-//! this module only lists the types.
+//! this module only lists the types. The rules behind the facts: docs/PROTOCOL.md §7.9
+//! (secrets in traces) and §7.10 (commands sent again after a broken session).
 
 use super::{Command, Redact};
 use crate::frame::CommandCode;

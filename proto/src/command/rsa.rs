@@ -1,4 +1,4 @@
-//! RSA key operations (PROTOCOL.md §3 "Payloads"; layouts as python-yubihsm sends them):
+//! RSA key operations (docs/PROTOCOL.md §7.5; layouts as python-yubihsm sends them):
 //! sign-pkcs1, sign-pss, decrypt-pkcs1 and decrypt-oaep. The host hashes; the device
 //! learns the hash from the digest's (or the label hash's) length.
 

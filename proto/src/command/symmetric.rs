@@ -1,4 +1,4 @@
-//! Symmetric (AES) key commands (PROTOCOL.md §3 "Payloads"; layouts as python-yubihsm
+//! Symmetric (AES) key commands (docs/PROTOCOL.md §7.5; layouts as python-yubihsm
 //! sends them): put-symmetric-key, generate-symmetric-key, encrypt/decrypt-ecb and
 //! encrypt/decrypt-cbc.
 

@@ -1,5 +1,6 @@
-//! Template commands (layouts as python-yubihsm sends them): put-template and
-//! get-template. A template (an SSH certificate template) is stored as it is sent.
+//! Template commands (docs/PROTOCOL.md §7.3; layouts as python-yubihsm sends them):
+//! put-template and get-template. A template (an SSH certificate template) is stored as
+//! it is sent.
 
 use alloc::vec::Vec;
 

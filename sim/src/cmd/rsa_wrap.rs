@@ -1,4 +1,4 @@
-//! Asymmetric wrap (proto `command/rsa_wrap.rs`; firmware 2.4, 0x73–0x77):
+//! Asymmetric wrap (proto `command/rsa_wrap.rs`; docs/PROTOCOL.md §7.7; firmware 2.4):
 //! put-public-wrap-key, get-rsa-wrapped-key, put-rsa-wrapped-key, export-rsa-wrapped and
 //! import-rsa-wrapped.
 //!

@@ -1,4 +1,4 @@
-//! Wrap commands (proto `command/wrap.rs`; PROTOCOL.md §3 "Payloads", §5):
+//! Wrap commands (proto `command/wrap.rs`; docs/PROTOCOL.md §7.6, §5):
 //! put/generate-wrap-key, export-wrapped, import-wrapped, wrap-data and unwrap-data. The
 //! asymmetric wrap commands of firmware 2.4 are in `rsa_wrap`.
 //!
