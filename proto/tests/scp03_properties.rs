@@ -7,10 +7,7 @@
     reason = "test helpers outside #[test] functions; a failure is a test failure"
 )]
 
-use core::convert::Infallible;
-
 use proptest::prelude::*;
-use sha2::{Digest, Sha256};
 use yhsm_proto::SecretArray;
 use yhsm_proto::frame::{MAX_FRAME_LEN, max_frame_len};
 use yhsm_proto::scp03::{
@@ -18,43 +15,7 @@ use yhsm_proto::scp03::{
     DeviceHandshake, DeviceSession, MAX_INNER_LEN, SessionError, StaticKeys, accept_asymmetric,
     max_inner_len, public_key, random_secret,
 };
-
-/// A deterministic stand-in for a CSPRNG (SHA-256 in counter mode), so that failures
-/// reproduce from the proptest seed.
-struct TestRng {
-    seed: u64,
-    counter: u64,
-}
-
-impl rand_core::TryRng for TestRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(32) {
-            self.counter += 1;
-            let block = Sha256::new()
-                .chain_update(self.seed.to_be_bytes())
-                .chain_update(self.counter.to_be_bytes())
-                .finalize();
-            chunk.copy_from_slice(&block[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for TestRng {}
+use yhsm_test_support::TestRng;
 
 fn inner_frame(code: u8, data: &[u8]) -> Vec<u8> {
     yhsm_proto::frame::encode(code, data).unwrap_or_else(|_| {
@@ -151,7 +112,7 @@ proptest! {
         session_id in 0u8..16,
         messages in proptest::collection::vec(message(), 1..4),
     ) {
-        let mut rng = TestRng { seed, counter: 0 };
+        let mut rng = TestRng(seed);
         let client_secret = SecretArray::new(client_secret);
         let device_secret = SecretArray::new(device_secret);
         let device_public = public_key(&device_secret).unwrap();
@@ -179,13 +140,13 @@ proptest! {
 
 #[test]
 fn asymmetric_handshake_rejects_wrong_keys_and_receipts() {
-    let mut rng = TestRng { seed: 1, counter: 0 };
+    let mut rng = TestRng(1);
     let client_secret = random_secret(&mut rng);
     let device_secret = random_secret(&mut rng);
     let client_public = public_key(&client_secret).unwrap();
     let device_public = public_key(&device_secret).unwrap();
     let run = |client_key: &SecretArray<32>, stored_public: &[u8], edit: &dyn Fn(&mut Vec<u8>)| {
-        let mut rng = TestRng { seed: 2, counter: 0 };
+        let mut rng = TestRng(2);
         let hs =
             AsymmetricClientHandshake::with_rng(3, client_key, &device_public, &mut rng).unwrap();
         let CreateSessionRequest::Asymmetric { epk_oce, .. } =
@@ -287,8 +248,8 @@ fn seal_enforces_the_frame_size_limit_and_keeps_the_session() {
 #[test]
 fn with_rng_draws_the_host_challenge() {
     let keys = StaticKeys::from_password(b"password");
-    let a = ClientHandshake::with_rng(1, &keys, &mut TestRng { seed: 1, counter: 0 }).request();
-    let b = ClientHandshake::with_rng(1, &keys, &mut TestRng { seed: 2, counter: 0 }).request();
+    let a = ClientHandshake::with_rng(1, &keys, &mut TestRng(1)).request();
+    let b = ClientHandshake::with_rng(1, &keys, &mut TestRng(2)).request();
     assert_eq!(a.len(), 13);
     assert_eq!(a[..5], [0x03, 0x00, 0x0a, 0x00, 0x01]);
     assert_ne!(a[5..], b[5..]);

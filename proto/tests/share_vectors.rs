@@ -8,15 +8,14 @@
     reason = "test helpers: a malformed vector file is a test failure"
 )]
 
-use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 
-use rand_core::{TryCryptoRng, TryRng};
 use serde_json::Value;
 use yhsm_proto::shares::gf256::Field;
 use yhsm_proto::shares::{
     Share, ShareError, ShareFormat, WrapKeySecret, combine, split, split_with_coefficients,
 };
+use yhsm_test_support::TestRng;
 
 const SHARES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/shares");
 
@@ -285,32 +284,6 @@ fn the_other_field_gives_a_wrong_secret() {
         assert!(wrong > 0, "{name}: no subset distinguishes the fields");
     }
 }
-
-/// SplitMix64, for tests only.
-struct TestRng(u64);
-
-impl TryRng for TestRng {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let [a, b, c, d, ..] = self.try_next_u64()?.to_le_bytes();
-        Ok(u32::from_le_bytes([a, b, c, d]))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let word = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-impl TryCryptoRng for TestRng {}
 
 #[test]
 fn split_with_threshold_one_is_refused_like_yubihsm_manager() {

@@ -6,39 +6,10 @@ use core::convert::Infallible;
 
 use proptest::prelude::*;
 use rand_core::{TryCryptoRng, TryRng};
+use yhsm_test_support::TestRng;
 
 use super::*;
 use crate::object::{Capabilities, Domains};
-
-/// SplitMix64: deterministic test randomness (not a real CSPRNG; tests only).
-struct TestRng(u64);
-
-impl TryRng for TestRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let [a, b, c, d, ..] = self.try_next_u64()?.to_le_bytes();
-        Ok(u32::from_le_bytes([a, b, c, d]))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let word = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for TestRng {}
 
 /// Returns zero bytes for its first `zeros` bytes, then 1, 2, 3, …
 struct ZerosFirst {
