@@ -2,8 +2,8 @@
 //! passwords, options, wrap-key sources, loaded keys, shares files, recovered keys and
 //! the prompter shows none of them; the text shown while shares are typed and the
 //! human/JSON output without `--reveal` carry no share and no key; errors about a mistyped
-//! share or key name a line or a count, never the text; the types keep secrets only in
-//! zeroizing containers.
+//! share or key name a line or a count, never the text. That the types keep secrets only
+//! in zeroizing containers is the lint `tests/lint`.
 //!
 //! The binary's terminal behaviour is tested elsewhere: `pty.rs` (shares typed at a real
 //! terminal are not echoed) and the device commands' `-v` frame log tests.
@@ -14,12 +14,6 @@
     reason = "tests, and test helpers outside #[test] functions"
 )]
 
-#[path = "../../proto/tests/leaks/mod.rs"]
-mod leaks;
-
-use std::path::Path;
-
-use leaks::{assert_debug_hides, assert_hidden, marker};
 use yhsm::options::GlobalOptions;
 use yhsm::util::password::{Password, PasswordOptions, read_password_file};
 use yhsm::util::prompt::ScriptedPrompter;
@@ -28,9 +22,9 @@ use yhsm::wrapkey::{self, WrapKeySource};
 use yhsm_proto::shares::ShareFormat;
 use yhsm_proto::wrap::WrapKey;
 use yhsm_proto::{Capabilities, Domains, SecretBytes};
+use yhsm_test_support::leaks::{assert_debug_hides, assert_hidden, marker};
 use zeroize::Zeroizing;
 
-const SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
 const PASSWORD: &[u8] = b"Zq9!vK3#pW8$-cli-marker";
 
 fn temp(name: &str) -> std::path::PathBuf {
@@ -159,25 +153,4 @@ fn typed_shares_are_never_shown() {
     for text in &rendered {
         assert_debug_hides("ScriptedPrompter (answers)", &unused, &[&text.as_bytes()[4..]]);
     }
-}
-
-#[test]
-fn the_tool_keeps_secrets_in_zeroizing_containers() {
-    leaks::assert_no_raw_buffers(
-        Path::new(SRC),
-        &[
-            ("util/password.rs", "Password", &[]),
-            ("util/password.rs", "PasswordOptions", &[]),
-            ("options.rs", "GlobalOptions", &[]),
-            ("wrapkey/mod.rs", "WrapKeySource", &[]),
-            ("wrapkey/mod.rs", "LoadedWrapKey", &[]),
-            ("wrapkey/shares.rs", "RecoveredKey", &[]),
-            ("wrapkey/shares.rs", "SharesFile", &[]),
-            // Prompts and messages only; the answers are `Zeroizing`.
-            ("util/prompt.rs", "ScriptedPrompter", &["transcript"]),
-            // The PEM label (e.g. `PRIVATE KEY`) is not secret; the DER is `Zeroizing`.
-            ("wrap/pem.rs", "Block", &["label"]),
-        ],
-    );
-    leaks::assert_no_plain_check_comparisons(Path::new(SRC));
 }

@@ -1,5 +1,11 @@
 //! Containers for key material: zeroized on drop, redacted by `Debug`, compared in
 //! constant time, readable only through `expose_secret`.
+//!
+//! [`SecretArray`] and [`SecretBytes`] are both [`Secret`]: one `Drop`, generic over what
+//! it holds, so a test can put a probe inside and watch the wipe happen (a wiped buffer
+//! cannot be read after it is freed without `unsafe`). Every comparison of a MAC, tag,
+//! cryptogram, receipt or digest goes through [`ct_eq`], which the feature `ct-audit`
+//! lets a test observe ([`audit`]).
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -7,19 +13,34 @@ use core::fmt;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// A fixed-size secret, e.g. an AES key.
-#[derive(Clone)]
-pub struct SecretArray<const N: usize>([u8; N]);
+/// A secret of type `T`: wiped by `T`'s [`Zeroize`] when dropped.
+#[derive(Clone, Default)]
+pub struct Secret<T: Zeroize>(T);
 
-impl<const N: usize> Drop for SecretArray<N> {
+impl<T: Zeroize> Drop for Secret<T> {
     fn drop(&mut self) {
         self.0.zeroize();
     }
 }
 
-impl<const N: usize> ZeroizeOnDrop for SecretArray<N> {}
+impl<T: Zeroize> ZeroizeOnDrop for Secret<T> {}
 
-impl<const N: usize> SecretArray<N> {
+impl<T: Zeroize> Secret<T> {
+    /// Takes ownership of `value`. (For bytes, [`SecretArray::new`] and
+    /// [`SecretBytes::new`] say the same.)
+    pub const fn wrap(value: T) -> Self {
+        Self(value)
+    }
+}
+
+/// A fixed-size secret, e.g. an AES key.
+pub type SecretArray<const N: usize> = Secret<[u8; N]>;
+
+/// A variable-length secret, e.g. a wrap key of 16, 24 or 32 bytes, or a private key body.
+/// `Vec::zeroize` also wipes the spare capacity.
+pub type SecretBytes = Secret<Vec<u8>>;
+
+impl<const N: usize> Secret<[u8; N]> {
     /// Takes ownership of `bytes`. The caller should zeroize any copy it keeps.
     pub const fn new(bytes: [u8; N]) -> Self {
         Self(bytes)
@@ -38,34 +59,21 @@ impl<const N: usize> SecretArray<N> {
     }
 }
 
-impl<const N: usize> fmt::Debug for SecretArray<N> {
+impl<const N: usize> fmt::Debug for Secret<[u8; N]> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretArray<{N}>([redacted])")
     }
 }
 
-impl<const N: usize> PartialEq for SecretArray<N> {
+impl<const N: usize> PartialEq for Secret<[u8; N]> {
     fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
+        ct_eq(&self.0, &other.0)
     }
 }
 
-impl<const N: usize> Eq for SecretArray<N> {}
+impl<const N: usize> Eq for Secret<[u8; N]> {}
 
-/// A variable-length secret, e.g. a wrap key of 16, 24 or 32 bytes, or a private key body.
-#[derive(Clone, Default)]
-pub struct SecretBytes(Vec<u8>);
-
-/// `Vec::zeroize` also wipes the spare capacity.
-impl Drop for SecretBytes {
-    fn drop(&mut self) {
-        self.0.zeroize();
-    }
-}
-
-impl ZeroizeOnDrop for SecretBytes {}
-
-impl SecretBytes {
+impl Secret<Vec<u8>> {
     /// Takes ownership of `bytes`.
     pub fn new(bytes: Vec<u8>) -> Self {
         Self(bytes)
@@ -92,24 +100,65 @@ impl SecretBytes {
     }
 }
 
-impl fmt::Debug for SecretBytes {
+impl fmt::Debug for Secret<Vec<u8>> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretBytes({} bytes, redacted)", self.0.len())
     }
 }
 
 /// Constant-time in the contents; the length is not secret.
-impl PartialEq for SecretBytes {
+impl PartialEq for Secret<Vec<u8>> {
     fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
+        ct_eq(&self.0, &other.0)
     }
 }
 
-impl Eq for SecretBytes {}
+impl Eq for Secret<Vec<u8>> {}
 
 /// Constant-time equality of two byte strings of public length (MACs, tags, cryptograms).
+/// The one place the crates of this workspace compare such values.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    #[cfg(feature = "ct-audit")]
+    audit::compared(a, b);
     a.ct_eq(b).into()
+}
+
+/// What [`ct_eq`] compared (feature `ct-audit`, for tests only; never in a shipped
+/// build): a test tampers with a check value, runs the code that must reject it inside
+/// [`audit::comparisons`], and finds the tampered value among the operands.
+#[cfg(feature = "ct-audit")]
+pub mod audit {
+    use alloc::vec::Vec;
+    use core::cell::RefCell;
+
+    /// Both operands of one [`super::ct_eq`] call.
+    pub type Comparison = (Vec<u8>, Vec<u8>);
+
+    std::thread_local! {
+        static SEEN: RefCell<Option<Vec<Comparison>>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn compared(a: &[u8], b: &[u8]) {
+        SEEN.with(|seen| {
+            if let Some(list) = seen.borrow_mut().as_mut() {
+                list.push((a.to_vec(), b.to_vec()));
+            }
+        });
+    }
+
+    /// Runs `f` and returns its result with every comparison [`super::ct_eq`] made on
+    /// this thread meanwhile.
+    pub fn comparisons<T>(f: impl FnOnce() -> T) -> (T, Vec<Comparison>) {
+        let outer = SEEN.with(|seen| seen.borrow_mut().replace(Vec::new()));
+        let result = f();
+        let list = SEEN.with(|seen| core::mem::replace(&mut *seen.borrow_mut(), outer));
+        (result, list.unwrap_or_default())
+    }
+
+    /// Whether one of `list` had `value` as an operand.
+    pub fn saw(list: &[Comparison], value: &[u8]) -> bool {
+        list.iter().any(|(a, b)| a == value || b == value)
+    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,14 @@
 //! - `Debug` of every type that holds key material, a password or a share shows none of
 //!   it (no `Display` is implemented on any of them), nor do the errors made from secret
 //!   input;
-//! - zeroization: the containers zeroize on drop (checked at compile time), and no
-//!   secret-holding type keeps a raw byte buffer outside them except fields listed here as
-//!   public (checked on the sources);
-//! - MACs, cryptograms, receipts, tags and digests are compared with `ct_eq`, never `==`
-//!   (checked on the sources).
+//! - zeroization: the containers zeroize on drop (a probe inside them sees the wipe; the
+//!   marker trait is checked at compile time);
+//! - every MAC, cryptogram, receipt, digest and share beyond the threshold is compared by
+//!   `ct_eq`: each check is run with a tampered value, which must be refused and must be
+//!   an operand of a `ct_eq` call (feature `ct-audit`).
+//!
+//! What the sources may not contain (a raw byte buffer in a secret-holding type, `==` on a
+//! MAC) is the lint `tests/lint` (`yhsm-lint secrets`), run by `.ci/run`.
 
 #![allow(
     clippy::unwrap_used,
@@ -15,48 +18,29 @@
     reason = "test helpers outside #[test] functions fail loudly on purpose"
 )]
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use yhsm_proto::command::{
-    AuthenticationKey, ChangeAuthenticationKey, Command, GetPseudoRandom, ObjectHeader,
-    PseudoRandom, PutAsymmetricKey, PutAuthenticationKey, PutHmacKey, PutWrapKey, Response,
+    AuthenticationKey, ChangeAuthenticationKey, Command, GetPseudoRandom, LogChainErrorKind,
+    LogEntry, ObjectHeader, PseudoRandom, PutAsymmetricKey, PutAuthenticationKey, PutHmacKey,
+    PutWrapKey, Response,
 };
 use yhsm_proto::object::{Algorithm, Capabilities, Domains, Label, ObjectType};
 use yhsm_proto::scp03::{
-    self, AsymmetricClientHandshake, ClientHandshake, DeviceHandshake, SessionKeys, StaticKeys,
+    self, AsymmetricClientHandshake, ClientHandshake, CreateSessionRequest, DeviceHandshake,
+    SessionKeys, StaticKeys,
 };
-use yhsm_proto::shares::{self, Share, ShareFormat, WrapKeySecret};
+use yhsm_proto::secret::audit::{comparisons, saw};
+use yhsm_proto::secret::{Secret, ct_eq};
+use yhsm_proto::shares::{self, Share, ShareError, ShareFormat, WrapKeySecret};
 use yhsm_proto::wrap::{self, Body, WrapHeader, WrapKey, WrappedObject};
-use yhsm_proto::{SecretArray, SecretBytes};
-use zeroize::{ZeroizeOnDrop, Zeroizing};
+use yhsm_proto::{CommandCode, SecretArray, SecretBytes, SessionError};
+use yhsm_test_support::leaks::{assert_debug_hides, assert_hidden, marker, marker_array};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-mod leaks;
-use leaks::{assert_debug_hides, assert_hidden, is_check_value, marker, marker_array};
-
-const SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors");
-
-#[test]
-fn the_checker_finds_secrets_in_every_spelling() {
-    let secret = marker(1, 8);
-    let spellings = [
-        format!("{secret:?}"),
-        format!("{secret:#?}"),
-        format!("{secret:02x?}"),
-        hex::encode(&secret),
-        hex::encode_upper(&secret),
-        secret.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
-    ];
-    for text in spellings {
-        let caught = std::panic::catch_unwind(|| assert_hidden("probe", &text, &secret));
-        assert!(caught.is_err(), "missed {text}");
-    }
-    let password = b"Zq9!vK3#pW8$";
-    let caught =
-        std::panic::catch_unwind(|| assert_hidden("probe", "pw: \"Zq9!vK3#pW8$\"", password));
-    assert!(caught.is_err());
-    assert_hidden("probe", "SecretBytes(8 bytes, redacted)", &secret);
-}
 
 #[test]
 fn secret_containers_redact() {
@@ -373,90 +357,274 @@ fn secret_containers_zeroize_on_drop() {
     zeroize_on_drop::<cmac::block_api::CmacCore<aes::Aes128>>();
 }
 
+/// A stand-in for key bytes that records being wiped, and whether it was wiped before it
+/// was dropped (what is dropped unwiped is what `zeroize` exists to prevent).
+struct Probe {
+    wiped: Rc<Cell<bool>>,
+    dropped_unwiped: Rc<Cell<bool>>,
+}
+
+impl Zeroize for Probe {
+    fn zeroize(&mut self) {
+        self.wiped.set(true);
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        if !self.wiped.get() {
+            self.dropped_unwiped.set(true);
+        }
+    }
+}
+
+fn probe() -> (Probe, Rc<Cell<bool>>, Rc<Cell<bool>>) {
+    let (wiped, dropped_unwiped) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+    (
+        Probe { wiped: wiped.clone(), dropped_unwiped: dropped_unwiped.clone() },
+        wiped,
+        dropped_unwiped,
+    )
+}
+
+/// `SecretArray` and `SecretBytes` are `Secret<[u8; N]>` and `Secret<Vec<u8>>`: the
+/// `Drop` the probe sees wiped is theirs. `Zeroizing` (request frames, plaintexts, the
+/// MAC chain of a session) is checked the same way.
 #[test]
-fn secret_holders_keep_no_raw_byte_buffers() {
-    // (file, type, fields that are raw bytes on purpose: public values, or wiped by a
-    // `Drop` checked below). Any other `Vec<u8>`, `[u8; N]` or `String` field in these
-    // types would be a secret left behind after drop.
-    let holders: &[(&str, &str, &[&str])] = &[
-        ("scp03/keys.rs", "StaticKeys", &[]),
-        ("scp03/keys.rs", "SessionKeys", &[]),
-        ("scp03/channel.rs", "Channel", &["chain"]),
-        ("scp03/client.rs", "ClientHandshake", &["host_challenge"]),
-        ("scp03/client.rs", "Authenticating", &[]),
-        ("scp03/client.rs", "ClientSession", &[]),
-        ("scp03/asymmetric.rs", "AsymmetricClientHandshake", &["epk_oce"]),
-        ("scp03/device.rs", "DeviceHandshake", &["host_challenge", "card_challenge"]),
-        ("scp03/device.rs", "DeviceSession", &[]),
-        ("wrap/mod.rs", "WrapKey", &[]),
-        ("wrap/mod.rs", "WrappedObject", &[]),
-        ("wrap/body.rs", "Body", &["x", "y", "public", "n"]),
-        ("shares/wrap_key.rs", "WrapKeySecret", &[]),
-        ("shares/mod.rs", "Share", &[]),
-        ("shares/mod.rs", "Recovered", &[]),
-        ("command/auth.rs", "AuthenticationKey", &["x", "y"]),
-        ("command/auth.rs", "PutAuthenticationKey", &[]),
-        ("command/auth.rs", "ChangeAuthenticationKey", &[]),
-        ("command/wrap.rs", "PutWrapKey", &[]),
-        ("command/asymmetric.rs", "PutAsymmetricKey", &[]),
-        ("command/hmac.rs", "PutHmacKey", &[]),
-        ("command/symmetric.rs", "PutSymmetricKey", &[]),
-        ("command/symmetric.rs", "EncryptCbc", &["iv"]),
-        ("command/symmetric.rs", "DecryptCbcResponse", &[]),
-        ("command/rsa.rs", "DecryptOaepResponse", &[]),
-        ("command/otp.rs", "PutOtpAeadKey", &[]),
-        ("command/otp.rs", "CreateOtpAead", &[]),
-        ("command/device.rs", "PseudoRandom", &[]),
-    ];
-    leaks::assert_no_raw_buffers(Path::new(SRC), holders);
+fn dropping_a_secret_wipes_it_first() {
+    let (inside, wiped, dropped_unwiped) = probe();
+    let secret = Secret::wrap(inside);
+    assert!(!wiped.get(), "wiped before the drop");
+    drop(secret);
+    assert!(wiped.get(), "Secret did not zeroize what it held");
+    assert!(!dropped_unwiped.get(), "Secret dropped its content before wiping it");
+
+    let (inside, wiped, dropped_unwiped) = probe();
+    drop(Zeroizing::new(inside));
+    assert!(wiped.get() && !dropped_unwiped.get(), "Zeroizing did not wipe before dropping");
+
+    // Moving a secret (into a body, a session) does not wipe it; dropping the new owner
+    // does.
+    let (inside, wiped, _) = probe();
+    let moved = Some(Secret::wrap(inside));
+    assert!(!wiped.get(), "a move is not a drop");
+    drop(moved);
+    assert!(wiped.get());
+
+    // What the probe stands for: the bytes themselves are zero after `zeroize`.
+    let mut bytes = [0xa5u8; 32];
+    bytes.zeroize();
+    assert_eq!(bytes, [0; 32]);
+    let mut vec = vec![0xa5u8; 40];
+    vec.zeroize();
+    assert!(vec.is_empty());
+}
+
+/// Runs `check` on tampered input: it must fail, and `ct_eq` must have been handed the
+/// tampered value.
+fn assert_refused_in_constant_time<T, E>(
+    what: &str,
+    tampered: &[u8],
+    check: impl FnOnce() -> Result<T, E>,
+) -> E {
+    let (result, seen) = comparisons(check);
+    let Err(e) = result else { panic!("{what}: a tampered value was accepted") };
+    assert!(saw(&seen, tampered), "{what}: not compared with ct_eq ({} comparisons)", seen.len());
+    e
+}
+
+fn flip_last(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    *out.last_mut().unwrap() ^= 0x01;
+    out
+}
+
+/// The card cryptogram, the host cryptogram and the authenticate MAC of the handshake,
+/// then the C-MAC and R-MAC of a session message.
+#[test]
+fn scp03_checks_compare_in_constant_time() {
+    let keys = StaticKeys::new(SecretArray::new([1; 16]), SecretArray::new([2; 16]));
+    let (host, card) = ([0xa0; 8], [0x0c; 8]);
+    let handshake = || {
+        let client = ClientHandshake::new(1, &keys, host);
+        let (device, create) = DeviceHandshake::new(1, host, &keys, card, 7);
+        (client, device, create)
+    };
+
+    // `83 00 11 sid card-challenge(8) card-cryptogram(8)`.
+    let (client, _, create) = handshake();
+    let bad = flip_last(&create);
+    assert_refused_in_constant_time("card cryptogram", &bad[12..], || {
+        client.on_create_session_response(&bad)
+    });
+
+    // `04 00 11 sid host-cryptogram(8) mac(8)`.
+    let (client, device, create) = handshake();
+    let (_, authenticate) = client.on_create_session_response(&create).unwrap();
+    let mut bad = authenticate.clone();
+    bad[4] ^= 0x01;
+    assert_refused_in_constant_time("host cryptogram", &bad[4..12], || {
+        device.on_authenticate_request(&bad)
+    });
+    let (client, device, create) = handshake();
+    let (authenticating, authenticate) = client.on_create_session_response(&create).unwrap();
+    let bad = flip_last(&authenticate);
+    assert_refused_in_constant_time("authenticate MAC", &bad[12..], || {
+        device.on_authenticate_request(&bad)
+    });
+
+    // A session message each way: `05|85 len sid ciphertext mac(8)`.
+    let (mut device, ok) = device_after(&keys, host, card, &authenticate);
+    let mut client = authenticating.on_authenticate_response(&ok).unwrap();
+    let sealed = client.seal(&[0x01, 0, 1, 0x42]).unwrap();
+    let bad = flip_last(&sealed);
+    let e = assert_refused_in_constant_time("C-MAC", &bad[bad.len() - 8..], || {
+        device.open_command(&bad)
+    });
+    assert_eq!(e, SessionError::CommandMacMismatch);
+
+    let (mut device, ok) = device_after(&keys, host, card, &authenticate);
+    let (client, _, create) = handshake();
+    let (authenticating, _) = client.on_create_session_response(&create).unwrap();
+    let mut client = authenticating.on_authenticate_response(&ok).unwrap();
+    let sealed = client.seal(&[0x01, 0, 1, 0x42]).unwrap();
+    device.open_command(&sealed).unwrap();
+    let answer = device.seal_response(&[0x81, 0, 1, 0x42]).unwrap();
+    let bad = flip_last(&answer);
+    let e = assert_refused_in_constant_time("R-MAC", &bad[bad.len() - 8..], || client.open(&bad));
+    assert_eq!(e, SessionError::ResponseMacMismatch);
+}
+
+/// A device half that accepted `authenticate`, and its answer.
+fn device_after(
+    keys: &StaticKeys,
+    host: [u8; 8],
+    card: [u8; 8],
+    authenticate: &[u8],
+) -> (scp03::DeviceSession, Vec<u8>) {
+    let (device, _) = DeviceHandshake::new(1, host, keys, card, 7);
+    device.on_authenticate_request(authenticate).unwrap()
 }
 
 #[test]
-fn the_self_wiping_types_zeroize_in_drop() {
-    for (file, ty, field) in [
-        ("secret.rs", "Drop for SecretArray<N>", "self.0.zeroize()"),
-        ("secret.rs", "Drop for SecretBytes", "self.0.zeroize()"),
-        ("scp03/channel.rs", "Drop for Channel", "self.chain.zeroize()"),
-    ] {
-        let text = std::fs::read_to_string(Path::new(SRC).join(file)).unwrap();
-        let start = text.find(ty).unwrap_or_else(|| panic!("{file}: no {ty}"));
-        let body = &text[start..start + text[start..].find("\n}").unwrap()];
-        assert!(body.contains(field), "{file}: {ty} does not call {field}");
+fn the_asymmetric_receipt_is_compared_in_constant_time() {
+    let client_secret = SecretArray::new(marker_array::<32>(0x10));
+    let device_secret = SecretArray::new(marker_array::<32>(0x30));
+    let client = AsymmetricClientHandshake::new(
+        3,
+        &client_secret,
+        &scp03::public_key(&device_secret).unwrap(),
+        &SecretArray::new(marker_array::<32>(0x20)),
+    )
+    .unwrap();
+    let CreateSessionRequest::Asymmetric { epk_oce, .. } =
+        CreateSessionRequest::parse(&client.request()).unwrap()
+    else {
+        panic!("not an asymmetric request");
+    };
+    let (_, answer) = scp03::accept_asymmetric(
+        3,
+        &epk_oce,
+        &scp03::public_key(&client_secret).unwrap(),
+        &device_secret,
+        &SecretArray::new(marker_array::<32>(0x40)),
+        5,
+    )
+    .unwrap();
+    // `83 len sid EPK-SD(65) receipt(16)`.
+    let bad = flip_last(&answer);
+    assert_refused_in_constant_time("receipt", &bad[bad.len() - 16..], || {
+        client.on_create_session_response(&bad)
+    });
+}
+
+#[test]
+fn the_log_digest_chain_is_compared_in_constant_time() {
+    let entry = |number| LogEntry {
+        number,
+        command: CommandCode::ECHO,
+        length: 4,
+        session_key: 1,
+        target_key: 0xffff,
+        second_key: 0xffff,
+        result: 0x81,
+        tick: u32::from(number),
+        digest: [0; 16],
+    };
+    let first = entry(1).chained_to(&[7; 16]);
+    let mut second = entry(2).chained_to(&first.digest);
+    second.verify_after(&first).unwrap();
+    second.digest[15] ^= 0x01;
+    let e = assert_refused_in_constant_time("log digest", &second.digest, || {
+        second.verify_after(&first)
+    });
+    assert_eq!(e, LogChainErrorKind::WrongDigest);
+}
+
+/// The consistency checks of wrapped bodies: a P-256 key's public point, an ed25519
+/// key's prefix and scalar against its seed.
+#[test]
+fn body_consistency_checks_compare_in_constant_time() {
+    let ec = Body::ec_from_private(Algorithm::ECP256, &marker(0x44, 32)).unwrap().to_bytes();
+    let bad = flip_last(&ec);
+    assert_refused_in_constant_time("EC public point", &bad[64..], || {
+        Body::decode(ObjectType::ASYMMETRIC_KEY, Algorithm::ECP256, &bad)
+    });
+
+    // `seed(32) scalar(32) prefix(32) public(32)`.
+    let seed = SecretArray::new(marker_array::<32>(0x40));
+    let ed = Body::ed25519_from_seed_with_seed(&seed, [9; 32]).to_bytes();
+    for (what, at) in [("ed25519 scalar", 32), ("ed25519 prefix", 64)] {
+        let mut bad = ed.to_vec();
+        bad[at + 31] ^= 0x01;
+        assert_refused_in_constant_time(what, &bad[at..at + 32], || {
+            Body::decode(ObjectType::ASYMMETRIC_KEY, Algorithm::ED25519, &bad)
+        });
     }
 }
 
 #[test]
-fn check_values_are_compared_in_constant_time() {
-    // No `==` or `!=` between MACs, cryptograms, receipts, tags or digests.
-    leaks::assert_no_plain_check_comparisons(Path::new(SRC));
-    // And the places that must compare them do so with `ct_eq` (subtle). The CCM tag of
-    // wrapped objects is checked inside the `ccm` crate, with subtle as well.
-    for (file, at_least) in [
-        ("secret.rs", 3),           // SecretArray, SecretBytes equality; ct_eq itself
-        ("scp03/client.rs", 1),     // card cryptogram
-        ("scp03/device.rs", 2),     // host cryptogram, authenticate MAC
-        ("scp03/channel.rs", 2),    // C-MAC, R-MAC
-        ("scp03/asymmetric.rs", 1), // receipt
-        ("command/log.rs", 1),      // log digest chain
-        ("wrap/body.rs", 3),        // EC public point, ed25519 prefix and scalar
-        ("shares/mod.rs", 1),       // shares beyond the threshold
-    ] {
-        let count = leaks::ct_eq_calls(Path::new(SRC), file);
-        assert!(count >= at_least, "{file}: {count} ct_eq calls, expected {at_least}");
+fn shares_beyond_the_threshold_are_compared_in_constant_time() {
+    let secret = WrapKeySecret::new(
+        0x1234,
+        Domains(1),
+        Capabilities::ALL,
+        Capabilities::ALL,
+        SecretBytes::new(marker(0x50, 32)),
+    )
+    .unwrap();
+    for format in ShareFormat::ALL {
+        let rows = [marker(0x51, 52), marker(0x52, 52)];
+        let mut list = shares::split_with_coefficients(&secret, &rows, 4, format).unwrap();
+        let good = list[3].data().expose_secret().to_vec();
+        list[3] =
+            shares::split_with_coefficients(&secret, &[marker(9, 52), marker(8, 52)], 4, format)
+                .unwrap()
+                .remove(3);
+        let odd = list[3].data().expose_secret().to_vec();
+        let (result, seen) = comparisons(|| shares::combine(&list));
+        let e = result.unwrap_err();
+        assert!(matches!(e, ShareError::Inconsistent { share: 4, .. }), "{e:?}");
+        // The share was compared with the value the first three give it (the check that
+        // decides), not only with the other shares (the duplicate check).
+        assert!(
+            seen.iter().any(|(a, b)| (a == &good && b == &odd) || (a == &odd && b == &good)),
+            "{format}: the fourth share was not checked with ct_eq"
+        );
     }
 }
 
 #[test]
-fn the_check_value_lint_catches_a_plain_comparison() {
-    assert!(is_check_value("mac"));
-    assert!(is_check_value("&expected_mac"));
-    assert!(is_check_value("self.chain"));
-    assert!(is_check_value("receipt"));
-    assert!(!is_check_value("mac.len()"));
-    assert!(!is_check_value("MAC_LEN"));
-    assert!(!is_check_value("algorithm"));
-    assert!(!is_check_value("TagNumber(0)"));
-    assert!(!is_check_value("Ok(expected.len()"));
+fn secret_containers_compare_in_constant_time() {
+    let (a, b) = (marker_array::<16>(0x61), marker_array::<16>(0x62));
+    let (equal, seen) = comparisons(|| SecretArray::new(a) == SecretArray::new(b));
+    assert!(!equal && saw(&seen, &b));
+    let (equal, seen) = comparisons(|| SecretBytes::from_slice(&a) == SecretBytes::from_slice(&a));
+    assert!(equal && saw(&seen, &a));
+    // Outside `comparisons` nothing is recorded, and nothing leaks into the next call.
+    assert!(ct_eq(&a, &a));
+    let ((), seen) = comparisons(|| ());
+    assert!(seen.is_empty());
 }
 
 #[test]

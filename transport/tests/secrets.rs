@@ -1,7 +1,7 @@
 //! Secrets in the client layer (see SECURITY.md "How it is checked"): `Debug` of
 //! credentials, options and a client holding a session shows no password or key, nor do
-//! the errors of a failed login; credentials keep only zeroizing keys; nothing compares
-//! check values with `==`.
+//! the errors of a failed login. That credentials keep only zeroizing keys and that
+//! nothing compares check values with `==` is the lint `tests/lint`.
 //!
 //! What observers (and so the CLI's `-v` frame log) are shown is tested in `client.rs`
 //! (`observers_never_see_key_material`).
@@ -12,21 +12,16 @@
     reason = "tests, and test helpers outside #[test] functions"
 )]
 
-#[path = "../../proto/tests/leaks/mod.rs"]
-mod leaks;
 mod support;
 
-use std::path::Path;
-
-use leaks::{assert_debug_hides, marker, marker_array};
 use support::{TestDevice, TestRng};
 use yhsm_proto::command::{DevicePublicKey, ObjectHeader, PutWrapKey};
 use yhsm_proto::object::{Algorithm, Capabilities, Domains, Label};
 use yhsm_proto::scp03::public_key;
 use yhsm_proto::{SecretArray, SecretBytes, StaticKeys};
+use yhsm_test_support::leaks::{self, assert_debug_hides, marker, marker_array};
 use yhsm_transport::{Client, ClientOptions, Credentials};
 
-const SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
 const PASSWORD: &[u8] = b"Zq9!vK3#pW8$-transport-marker";
 
 fn client(device: &TestDevice) -> Client {
@@ -105,23 +100,4 @@ fn a_failed_login_names_the_key_not_the_password() {
     }
     assert!(text.contains("0x0001"), "{text}");
     assert_debug_hides("Client after a failed login", &c, &[PASSWORD]);
-}
-
-#[test]
-fn credentials_and_sessions_keep_no_raw_byte_buffers() {
-    leaks::assert_no_raw_buffers(
-        Path::new(SRC),
-        &[
-            ("client/credentials.rs", "Credentials", &[]),
-            ("client/credentials.rs", "Secret", &[]),
-            // `tag` is the connector's session header value: random, not a key.
-            ("client/mod.rs", "Session", &["tag"]),
-            ("client/mod.rs", "Client", &[]),
-        ],
-    );
-}
-
-#[test]
-fn no_check_value_is_compared_with_eq() {
-    leaks::assert_no_plain_check_comparisons(Path::new(SRC));
 }

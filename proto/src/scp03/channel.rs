@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use aes::{Aes128, Block};
 use cmac::{Cmac, Mac};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::SessionError;
 use super::keys::{KEY_LEN, SessionKeys, cmac_aes128};
@@ -60,21 +60,15 @@ struct Parts<'a> {
 ///
 /// The key schedules of S-ENC, S-MAC and S-RMAC are expanded once per session rather
 /// than once per message (the `aes` and `cmac` types wipe them on drop: feature
-/// `zeroize`); each MAC starts from a clone of its keyed state.
+/// `zeroize`); each MAC starts from a clone of its keyed state. The MAC chaining value
+/// is wiped too.
 pub(crate) struct Channel {
     enc: Aes128,
     mac: Cmac<Aes128>,
     rmac: Cmac<Aes128>,
-    chain: [u8; BLOCK_LEN],
+    chain: Zeroizing<[u8; BLOCK_LEN]>,
     counter: u64,
     session_id: u8,
-}
-
-/// The key schedules zeroize themselves; the chaining value is wiped here.
-impl Drop for Channel {
-    fn drop(&mut self) {
-        self.chain.zeroize();
-    }
 }
 
 impl Channel {
@@ -85,7 +79,7 @@ impl Channel {
             enc: Aes128::new(key.into()),
             mac: cmac_aes128(keys.mac.expose_secret()),
             rmac: cmac_aes128(keys.rmac.expose_secret()),
-            chain,
+            chain: Zeroizing::new(chain),
             counter: 1,
             session_id,
         }
@@ -107,9 +101,9 @@ impl Channel {
     ) -> Result<Vec<u8>, SessionError> {
         let mut frame = self.encrypt(COMMAND_CODE, inner, max_data_len, &COMMAND)?;
         let mut m = self.mac.clone();
-        m.update(&self.chain);
+        m.update(self.chain.as_slice());
         m.update(&frame);
-        self.chain = m.finalize().into_bytes().into();
+        *self.chain = m.finalize().into_bytes().into();
         frame.extend_from_slice(&self.chain[..MAC_LEN]);
         Ok(frame)
     }
@@ -134,13 +128,13 @@ impl Channel {
     pub(crate) fn open_command(&mut self, frame: &[u8]) -> Result<Vec<u8>, SessionError> {
         let Parts { authenticated, ct, mac } = self.split(frame, COMMAND_CODE, &COMMAND)?;
         let mut m = self.mac.clone();
-        m.update(&self.chain);
+        m.update(self.chain.as_slice());
         m.update(authenticated);
         let chain: [u8; BLOCK_LEN] = m.finalize().into_bytes().into();
         if !ct_eq(&chain[..MAC_LEN], mac) {
             return Err(SessionError::CommandMacMismatch);
         }
-        self.chain = chain;
+        *self.chain = chain;
         self.decrypt(ct)
     }
 
@@ -163,7 +157,7 @@ impl Channel {
 
     fn rmac(&self, authenticated: &[u8]) -> [u8; MAC_LEN] {
         let mut m = self.rmac.clone();
-        m.update(&self.chain);
+        m.update(self.chain.as_slice());
         m.update(authenticated);
         let full: [u8; BLOCK_LEN] = m.finalize().into_bytes().into();
         let mut out = [0u8; MAC_LEN];
