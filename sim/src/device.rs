@@ -7,7 +7,7 @@
 //! where the device cannot MAC (malformed outer frame, unknown or expired session id, a
 //! failed MAC — which also closes the session).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -96,8 +96,19 @@ pub struct Device {
     clock: Box<dyn Clock>,
     faults: FaultPlan,
     exchanges: u64,
+    counts: Counts,
     unplugged: bool,
     changed: bool,
+}
+
+/// What the device did since it was made, for tests (not kept in the state file).
+#[derive(Debug, Default)]
+struct Counts {
+    /// Commands run, by code: outer commands and the inner commands of session messages
+    /// that reached their handler, whatever they answered.
+    ran: BTreeMap<u8, u64>,
+    /// Sessions authenticated.
+    sessions_opened: u64,
 }
 
 impl Device {
@@ -124,6 +135,7 @@ impl Device {
             clock,
             faults: FaultPlan::default(),
             exchanges: 0,
+            counts: Counts::default(),
             unplugged: false,
             changed: false,
         };
@@ -153,6 +165,7 @@ impl Device {
             clock: Box::new(SystemClock::new()),
             faults: FaultPlan::default(),
             exchanges: 0,
+            counts: Counts::default(),
             unplugged: false,
             changed: false,
         };
@@ -224,6 +237,23 @@ impl Device {
     /// Number of exchanges handled so far (the index the next one gets).
     pub fn exchanges(&self) -> u64 {
         self.exchanges
+    }
+
+    /// How many times the device ran `code` since it was made: an outer command, or the
+    /// inner command of a session message, that reached its handler (whatever it
+    /// answered). A request refused before that (an expired session, a bad MAC, an
+    /// injected error, a full log under force-audit) ran nothing.
+    pub fn ran(&self, code: CommandCode) -> u64 {
+        self.counts.ran.get(&code.0).copied().unwrap_or(0)
+    }
+
+    /// How many sessions were authenticated since the device was made.
+    pub fn sessions_opened(&self) -> u64 {
+        self.counts.sessions_opened
+    }
+
+    fn count_run(&mut self, code: CommandCode) {
+        *self.counts.ran.entry(code.0).or_default() += 1;
     }
 
     /// Whether persistent state changed since the last call (the HTTP server saves the
@@ -341,6 +371,9 @@ impl Device {
         if code != CommandCode::SESSION_MESSAGE && self.log.blocks(code) {
             return Ok(frame::encode_error(ErrorCode::LOG_FULL));
         }
+        if code != CommandCode::SESSION_MESSAGE {
+            self.count_run(code);
+        }
         let result = match code {
             CommandCode::ECHO => Ok((NONE, frame_of(CommandCode::ECHO, data))),
             CommandCode::GET_DEVICE_INFO => self.device_info(data),
@@ -446,6 +479,7 @@ impl Device {
                 .map_err(|_| ErrorCode::INVALID_DATA)?;
                 self.sessions
                     .put(sid, Slot::Open { session: Box::new(session), authority, last_used: now });
+                self.counts.sessions_opened += 1;
                 Ok((key_id, response))
             }
             _ => Err(ErrorCode::INVALID_DATA),
@@ -466,6 +500,7 @@ impl Device {
                 let now = self.clock.now();
                 self.sessions
                     .put(sid, Slot::Open { session: Box::new(session), authority, last_used: now });
+                self.counts.sessions_opened += 1;
                 Ok((authority.key_id, response))
             }
             other => {
@@ -548,6 +583,7 @@ impl Device {
             second_key: NONE,
             result: 0x7f,
         };
+        self.count_run(code);
         let (frame, after) = match cmd::execute(self, ctx, code, data) {
             Ok(done) => match frame::encode(code.response(), &done.data) {
                 Ok(frame) => {

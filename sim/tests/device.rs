@@ -625,6 +625,51 @@ fn faults_drop_corrupt_fail_expire_and_unplug() {
 }
 
 #[test]
+fn counts_the_commands_it_ran_and_the_sessions_it_opened() {
+    let (mut dev, _) = device();
+    assert_eq!((dev.ran(CommandCode::ECHO), dev.sessions_opened()), (0, 0));
+    raw(&mut dev, &[0x01, 0, 1, 7]);
+    let mut s = open_factory(&mut dev);
+    assert_eq!(dev.ran(CommandCode::ECHO), 1);
+    assert_eq!(dev.ran(CommandCode::CREATE_SESSION), 1);
+    assert_eq!(dev.ran(CommandCode::AUTHENTICATE_SESSION), 1);
+    assert_eq!(dev.sessions_opened(), 1);
+    // Inside a session the inner command counts, also when it fails; the envelope does not.
+    assert!(s.call(&mut dev, &Echo { data: vec![1] }).is_ok());
+    assert_eq!(s.call(&mut dev, &GetOpaque { id: 0x99 }).err(), Some(ErrorCode::OBJECT_NOT_FOUND));
+    assert_eq!(dev.ran(CommandCode::ECHO), 2);
+    assert_eq!(dev.ran(CommandCode::GET_OPAQUE), 1);
+    assert_eq!(dev.ran(CommandCode::SESSION_MESSAGE), 0);
+    // A dropped response ran; an injected error and an expired session did not.
+    dev.add_fault(Fault::once(Trigger::Command(CommandCode::ECHO), Action::DropResponse));
+    let sealed = s.inner.seal(&[0x01, 0, 1, 1]).unwrap();
+    assert_eq!(dev.handle(&sealed), Reply::Dropped);
+    assert_eq!(dev.ran(CommandCode::ECHO), 3);
+    let mut s = open_factory(&mut dev);
+    dev.add_fault(Fault::once(
+        Trigger::Command(CommandCode::ECHO),
+        Action::Error(ErrorCode::STORAGE_FAILED),
+    ));
+    assert!(s.call(&mut dev, &Echo { data: vec![1] }).is_err());
+    dev.add_fault(Fault::once(
+        Trigger::Command(CommandCode::SESSION_MESSAGE),
+        Action::ExpireSession,
+    ));
+    let sealed = s.inner.seal(&[0x01, 0, 1, 1]).unwrap();
+    assert_eq!(raw(&mut dev, &sealed), frame::encode_error(ErrorCode::INVALID_SESSION));
+    assert_eq!(dev.ran(CommandCode::ECHO), 3);
+    // A failed authentication opens nothing.
+    let hs = yhsm_proto::scp03::ClientHandshake::new(1, &factory_keys(), [0xa5; 8]);
+    let created = raw(&mut dev, &hs.request());
+    let (_, mut authenticate) = hs.on_create_session_response(&created).unwrap();
+    *authenticate.last_mut().unwrap() ^= 1;
+    let refused = raw(&mut dev, &authenticate);
+    assert_eq!(refused, frame::encode_error(ErrorCode::AUTHENTICATION_FAILED));
+    assert_eq!(dev.ran(CommandCode::AUTHENTICATE_SESSION), 3);
+    assert_eq!(dev.sessions_opened(), 2);
+}
+
+#[test]
 fn the_same_seed_gives_the_same_device() {
     let (mut a, _) = device();
     let (mut b, _) = device();
