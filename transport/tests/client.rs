@@ -1,6 +1,6 @@
-//! The client layer against the test device of `support/`: authentication, every typed
-//! method the device implements, the session recovery and repeat rules, redaction for
-//! observers, closing on drop, and the frame limit of old firmware.
+//! The client layer against the simulator (`support/`): authentication, the typed
+//! methods, the session recovery and repeat rules under the simulator's fault injection,
+//! redaction for observers, closing on drop, and the frame limit of old firmware.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,51 +10,67 @@
 
 mod support;
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use support::{Fault, SERIAL, TestDevice, TestRng};
+use support::{SERIAL, Sim, Undelivered};
 use yhsm_proto::command::{
     AuthenticationKey, DeviceOption, Filter, GenerateAsymmetricKey, GenerateWrapKey, ObjectHeader,
     PutAsymmetricKey, PutAuthenticationKey, PutOpaque, PutWrapKey, REDACTED_BYTE, SetOption,
+    verify_log_chain,
 };
 use yhsm_proto::frame::{CommandCode, ErrorCode, MAX_FRAME_LEN, MAX_FRAME_LEN_PRE_2_4};
-use yhsm_proto::object::{Algorithm, Capabilities, Domains, Label, ObjectType};
+use yhsm_proto::object::{Algorithm, Capabilities, Domains, Label, ObjectType, Origin};
 use yhsm_proto::scp03::{public_key, random_secret};
+use yhsm_proto::wrap::{self, Body, WrapHeader, WrapKey, WrappedObject};
 use yhsm_proto::{SecretArray, SecretBytes, SessionError, StaticKeys};
+use yhsm_sim::{Action, Fault, Trigger};
+use yhsm_test_support::TestRng;
 use yhsm_transport::{
     Client, ClientError, ClientOptions, CredentialKind, Credentials, ExchangeEvent, Observer,
 };
 
 const FIRMWARE: (u8, u8, u8) = (2, 4, 0);
 
-fn client_with(device: &TestDevice, options: ClientOptions) -> Client {
+fn client_with(device: &Sim, options: ClientOptions) -> Client {
     let options = options.rng(Box::new(TestRng(1)));
     Client::with_transport_options(device.transport(), options).unwrap()
 }
 
-fn client(device: &TestDevice) -> Client {
+fn client(device: &Sim) -> Client {
     client_with(device, ClientOptions::new())
 }
 
 /// A client authenticated with key 1 and the factory password.
-fn session(device: &TestDevice) -> Client {
+fn session(device: &Sim) -> Client {
     let mut c = client(device);
     c.authenticate(Credentials::password(1, b"password")).unwrap();
     c
 }
 
 fn header(id: u16, algorithm: Algorithm) -> ObjectHeader {
-    ObjectHeader {
-        id,
-        label: Label::from_bytes(b"test").unwrap(),
-        domains: Domains::ALL,
-        capabilities: Capabilities::ALL,
-        algorithm,
-    }
+    support::header(id, "test", algorithm)
 }
 
 fn opaque(id: u16, data: &[u8]) -> PutOpaque {
     PutOpaque { header: header(id, Algorithm::OPAQUE_DATA), data: data.to_vec() }
+}
+
+/// The session the next message belongs to expires before the device reads it: a bare
+/// invalid-session answer, nothing runs.
+fn expire() -> Fault {
+    Fault::once(Trigger::Command(CommandCode::SESSION_MESSAGE), Action::ExpireSession)
+}
+
+/// The device runs `code`, then its response is lost (a timeout after the request went).
+fn lose_response(code: CommandCode) -> Fault {
+    Fault::once(Trigger::Command(code), Action::DropResponse)
+}
+
+/// The device runs `code`, then a byte of the sealed answer's ciphertext flips: the R-MAC
+/// no longer verifies.
+fn corrupt_response(code: CommandCode) -> Fault {
+    Fault::once(Trigger::Command(code), Action::CorruptResponse { offset: 20 })
 }
 
 /// An observer that keeps owned copies of every event.
@@ -113,15 +129,17 @@ fn secret(start: u8) -> [u8; 32] {
 
 #[test]
 fn connects_and_reads_the_device_info() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let recorder = Recorder::default();
+    let exchanges = device.exchanges();
     let c = client_with(&device, ClientOptions::new().observer(Box::new(recorder.clone())));
     assert_eq!(c.device_info().serial, SERIAL);
     assert_eq!(c.device_info().version, FIRMWARE);
     assert_eq!(c.max_frame_len(), MAX_FRAME_LEN);
     assert_eq!(c.session_id(), None);
     assert!(!c.is_authenticated());
-    assert_eq!(device.executed(), [CommandCode::GET_DEVICE_INFO]);
+    assert_eq!(device.exchanges(), exchanges + 1);
+    assert_eq!(device.ran(CommandCode::GET_DEVICE_INFO), 1);
     let events = recorder.events();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].command, CommandCode::GET_DEVICE_INFO);
@@ -130,22 +148,23 @@ fn connects_and_reads_the_device_info() {
 
 #[test]
 fn authenticates_with_a_password() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let mut c = session(&device);
     assert_eq!(c.auth_key_id(), Some(1));
     assert!(c.session_id().is_some());
+    let exchanges = device.exchanges();
     assert_eq!(c.echo(b"ping").unwrap(), b"ping");
     assert_eq!(device.sessions_opened(), 1);
-    // The echo ran inside the session: the device saw it as a session message.
-    assert_eq!(device.count(CommandCode::ECHO), 1);
-    assert_eq!(device.executed().last(), Some(&CommandCode::ECHO));
+    // The echo ran inside the session: one session message, the device ran one echo.
+    assert_eq!(device.exchanges(), exchanges + 1);
+    assert_eq!(device.ran(CommandCode::ECHO), 1);
 }
 
 #[test]
 fn authenticates_with_raw_keys() {
-    let device = TestDevice::new(FIRMWARE);
+    let mut device = Sim::new(FIRMWARE);
     let keys = StaticKeys::new(SecretArray::new([3; 16]), SecretArray::new([4; 16]));
-    device.add_symmetric_key(2, keys.clone());
+    device.add_symmetric_key(2, &keys);
     let mut c = client(&device);
     c.authenticate(Credentials::keys(2, keys)).unwrap();
     assert_eq!(c.auth_key_id(), Some(2));
@@ -161,27 +180,27 @@ fn authenticates_with_raw_keys() {
 
 #[test]
 fn authenticates_with_a_p256_key() {
-    let device = TestDevice::new(FIRMWARE);
+    let mut device = Sim::new(FIRMWARE);
     let private = random_secret(&mut TestRng(99));
     let public: [u8; 64] = public_key(&private).unwrap()[1..].try_into().unwrap();
     device.add_asymmetric_key(3, public);
 
     let mut c = client(&device);
     c.authenticate(Credentials::asymmetric(3, private.clone())).unwrap();
-    assert_eq!(device.count(CommandCode::GET_DEVICE_PUBLIC_KEY), 1);
+    assert_eq!(device.ran(CommandCode::GET_DEVICE_PUBLIC_KEY), 1);
     assert_eq!(c.list_objects(&[Filter::Type(ObjectType::AUTHENTICATION_KEY)]).unwrap().len(), 2);
     // A re-opened session uses the key fetched the first time.
-    device.inject(Fault::Expire);
+    device.inject(expire());
     assert_eq!(c.storage_info().unwrap().total_records, 256);
     assert_eq!(device.sessions_opened(), 2);
-    assert_eq!(device.count(CommandCode::GET_DEVICE_PUBLIC_KEY), 1);
+    assert_eq!(device.ran(CommandCode::GET_DEVICE_PUBLIC_KEY), 1);
 
     // Pinned: no fetch at all.
     let mut pinned = client(&device);
     let creds =
         Credentials::asymmetric(3, private.clone()).with_device_public_key(device.public_key());
     pinned.authenticate(creds).unwrap();
-    assert_eq!(device.count(CommandCode::GET_DEVICE_PUBLIC_KEY), 1);
+    assert_eq!(device.ran(CommandCode::GET_DEVICE_PUBLIC_KEY), 1);
 
     // The wrong private key, or a pinned key of another device, fails the receipt.
     let other = random_secret(&mut TestRng(5));
@@ -202,7 +221,7 @@ fn authenticates_with_a_p256_key() {
 
 #[test]
 fn wrong_password_names_the_key() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let mut c = client(&device);
     let e = c.authenticate(Credentials::password(1, b"Password")).unwrap_err();
     assert_eq!(
@@ -220,7 +239,7 @@ fn wrong_password_names_the_key() {
 
 #[test]
 fn unknown_authentication_key_is_a_device_error() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let mut c = client(&device);
     let e = c.authenticate(Credentials::password(9, b"password")).unwrap_err();
     assert_eq!(
@@ -234,7 +253,7 @@ fn unknown_authentication_key_is_a_device_error() {
 
 #[test]
 fn runs_object_commands() {
-    let device = TestDevice::new(FIRMWARE);
+    let mut device = Sim::new(FIRMWARE);
     device.add_opaque(0x10, "preset", b"preset data");
     let mut c = session(&device);
 
@@ -271,7 +290,8 @@ fn runs_object_commands() {
 
 #[test]
 fn runs_key_commands() {
-    let device = TestDevice::new(FIRMWARE);
+    let mut device = Sim::new(FIRMWARE);
+    device.add_opaque(0x40, "payload", b"exported bytes");
     let mut c = session(&device);
 
     let wrap = PutWrapKey {
@@ -293,14 +313,13 @@ fn runs_key_commands() {
     assert_eq!(c.put_asymmetric_key(&ec).unwrap(), 0x30);
     let public = c.get_public_key(0x30).unwrap();
     assert_eq!(public.algorithm, Algorithm::ECP256);
-    assert_eq!(public.key.len(), 64);
+    assert_eq!(public.key, public_key(&random_secret(&mut TestRng(3))).unwrap()[1..]);
     let generated = GenerateAsymmetricKey { header: header(0x31, Algorithm::ECP256) };
     assert_eq!(c.generate_asymmetric_key(&generated).unwrap(), 0x31);
     assert_ne!(c.get_public_key(0x31).unwrap(), public);
     assert_eq!(c.sign_ecdsa(0x31, &[1; 32]).unwrap()[0], 0x30);
 
     // Export then import: the object comes back.
-    device.add_opaque(0x40, "payload", b"exported bytes");
     let blob = c.export_wrapped(0x20, ObjectType::OPAQUE, 0x40, 0).unwrap();
     c.delete_object(0x40, ObjectType::OPAQUE).unwrap();
     let imported = c.import_wrapped(0x20, &blob).unwrap();
@@ -324,58 +343,73 @@ fn runs_key_commands() {
 
 #[test]
 fn changing_the_own_key_updates_the_stored_credentials() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let mut c = session(&device);
     let new = StaticKeys::from_password(b"changed");
     let key = AuthenticationKey::Symmetric { enc: new.enc.clone(), mac: new.mac.clone() };
     c.change_authentication_key(1, key).unwrap();
-    assert!(device.auth_key_is(1, &new));
+    let stored =
+        device.device().store().get(1, ObjectType::AUTHENTICATION_KEY).unwrap().body.clone();
+    assert!(
+        matches!(&stored, Body::AuthenticationKey { enc, mac, .. } if *enc == new.enc && *mac == new.mac),
+        "the device does not hold the new keys"
+    );
     // The next session is opened with the new keys.
-    device.inject(Fault::Expire);
+    device.inject(expire());
     assert!(c.list_objects(&[]).is_ok());
     assert_eq!(device.sessions_opened(), 2);
 }
 
 #[test]
 fn runs_device_commands() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let mut c = client(&device);
     assert_eq!(c.echo(b"outside").unwrap(), b"outside");
-    assert_eq!(c.part_number().unwrap(), "YHSM2-TEST");
+    assert_eq!(c.part_number().unwrap(), "YHSM2-SIM");
     assert_eq!(c.get_device_public_key().unwrap(), device.public_key());
     assert_eq!(c.refresh_device_info().unwrap().serial, SERIAL);
     // Outside a session: nothing was authenticated, and no session was opened.
     assert_eq!(device.sessions_opened(), 0);
+    assert_eq!(device.ran(CommandCode::ECHO), 1);
 
     let mut c = session(&device);
-    assert_eq!(c.get_pseudo_random(24).unwrap().len(), 24);
+    let random = c.get_pseudo_random(24).unwrap();
+    assert_eq!(random.len(), 24);
+    assert_ne!(random.expose_secret(), c.get_pseudo_random(24).unwrap().expose_secret());
+    // The factory log: a reset line and a boot line, chained.
+    let log = c.get_log_entries().unwrap();
+    assert_eq!(log.entries.len(), 2);
+    verify_log_chain(&log.entries, None).unwrap();
+    let last = log.entries[1].number;
+    c.set_log_index(last).unwrap();
     assert!(c.get_log_entries().unwrap().entries.is_empty());
-    c.set_log_index(7).unwrap();
-    assert_eq!(device.log_index(), 7);
     let option = SetOption::force_audit(yhsm_proto::command::AuditMode::ON);
     c.set_option(&option).unwrap();
     assert_eq!(c.get_option(DeviceOption::FORCE_AUDIT).unwrap(), [1]);
     c.blink_device(3).unwrap();
+    assert_eq!(device.ran(CommandCode::BLINK_DEVICE), 1);
 
     // raw: the inner frame as it came, errors included.
     assert_eq!(c.raw(0x01, b"hi").unwrap(), [0x81, 0, 2, b'h', b'i']);
     assert_eq!(c.raw(0x7e, &[]).unwrap(), [0x7f, 0, 1, ErrorCode::INVALID_COMMAND.0]);
     assert_eq!(c.raw_plain(0x01, b"x").unwrap(), [0x81, 0, 1, b'x']);
 
-    let sid = c.session_id().unwrap();
+    assert_eq!(device.open_sessions(), 1);
     c.close_session().unwrap();
-    assert_eq!(device.closed(), [sid]);
+    assert_eq!(device.ran(CommandCode::CLOSE_SESSION), 1);
+    assert_eq!(device.open_sessions(), 0);
     assert_eq!(c.session_id(), None);
     // The credentials stay: the next command opens a new session.
     assert!(c.list_objects(&[]).is_ok());
     assert_eq!(device.sessions_opened(), 2);
     // A close sent raw ends the session on both sides too.
-    let sid = c.session_id().unwrap();
     assert_eq!(c.raw(0x40, &[]).unwrap(), [0xc0, 0, 0]);
     assert_eq!(c.session_id(), None);
-    assert_eq!(device.closed().last(), Some(&sid));
+    assert_eq!(device.ran(CommandCode::CLOSE_SESSION), 2);
+    assert_eq!(device.open_sessions(), 0);
 
-    device.add_opaque(0x50, "gone after reset", b"x");
+    let put = opaque(0x50, b"gone after reset");
+    c.put_opaque(&put).unwrap();
     c.reset_device().unwrap();
     assert!(!device.has_object(0x50, ObjectType::OPAQUE));
     assert!(!c.is_authenticated());
@@ -384,7 +418,7 @@ fn runs_device_commands() {
 
 #[test]
 fn bare_device_errors_outside_a_session() {
-    let device = TestDevice::new((2, 3, 1));
+    let device = Sim::new((2, 3, 1));
     let mut c = client(&device);
     assert_eq!(
         c.part_number().unwrap_err(),
@@ -398,18 +432,17 @@ fn bare_device_errors_outside_a_session() {
 
 #[test]
 fn recreates_an_expired_session_and_repeats_a_read() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let recorder = Recorder::default();
     let mut c = client_with(&device, ClientOptions::new().observer(Box::new(recorder.clone())));
     c.authenticate(Credentials::password(1, b"password")).unwrap();
-    let first = c.session_id().unwrap();
 
-    device.inject(Fault::Expire);
+    device.inject(expire());
     assert_eq!(c.list_objects(&[]).unwrap().len(), 1);
     assert_eq!(device.sessions_opened(), 2);
-    assert_ne!(c.session_id(), Some(first));
+    assert!(c.session_id().is_some());
     // The expired session ran nothing; the repeat ran once.
-    assert_eq!(device.count(CommandCode::LIST_OBJECTS), 1);
+    assert_eq!(device.ran(CommandCode::LIST_OBJECTS), 1);
     let lists: Vec<bool> = recorder
         .events()
         .iter()
@@ -421,34 +454,39 @@ fn recreates_an_expired_session_and_repeats_a_read() {
 
 #[test]
 fn recovers_from_an_inner_invalid_session_answer() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let mut c = session(&device);
-    device.inject(Fault::InnerInvalidSession);
+    // A valid envelope around an inner `7f 00 01 03`.
+    device.inject(Fault::once(
+        Trigger::Command(CommandCode::GET_STORAGE_INFO),
+        Action::Error(ErrorCode::INVALID_SESSION),
+    ));
     assert_eq!(c.storage_info().unwrap().total_records, 256);
     assert_eq!(device.sessions_opened(), 2);
+    assert_eq!(device.ran(CommandCode::GET_STORAGE_INFO), 1);
 }
 
 #[test]
 fn repeats_a_read_whose_response_was_lost() {
-    let device = TestDevice::new(FIRMWARE);
+    let mut device = Sim::new(FIRMWARE);
     device.add_opaque(0x10, "x", b"data");
     let mut c = session(&device);
-    device.inject(Fault::LoseResponse);
+    device.inject(lose_response(CommandCode::GET_OPAQUE));
     assert_eq!(c.get_opaque(0x10).unwrap(), b"data");
-    assert_eq!(device.count(CommandCode::GET_OPAQUE), 2);
+    assert_eq!(device.ran(CommandCode::GET_OPAQUE), 2);
     assert_eq!(device.sessions_opened(), 2);
 }
 
 #[test]
 fn does_not_repeat_a_change_after_expiry() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let mut c = session(&device);
-    device.inject(Fault::Expire);
+    device.inject(expire());
     let e = c.put_opaque(&opaque(0x60, b"once")).unwrap_err();
     assert!(e.is_invalid_session(), "{e:?}");
     assert!(e.may_have_executed());
     assert!(e.to_string().contains("put-opaque changes the device and was not sent again"), "{e}");
-    assert_eq!(device.count(CommandCode::PUT_OPAQUE), 0);
+    assert_eq!(device.ran(CommandCode::PUT_OPAQUE), 0);
     assert_eq!(c.session_id(), None);
     assert_eq!(device.sessions_opened(), 1);
 
@@ -460,38 +498,43 @@ fn does_not_repeat_a_change_after_expiry() {
 
 #[test]
 fn does_not_repeat_a_change_whose_response_was_lost() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let mut c = session(&device);
-    device.inject(Fault::LoseResponse);
+    device.inject(lose_response(CommandCode::PUT_OPAQUE));
     let e = c.put_opaque(&opaque(0x61, b"once")).unwrap_err();
     assert!(matches!(e, ClientError::Transport { command: CommandCode::PUT_OPAQUE, .. }), "{e:?}");
     assert!(e.may_have_executed());
     // It did run, once.
-    assert_eq!(device.count(CommandCode::PUT_OPAQUE), 1);
+    assert_eq!(device.ran(CommandCode::PUT_OPAQUE), 1);
     assert!(device.has_object(0x61, ObjectType::OPAQUE));
     assert_eq!(c.list_objects(&[Filter::Id(0x61)]).unwrap().len(), 1);
 }
 
 #[test]
 fn reports_an_undelivered_change_as_not_executed() {
-    let device = TestDevice::new(FIRMWARE);
-    let mut c = session(&device);
-    device.inject(Fault::DropBeforeDelivery);
+    let device = Sim::new(FIRMWARE);
+    let (transport, failures) = Undelivered::new(device.transport());
+    let options = ClientOptions::new().rng(Box::new(TestRng(1)));
+    let mut c = Client::with_transport_options(Box::new(transport), options).unwrap();
+    c.authenticate(Credentials::password(1, b"password")).unwrap();
+    let exchanges = device.exchanges();
+    failures.store(1, Ordering::SeqCst);
     let e = c.delete_object(1, ObjectType::AUTHENTICATION_KEY).unwrap_err();
     assert!(!e.may_have_executed(), "{e:?}");
     assert!(!e.to_string().contains("not sent again"), "{e}");
-    assert_eq!(device.count(CommandCode::DELETE_OBJECT), 0);
+    assert_eq!(device.exchanges(), exchanges, "the request reached the device");
+    assert_eq!(device.ran(CommandCode::DELETE_OBJECT), 0);
+    assert!(device.has_object(1, ObjectType::AUTHENTICATION_KEY));
 }
 
 #[test]
 fn gives_up_after_one_repeat() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let mut c = session(&device);
-    device.inject(Fault::Expire);
-    device.inject(Fault::Expire);
+    device.inject(Fault { remaining: Some(2), ..expire() });
     let e = c.list_objects(&[]).unwrap_err();
     assert!(e.is_invalid_session(), "{e:?}");
-    assert_eq!(device.count(CommandCode::LIST_OBJECTS), 0);
+    assert_eq!(device.ran(CommandCode::LIST_OBJECTS), 0);
     // One session at the start, one re-created: no third.
     assert_eq!(device.sessions_opened(), 2);
     // A safe command's failure after its repeat does not claim it was held back.
@@ -502,9 +545,9 @@ fn gives_up_after_one_repeat() {
 
 #[test]
 fn reports_a_bad_rmac_without_repeating() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let mut c = session(&device);
-    device.inject(Fault::CorruptRmac);
+    device.inject(corrupt_response(CommandCode::LIST_OBJECTS));
     let e = c.list_objects(&[]).unwrap_err();
     assert_eq!(
         e,
@@ -514,7 +557,7 @@ fn reports_a_bad_rmac_without_repeating() {
         }
     );
     assert!(e.may_have_executed());
-    assert_eq!(device.count(CommandCode::LIST_OBJECTS), 1);
+    assert_eq!(device.ran(CommandCode::LIST_OBJECTS), 1);
     assert_eq!(device.sessions_opened(), 1);
     assert_eq!(c.session_id(), None);
     // The next command proves the device again with a fresh session.
@@ -524,17 +567,17 @@ fn reports_a_bad_rmac_without_repeating() {
 
 #[test]
 fn replaces_an_idle_session_before_a_change() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let mut c = session(&device);
-    let first = c.session_id().unwrap();
     c.set_session_idle_limit(Some(std::time::Duration::ZERO));
     // A read may be repeated, so it keeps the session.
     c.list_objects(&[]).unwrap();
     assert_eq!(device.sessions_opened(), 1);
     // A change gets a fresh session, the old one closed first.
     c.put_opaque(&opaque(0x70, b"x")).unwrap();
-    assert_eq!(device.closed(), [first]);
+    assert_eq!(device.ran(CommandCode::CLOSE_SESSION), 1);
     assert_eq!(device.sessions_opened(), 2);
+    assert_eq!(device.open_sessions(), 1);
 
     c.set_session_idle_limit(None);
     c.put_opaque(&opaque(0x71, b"x")).unwrap();
@@ -543,7 +586,7 @@ fn replaces_an_idle_session_before_a_change() {
 
 #[test]
 fn observers_never_see_key_material() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let recorder = Recorder::default();
     let mut c = client_with(&device, ClientOptions::new().observer(Box::new(recorder.clone())));
     let password_keys = StaticKeys::from_password(b"password");
@@ -576,17 +619,37 @@ fn observers_never_see_key_material() {
         key(&enc, &mac),
     );
     c.put_authentication_key(&put).unwrap();
+    // A session changes its own key.
+    let keys = StaticKeys::new(
+        SecretArray::from_slice(&enc[..16]).unwrap(),
+        SecretArray::from_slice(&mac[..16]).unwrap(),
+    );
+    c.authenticate(Credentials::keys(6, keys)).unwrap();
     c.change_authentication_key(6, key(&new_enc, &new_mac)).unwrap();
     let ec = PutAsymmetricKey {
         header: header(0x30, Algorithm::ECP256),
         key: SecretBytes::new(asym.expose_secret().to_vec()),
     };
     c.put_asymmetric_key(&ec).unwrap();
-    let mut blob = vec![0u8; 13];
-    blob.extend_from_slice(&[ObjectType::OPAQUE.0, 0, 0x44]);
-    blob.extend_from_slice(&blob_secret);
-    blob.extend_from_slice(&[0; 16]);
+    // A wrapped object made here under the wrap key, imported.
+    let object = WrappedObject {
+        header: WrapHeader {
+            wrap_algorithm: Algorithm::AES256_CCM_WRAP,
+            capabilities: Capabilities::GET_OPAQUE,
+            id: 0x44,
+            length: 32,
+            domains: Domains::ALL,
+            object_type: ObjectType::OPAQUE,
+            algorithm: Algorithm::OPAQUE_DATA,
+            sequence: 0,
+            origin: Origin::IMPORTED,
+            label: Label::default(),
+        },
+        body: Body::Raw(SecretBytes::new(blob_secret.to_vec())),
+    };
+    let blob = wrap::wrap(&WrapKey::new(&wrap_key).unwrap(), [5; 13], &object).unwrap();
     c.import_wrapped(0x20, &blob).unwrap();
+    assert!(device.has_object(0x44, ObjectType::OPAQUE), "the import worked");
     let random = c.get_pseudo_random(32).unwrap();
 
     let shown = recorder.all_bytes();
@@ -597,7 +660,7 @@ fn observers_never_see_key_material() {
         ("new enc", &new_enc[..16]),
         ("new mac", &new_mac[..16]),
         ("asymmetric key", asym.expose_secret()),
-        ("imported blob", &blob_secret),
+        ("imported blob", &blob[13..]),
         ("random bytes", random.expose_secret()),
     ];
     let password: [(&str, &[u8]); 2] = [
@@ -638,31 +701,30 @@ fn observers_never_see_key_material() {
 
 #[test]
 fn dropping_the_client_closes_its_session() {
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let c = session(&device);
-    let sid = c.session_id().unwrap();
     assert_eq!(device.open_sessions(), 1);
     drop(c);
-    assert_eq!(device.closed(), [sid]);
+    assert_eq!(device.ran(CommandCode::CLOSE_SESSION), 1);
     assert_eq!(device.open_sessions(), 0);
 
     // A client whose session broke holds none, and sends nothing when dropped.
     let mut c = session(&device);
-    device.inject(Fault::CorruptRmac);
+    device.inject(corrupt_response(CommandCode::ECHO));
     assert!(c.echo(b"x").is_err());
-    let requests = device.requests();
+    let exchanges = device.exchanges();
     drop(c);
-    assert_eq!(device.requests(), requests);
-    assert_eq!(device.closed(), [sid]);
+    assert_eq!(device.exchanges(), exchanges);
+    assert_eq!(device.ran(CommandCode::CLOSE_SESSION), 1);
 }
 
 #[test]
 fn old_firmware_limits_the_frame_size() {
-    let device = TestDevice::new((2, 3, 1));
+    let device = Sim::new((2, 3, 1));
     let mut c = session(&device);
     assert_eq!(c.max_frame_len(), MAX_FRAME_LEN_PRE_2_4);
     let sid = c.session_id();
-    let requests = device.requests();
+    let exchanges = device.exchanges();
 
     // 3 + 53 + 2000 bytes of inner frame do not fit in a 2048-byte session message.
     let e = c.put_opaque(&opaque(0x80, &[7; 2000])).unwrap_err();
@@ -672,7 +734,7 @@ fn old_firmware_limits_the_frame_size() {
     assert!(len > max);
     assert!(!e.may_have_executed());
     assert!(e.to_string().contains("older than 2.4"), "{e}");
-    assert_eq!(device.requests(), requests, "nothing was sent");
+    assert_eq!(device.exchanges(), exchanges, "nothing was sent");
     // The session is still in step.
     assert_eq!(c.session_id(), sid);
     assert_eq!(c.put_opaque(&opaque(0x80, &[7; 1900])).unwrap(), 0x80);
@@ -683,7 +745,7 @@ fn old_firmware_limits_the_frame_size() {
     ));
 
     // Firmware 2.4 takes the larger frame.
-    let device = TestDevice::new(FIRMWARE);
+    let device = Sim::new(FIRMWARE);
     let mut c = session(&device);
     assert_eq!(c.put_opaque(&opaque(0x80, &[7; 2000])).unwrap(), 0x80);
 }

@@ -14,17 +14,18 @@
 
 mod support;
 
-use support::{TestDevice, TestRng};
+use support::Sim;
 use yhsm_proto::command::{DevicePublicKey, ObjectHeader, PutWrapKey};
 use yhsm_proto::object::{Algorithm, Capabilities, Domains, Label};
 use yhsm_proto::scp03::public_key;
 use yhsm_proto::{SecretArray, SecretBytes, StaticKeys};
+use yhsm_test_support::TestRng;
 use yhsm_test_support::leaks::{self, assert_debug_hides, marker, marker_array};
 use yhsm_transport::{Client, ClientOptions, Credentials};
 
 const PASSWORD: &[u8] = b"Zq9!vK3#pW8$-transport-marker";
 
-fn client(device: &TestDevice) -> Client {
+fn client(device: &Sim) -> Client {
     let options = ClientOptions::new().rng(Box::new(TestRng(3)));
     Client::with_transport_options(device.transport(), options).unwrap()
 }
@@ -58,8 +59,8 @@ fn credentials_redact_passwords_and_keys() {
 
 #[test]
 fn a_client_with_a_session_redacts_its_keys() {
-    let device = TestDevice::new((2, 4, 0));
-    device.add_symmetric_key(4, StaticKeys::from_password(PASSWORD));
+    let mut device = Sim::new((2, 4, 0));
+    device.add_symmetric_key(4, &StaticKeys::from_password(PASSWORD));
     let mut c = client(&device);
     c.authenticate(Credentials::password(4, PASSWORD)).unwrap();
     let wrap_key = marker(0x84, 32);
@@ -90,7 +91,7 @@ fn a_client_with_a_session_redacts_its_keys() {
 
 #[test]
 fn a_failed_login_names_the_key_not_the_password() {
-    let device = TestDevice::new((2, 4, 0));
+    let device = Sim::new((2, 4, 0));
     let mut c = client(&device);
     let err = c.authenticate(Credentials::password(1, PASSWORD)).unwrap_err();
     let text = format!("{err} {err:?}");

@@ -1,673 +1,183 @@
-//! A small YubiHSM 2 for the client tests, built from the DEVICE half of `yhsm-proto`
-//! (CreateSessionRequest, DeviceHandshake, accept_asymmetric, DeviceSession and the
-//! command decoders). Not the simulator: it keeps objects in a map, fakes the crypto of
-//! wrapped blobs and signatures, and can be told to misbehave on the next session
-//! messages (expire, lose a response, corrupt an R-MAC).
+//! The device the client-layer tests talk to: the simulator (`yhsm-sim`) through the
+//! `sim:` transport, on a manual clock with a fixed seed, set up over the wire with the
+//! factory key before a test starts; faults come from the simulator's fault injection.
+//! What the simulator cannot do — fail to send a request at all — is [`Undelivered`], a
+//! transport that fails before passing a request on.
 
-#![allow(dead_code, reason = "each test file uses a different part of the test device")]
+#![allow(dead_code, reason = "each test binary uses a different part of the helper")]
 #![allow(
     clippy::unwrap_used,
-    clippy::panic,
-    reason = "test support outside #[test] functions fails loudly on purpose"
+    reason = "test helpers outside #[test] functions fail loudly on purpose"
 )]
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, MutexGuard};
 
-use rand_core::{TryCryptoRng, TryRng};
-use yhsm_proto::command::*;
-use yhsm_proto::frame::{self, CommandCode, ErrorCode, MAX_FRAME_LEN};
-use yhsm_proto::object::{
-    Algorithm, Capabilities, Domains, Label, ObjectId, ObjectInfo, ObjectType, Origin,
+use yhsm_proto::command::{
+    AuthenticationKey, DevicePublicKey, ObjectHeader, PutAuthenticationKey, PutOpaque,
 };
-use yhsm_proto::scp03::{
-    CreateSessionRequest, DeviceHandshake, DeviceSession, accept_asymmetric, public_key,
-    random_secret,
-};
-use yhsm_proto::{SecretArray, SecretBytes, StaticKeys};
-use yhsm_transport::{Transport, TransportError};
+use yhsm_proto::frame::CommandCode;
+use yhsm_proto::object::{Algorithm, Capabilities, Domains, Label, ObjectId, ObjectType};
+use yhsm_proto::scp03::StaticKeys;
+use yhsm_sim::{Config, Device, Fault, ManualClock, SharedDevice};
+use yhsm_test_support::TestRng;
+use yhsm_transport::sim::SimTransport;
+use yhsm_transport::{Client, ClientOptions, Credentials, Transport, TransportError};
 
-/// A deterministic generator (splitmix64), so runs repeat exactly.
-#[derive(Clone, Debug)]
-pub struct TestRng(pub u64);
-
-impl TryRng for TestRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dest.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_be_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for TestRng {}
-
-/// What the device does to the next session message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fault {
-    /// The session has expired: forget it and answer a bare `7f 00 01 03`; nothing runs.
-    Expire,
-    /// Answer an inner `7f 00 01 03` inside a valid envelope and forget the session.
-    InnerInvalidSession,
-    /// Run the command, then lose the response (a timeout after the request was sent).
-    LoseResponse,
-    /// Run the command, then flip a bit of the R-MAC.
-    CorruptRmac,
-    /// Fail before the request reaches the device (nothing runs).
-    DropBeforeDelivery,
-}
-
-enum AuthKey {
-    Symmetric(StaticKeys),
-    Asymmetric([u8; 64]),
-}
-
-struct Object {
-    info: ObjectInfo,
-    data: Vec<u8>,
-}
-
-struct State {
-    version: (u8, u8, u8),
-    rng: TestRng,
-    device_secret: SecretArray<32>,
-    auth_keys: BTreeMap<ObjectId, AuthKey>,
-    objects: BTreeMap<(ObjectId, u8), Object>,
-    handshakes: HashMap<u8, DeviceHandshake>,
-    sessions: HashMap<u8, DeviceSession>,
-    next_session_id: u8,
-    faults: VecDeque<Fault>,
-    executed: Vec<CommandCode>,
-    closed: Vec<u8>,
-    sessions_opened: usize,
-    requests: usize,
-    log_index: u16,
-    options: HashMap<u8, Vec<u8>>,
-}
-
-/// The device; clones share it, so a test keeps one while the client owns a transport.
-#[derive(Clone)]
-pub struct TestDevice(Arc<Mutex<State>>);
-
-/// The transport the client gets.
-pub struct TestTransport(TestDevice);
-
+/// The simulator's serial number in these tests.
 pub const SERIAL: u32 = 0x0012_3456;
 
-impl TestDevice {
-    /// A device with firmware `version` and authentication key 1 with password
-    /// `password` (the factory state).
+/// A simulated device and what it did since the test's own exchanges began (the setup's
+/// exchanges are not counted).
+pub struct Sim {
+    device: SharedDevice,
+    public_key: DevicePublicKey,
+    /// `ran` of every command code, and `sessions_opened`, when the setup ended.
+    base: (Vec<u64>, u64),
+}
+
+impl Sim {
+    /// A factory-fresh device with firmware `version`: authentication key 1, password
+    /// `password`.
     pub fn new(version: (u8, u8, u8)) -> Self {
-        let mut rng = TestRng(7);
-        let device_secret = random_secret(&mut rng);
-        let device = Self(Arc::new(Mutex::new(State {
-            version,
-            rng,
-            device_secret,
-            auth_keys: BTreeMap::new(),
-            objects: BTreeMap::new(),
-            handshakes: HashMap::new(),
-            sessions: HashMap::new(),
-            next_session_id: 0,
-            faults: VecDeque::new(),
-            executed: Vec::new(),
-            closed: Vec::new(),
-            sessions_opened: 0,
-            requests: 0,
-            log_index: 0,
-            options: HashMap::new(),
-        })));
-        device.add_symmetric_key(1, StaticKeys::from_password(b"password"));
-        device
+        let config = Config { serial: SERIAL, version, ..Config::default() };
+        let device = Device::with_clock_and_seed(config, Box::new(ManualClock::new()), [7; 32]);
+        let device = SharedDevice::new(device);
+        let mut plain =
+            Client::with_transport(Box::new(SimTransport::from_shared(device.clone()))).unwrap();
+        let public_key = plain.get_device_public_key().unwrap();
+        let mut sim = Self { device, public_key, base: (Vec::new(), 0) };
+        sim.rebase();
+        sim
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.0.lock().unwrap()
+    fn rebase(&mut self) {
+        let d = self.device.lock();
+        self.base = ((0..=u8::MAX).map(|c| d.ran(CommandCode(c))).collect(), d.sessions_opened());
     }
 
     pub fn transport(&self) -> Box<dyn Transport> {
-        Box::new(TestTransport(self.clone()))
+        Box::new(SimTransport::from_shared(self.device.clone()))
     }
 
-    pub fn add_symmetric_key(&self, id: ObjectId, keys: StaticKeys) {
-        self.state().add_auth_key(id, AuthKey::Symmetric(keys), Algorithm(38));
+    /// Runs `f` in a session of the factory key, before the test's exchanges begin.
+    pub fn setup(&mut self, f: impl FnOnce(&mut Client)) {
+        let options = ClientOptions::new().rng(Box::new(TestRng(99)));
+        let mut c = Client::with_transport_options(self.transport(), options).unwrap();
+        c.authenticate(Credentials::password(1, b"password")).unwrap();
+        f(&mut c);
+        drop(c);
+        self.rebase();
     }
 
-    pub fn add_asymmetric_key(&self, id: ObjectId, public: [u8; 64]) {
-        self.state().add_auth_key(id, AuthKey::Asymmetric(public), Algorithm(49));
+    pub fn add_symmetric_key(&mut self, id: ObjectId, keys: &StaticKeys) {
+        let key = AuthenticationKey::Symmetric { enc: keys.enc.clone(), mac: keys.mac.clone() };
+        self.add_authentication_key(id, key);
     }
 
-    pub fn add_opaque(&self, id: ObjectId, label: &str, data: &[u8]) {
-        let mut s = self.state();
-        let info = info(id, ObjectType::OPAQUE, Algorithm::OPAQUE_DATA, label, data.len());
-        s.objects.insert((id, ObjectType::OPAQUE.0), Object { info, data: data.to_vec() });
+    /// An asymmetric authentication key with the host's public key `X || Y`.
+    pub fn add_asymmetric_key(&mut self, id: ObjectId, public: [u8; 64]) {
+        let (x, y) = public.split_at(32);
+        let key = AuthenticationKey::EcP256 { x: x.try_into().unwrap(), y: y.try_into().unwrap() };
+        self.add_authentication_key(id, key);
     }
 
-    /// The device's P-256 key as GET_DEVICE_PUBLIC_KEY gives it.
-    pub fn public_key(&self) -> DevicePublicKey {
-        let sec1 = public_key(&self.state().device_secret).unwrap();
-        DevicePublicKey { x: sec1[1..33].try_into().unwrap(), y: sec1[33..].try_into().unwrap() }
+    fn add_authentication_key(&mut self, id: ObjectId, key: AuthenticationKey) {
+        let all = Capabilities::ALL;
+        let label = Label::from_bytes(b"auth").unwrap();
+        let put = PutAuthenticationKey::new(id, label, Domains::ALL, all, all, key);
+        self.setup(|c| assert_eq!(c.put_authentication_key(&put).unwrap(), id));
+    }
+
+    pub fn add_opaque(&mut self, id: ObjectId, label: &str, data: &[u8]) {
+        let put =
+            PutOpaque { header: header(id, label, Algorithm::OPAQUE_DATA), data: data.to_vec() };
+        self.setup(|c| assert_eq!(c.put_opaque(&put).unwrap(), id));
+    }
+
+    /// The device itself (faults, its store, its counters).
+    pub fn device(&self) -> MutexGuard<'_, Device> {
+        self.device.lock()
     }
 
     pub fn inject(&self, fault: Fault) {
-        self.state().faults.push_back(fault);
+        self.device().add_fault(fault);
     }
 
-    /// Forgets every session now, as after 30 s idle.
-    pub fn expire_sessions(&self) {
-        self.state().sessions.clear();
+    /// How many times the device ran `code` since the setup.
+    pub fn ran(&self, code: CommandCode) -> u64 {
+        self.device().ran(code) - self.base.0[usize::from(code.0)]
     }
 
-    /// Every command the device ran (in and outside sessions), in order.
-    pub fn executed(&self) -> Vec<CommandCode> {
-        self.state().executed.clone()
+    /// Sessions authenticated since the setup.
+    pub fn sessions_opened(&self) -> u64 {
+        self.device().sessions_opened() - self.base.1
     }
 
-    pub fn count(&self, code: CommandCode) -> usize {
-        self.state().executed.iter().filter(|c| **c == code).count()
-    }
-
-    /// Session ids closed with CLOSE_SESSION.
-    pub fn closed(&self) -> Vec<u8> {
-        self.state().closed.clone()
-    }
-
-    pub fn sessions_opened(&self) -> usize {
-        self.state().sessions_opened
-    }
-
+    /// Sessions open (or being opened) now.
     pub fn open_sessions(&self) -> usize {
-        self.state().sessions.len()
+        self.device().sessions_in_use()
     }
 
-    /// Request frames received, of any kind.
-    pub fn requests(&self) -> usize {
-        self.state().requests
+    /// Request frames the device received, of any kind.
+    pub fn exchanges(&self) -> u64 {
+        self.device().exchanges()
     }
 
     pub fn has_object(&self, id: ObjectId, object_type: ObjectType) -> bool {
-        self.state().objects.contains_key(&(id, object_type.0))
+        self.device().store().get(id, object_type).is_some()
     }
 
-    pub fn auth_key_is(&self, id: ObjectId, keys: &StaticKeys) -> bool {
-        matches!(self.state().auth_keys.get(&id), Some(AuthKey::Symmetric(k)) if k == keys)
-    }
-
-    pub fn log_index(&self) -> u16 {
-        self.state().log_index
+    /// The device's P-256 key, as read before the test began.
+    pub fn public_key(&self) -> DevicePublicKey {
+        self.public_key
     }
 }
 
-fn info(
-    id: ObjectId,
-    object_type: ObjectType,
-    algorithm: Algorithm,
-    label: &str,
-    length: usize,
-) -> ObjectInfo {
-    ObjectInfo {
-        capabilities: Capabilities::ALL,
+/// An object header with every capability and domain and `label`.
+pub fn header(id: u16, label: &str, algorithm: Algorithm) -> ObjectHeader {
+    ObjectHeader {
         id,
-        length: u16::try_from(length).unwrap(),
-        domains: Domains::ALL,
-        object_type,
-        algorithm,
-        sequence: 0,
-        origin: Origin::IMPORTED,
         label: Label::from_bytes(label.as_bytes()).unwrap(),
-        delegated_capabilities: Capabilities::ALL,
+        domains: Domains::ALL,
+        capabilities: Capabilities::ALL,
+        algorithm,
     }
 }
 
-fn header_info(header: &ObjectHeader, object_type: ObjectType, length: usize) -> ObjectInfo {
-    ObjectInfo {
-        capabilities: header.capabilities,
-        id: header.id,
-        length: u16::try_from(length).unwrap(),
-        domains: header.domains,
-        object_type,
-        algorithm: header.algorithm,
-        sequence: 0,
-        origin: Origin::IMPORTED,
-        label: header.label,
-        delegated_capabilities: Capabilities::NONE,
+/// A transport whose next requests fail before they are sent (a write to a disconnected
+/// device, a refused connection): as many as the counter [`Undelivered::new`] returns
+/// holds.
+pub struct Undelivered {
+    inner: Box<dyn Transport>,
+    failures: Arc<AtomicUsize>,
+}
+
+impl Undelivered {
+    pub fn new(inner: Box<dyn Transport>) -> (Self, Arc<AtomicUsize>) {
+        let failures = Arc::new(AtomicUsize::new(0));
+        (Self { inner, failures: failures.clone() }, failures)
     }
 }
 
-/// Decodes a `C` request, runs `f`, encodes the answer or the error.
-fn handle<C: Command>(
-    inner: &[u8],
-    f: impl FnOnce(C) -> Result<C::Response, ErrorCode>,
-) -> Vec<u8> {
-    match C::from_frame(inner) {
-        Ok(request) => match f(request) {
-            Ok(response) => encode_response_frame::<C>(&response).unwrap().to_vec(),
-            Err(code) => frame::encode_error(code),
-        },
-        Err(_) => frame::encode_error(ErrorCode::INVALID_DATA),
-    }
-}
-
-impl State {
-    fn add_auth_key(&mut self, id: ObjectId, key: AuthKey, algorithm: Algorithm) {
-        self.auth_keys.insert(id, key);
-        let info = info(id, ObjectType::AUTHENTICATION_KEY, algorithm, "auth", 32);
-        self.objects.insert((id, ObjectType::AUTHENTICATION_KEY.0), Object { info, data: vec![] });
-    }
-
-    fn allocate_session_id(&mut self) -> u8 {
-        let id = self.next_session_id;
-        self.next_session_id = (id + 1) % 16;
-        id
-    }
-
-    /// Creates an object; id 0 picks the first free id.
-    fn create(&mut self, mut info: ObjectInfo, data: Vec<u8>) -> Result<ObjectId, ErrorCode> {
-        let t = info.object_type.0;
-        if info.id == 0 {
-            info.id = (1..=u16::MAX)
-                .find(|id| !self.objects.contains_key(&(*id, t)))
-                .ok_or(ErrorCode::STORAGE_FAILED)?;
-        }
-        if self.objects.contains_key(&(info.id, t)) {
-            return Err(ErrorCode::OBJECT_EXISTS);
-        }
-        let id = info.id;
-        self.objects.insert((id, t), Object { info, data });
-        Ok(id)
-    }
-
-    fn object(&self, id: ObjectId, t: ObjectType) -> Result<&Object, ErrorCode> {
-        self.objects.get(&(id, t.0)).ok_or(ErrorCode::OBJECT_NOT_FOUND)
-    }
-
-    fn device_info(&self) -> DeviceInfo {
-        DeviceInfo {
-            version: self.version,
-            serial: SERIAL,
-            log_total: 62,
-            log_used: 0,
-            algorithms: vec![Algorithm::AES128_CCM_WRAP, Algorithm::ECP256],
-        }
-    }
-
-    /// GET_DEVICE_INFO and its part-number page share a code.
-    fn device_info_or_part_number(&self, inner: &[u8]) -> Vec<u8> {
-        if GetPartNumber::from_frame(inner).is_ok() {
-            if (self.version.0, self.version.1) < (2, 4) {
-                return frame::encode_error(ErrorCode::INVALID_DATA);
-            }
-            return handle::<GetPartNumber>(inner, |_| Ok(PartNumber("YHSM2-TEST".into())));
-        }
-        handle::<GetDeviceInfo>(inner, |_| Ok(self.device_info()))
-    }
-
-    /// Commands outside a session.
-    fn plain(&mut self, request: &[u8]) -> Vec<u8> {
-        let code = CommandCode(request[0]);
-        match code {
-            CommandCode::ECHO => {
-                self.executed.push(code);
-                handle::<Echo>(request, |e| Ok(EchoResponse { data: e.data }))
-            }
-            CommandCode::GET_DEVICE_INFO => {
-                self.executed.push(code);
-                self.device_info_or_part_number(request)
-            }
-            CommandCode::GET_DEVICE_PUBLIC_KEY => {
-                self.executed.push(code);
-                let sec1 = public_key(&self.device_secret).unwrap();
-                handle::<GetDevicePublicKey>(request, |_| {
-                    Ok(DevicePublicKey {
-                        x: sec1[1..33].try_into().unwrap(),
-                        y: sec1[33..].try_into().unwrap(),
-                    })
-                })
-            }
-            CommandCode::CREATE_SESSION => self.create_session(request),
-            CommandCode::AUTHENTICATE_SESSION => self.authenticate_session(request),
-            _ => frame::encode_error(ErrorCode::INVALID_COMMAND),
-        }
-    }
-
-    fn create_session(&mut self, request: &[u8]) -> Vec<u8> {
-        let Ok(parsed) = CreateSessionRequest::parse(request) else {
-            return frame::encode_error(ErrorCode::INVALID_DATA);
-        };
-        let sid = self.allocate_session_id();
-        match (parsed, self.auth_keys.get(&parsed.auth_key_id())) {
-            (
-                CreateSessionRequest::Symmetric { auth_key_id, host_challenge },
-                Some(AuthKey::Symmetric(keys)),
-            ) => {
-                let mut card_challenge = [0u8; 8];
-                self.rng.try_fill_bytes(&mut card_challenge).unwrap();
-                let (handshake, response) =
-                    DeviceHandshake::new(auth_key_id, host_challenge, keys, card_challenge, sid);
-                self.handshakes.insert(sid, handshake);
-                response
-            }
-            (
-                CreateSessionRequest::Asymmetric { auth_key_id, epk_oce },
-                Some(AuthKey::Asymmetric(public)),
-            ) => {
-                let ephemeral = random_secret(&mut self.rng);
-                let (session, response) = accept_asymmetric(
-                    auth_key_id,
-                    &epk_oce,
-                    public,
-                    &self.device_secret,
-                    &ephemeral,
-                    sid,
-                )
-                .unwrap();
-                self.sessions.insert(sid, session);
-                self.sessions_opened += 1;
-                response
-            }
-            (_, None) => frame::encode_error(ErrorCode::OBJECT_NOT_FOUND),
-            _ => frame::encode_error(ErrorCode::INVALID_DATA),
-        }
-    }
-
-    fn authenticate_session(&mut self, request: &[u8]) -> Vec<u8> {
-        let Some(handshake) = request.get(3).and_then(|sid| self.handshakes.remove(sid)) else {
-            return frame::encode_error(ErrorCode::INVALID_SESSION);
-        };
-        match handshake.on_authenticate_request(request) {
-            Ok((session, response)) => {
-                self.sessions.insert(session.session_id(), session);
-                self.sessions_opened += 1;
-                response
-            }
-            Err(_) => frame::encode_error(ErrorCode::AUTHENTICATION_FAILED),
-        }
-    }
-
-    fn session_message(&mut self, request: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let sid = request[3];
-        let fault = self.faults.pop_front();
-        match fault {
-            Some(Fault::Expire) => {
-                self.sessions.remove(&sid);
-                return Ok(frame::encode_error(ErrorCode::INVALID_SESSION));
-            }
-            Some(Fault::DropBeforeDelivery) => {
-                return Err(TransportError::Disconnected {
-                    detail: "test: dropped".into(),
-                    request_sent: false,
-                });
-            }
-            _ => {}
-        }
-        let Some(mut session) = self.sessions.remove(&sid) else {
-            return Ok(frame::encode_error(ErrorCode::INVALID_SESSION));
-        };
-        let Ok(inner) = session.open_command(request) else {
-            return Ok(frame::encode_error(ErrorCode::INVALID_SESSION));
-        };
-        if fault == Some(Fault::InnerInvalidSession) {
-            return Ok(session
-                .seal_response(&frame::encode_error(ErrorCode::INVALID_SESSION))
-                .unwrap());
-        }
-        let code = CommandCode(inner[0]);
-        let answer = self.execute(&inner);
-        let mut sealed = session.seal_response(&answer).unwrap();
-        if code == CommandCode::CLOSE_SESSION && answer[0] == code.response() {
-            self.closed.push(sid);
-        } else if code == CommandCode::RESET_DEVICE && answer[0] == code.response() {
-            self.sessions.clear();
-        } else {
-            self.sessions.insert(sid, session);
-        }
-        match fault {
-            Some(Fault::LoseResponse) => {
-                Err(TransportError::Timeout { after: Duration::from_secs(1), request_sent: true })
-            }
-            Some(Fault::CorruptRmac) => {
-                *sealed.last_mut().unwrap() ^= 1;
-                Ok(sealed)
-            }
-            _ => Ok(sealed),
-        }
-    }
-
-    /// Runs one inner command and returns the inner response frame.
-    fn execute(&mut self, inner: &[u8]) -> Vec<u8> {
-        let code = CommandCode(inner[0]);
-        self.executed.push(code);
-        match code {
-            CommandCode::ECHO => handle::<Echo>(inner, |e| Ok(EchoResponse { data: e.data })),
-            CommandCode::GET_DEVICE_INFO => self.device_info_or_part_number(inner),
-            CommandCode::CLOSE_SESSION => {
-                handle::<CloseSession>(inner, |_| Ok(CloseSessionResponse))
-            }
-            CommandCode::GET_STORAGE_INFO => {
-                let used = u16::try_from(self.objects.len()).unwrap();
-                handle::<GetStorageInfo>(inner, |_| {
-                    Ok(StorageInfo {
-                        total_records: 256,
-                        free_records: 256 - used,
-                        total_pages: 1024,
-                        free_pages: 1024 - used,
-                        page_size: 126,
-                    })
-                })
-            }
-            CommandCode::LIST_OBJECTS => handle::<ListObjects>(inner, |req| {
-                let objects = self
-                    .objects
-                    .values()
-                    .filter(|o| {
-                        req.filters.iter().all(|f| match f {
-                            Filter::Id(id) => o.info.id == *id,
-                            Filter::Type(t) => o.info.object_type == *t,
-                            Filter::Label(l) => o.info.label == *l,
-                            Filter::Algorithm(a) => o.info.algorithm == *a,
-                            Filter::Domains(d) => o.info.domains.intersects(*d),
-                            Filter::Capabilities(c) => {
-                                !o.info.capabilities.intersection(*c).is_empty()
-                            }
-                        })
-                    })
-                    .map(|o| ListEntry {
-                        id: o.info.id,
-                        object_type: o.info.object_type,
-                        sequence: o.info.sequence,
-                    })
-                    .collect();
-                Ok(ListObjectsResponse { objects })
-            }),
-            CommandCode::GET_OBJECT_INFO => {
-                handle::<GetObjectInfo>(inner, |req| Ok(self.object(req.id, req.object_type)?.info))
-            }
-            CommandCode::DELETE_OBJECT => handle::<DeleteObject>(inner, |req| {
-                self.objects
-                    .remove(&(req.id, req.object_type.0))
-                    .ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
-                if req.object_type == ObjectType::AUTHENTICATION_KEY {
-                    self.auth_keys.remove(&req.id);
-                }
-                Ok(DeleteObjectResponse)
-            }),
-            CommandCode::PUT_OPAQUE => handle::<PutOpaque>(inner, |req| {
-                let info = header_info(&req.header, ObjectType::OPAQUE, req.data.len());
-                Ok(PutOpaqueResponse { id: self.create(info, req.data)? })
-            }),
-            CommandCode::GET_OPAQUE => handle::<GetOpaque>(inner, |req| {
-                Ok(GetOpaqueResponse {
-                    data: self.object(req.id, ObjectType::OPAQUE)?.data.clone(),
-                })
-            }),
-            CommandCode::PUT_WRAP_KEY => handle::<PutWrapKey>(inner, |req| {
-                let mut info = header_info(&req.header, ObjectType::WRAP_KEY, req.key.len());
-                info.delegated_capabilities = req.delegated;
-                let id = self.create(info, req.key.expose_secret().to_vec())?;
-                Ok(PutWrapKeyResponse { id })
-            }),
-            CommandCode::GENERATE_WRAP_KEY => handle::<GenerateWrapKey>(inner, |req| {
-                let mut key = vec![0u8; req.header.algorithm.wrap_key_size().unwrap_or(16)];
-                self.rng.try_fill_bytes(&mut key).unwrap();
-                let mut info = header_info(&req.header, ObjectType::WRAP_KEY, key.len());
-                info.delegated_capabilities = req.delegated;
-                info.origin = Origin::GENERATED;
-                Ok(GenerateWrapKeyResponse { id: self.create(info, key)? })
-            }),
-            CommandCode::PUT_AUTHENTICATION_KEY => handle::<PutAuthenticationKey>(inner, |req| {
-                let mut info = header_info(&req.header, ObjectType::AUTHENTICATION_KEY, 32);
-                info.delegated_capabilities = req.delegated;
-                let id = self.create(info, vec![])?;
-                let key = match req.key {
-                    AuthenticationKey::Symmetric { enc, mac } => {
-                        AuthKey::Symmetric(StaticKeys::new(enc, mac))
-                    }
-                    AuthenticationKey::EcP256 { x, y } => {
-                        let mut public = [0u8; 64];
-                        public[..32].copy_from_slice(&x);
-                        public[32..].copy_from_slice(&y);
-                        AuthKey::Asymmetric(public)
-                    }
-                };
-                self.auth_keys.insert(id, key);
-                Ok(PutAuthenticationKeyResponse { id })
-            }),
-            CommandCode::CHANGE_AUTHENTICATION_KEY => {
-                handle::<ChangeAuthenticationKey>(inner, |req| {
-                    let slot =
-                        self.auth_keys.get_mut(&req.key_id).ok_or(ErrorCode::OBJECT_NOT_FOUND)?;
-                    match (slot, req.key) {
-                        (AuthKey::Symmetric(keys), AuthenticationKey::Symmetric { enc, mac }) => {
-                            *keys = StaticKeys::new(enc, mac);
-                        }
-                        _ => return Err(ErrorCode::INVALID_DATA),
-                    }
-                    Ok(ChangeAuthenticationKeyResponse { id: req.key_id })
-                })
-            }
-            CommandCode::PUT_ASYMMETRIC_KEY => handle::<PutAsymmetricKey>(inner, |req| {
-                let info = header_info(&req.header, ObjectType::ASYMMETRIC_KEY, req.key.len());
-                let id = self.create(info, req.key.expose_secret().to_vec())?;
-                Ok(PutAsymmetricKeyResponse { id })
-            }),
-            CommandCode::GENERATE_ASYMMETRIC_KEY => handle::<GenerateAsymmetricKey>(inner, |req| {
-                if req.header.algorithm != Algorithm::ECP256 {
-                    return Err(ErrorCode::INVALID_DATA);
-                }
-                let secret = random_secret(&mut self.rng);
-                let mut info = header_info(&req.header, ObjectType::ASYMMETRIC_KEY, 32);
-                info.origin = Origin::GENERATED;
-                let id = self.create(info, secret.expose_secret().to_vec())?;
-                Ok(GenerateAsymmetricKeyResponse { id })
-            }),
-            CommandCode::GET_PUBLIC_KEY => handle::<GetPublicKey>(inner, |req| {
-                let o = self.object(req.id, ObjectType::ASYMMETRIC_KEY)?;
-                if o.info.algorithm != Algorithm::ECP256 {
-                    return Err(ErrorCode::INVALID_DATA);
-                }
-                let secret = SecretArray::<32>::from_slice(&o.data).unwrap();
-                let sec1 = public_key(&secret).map_err(|_| ErrorCode::INVALID_DATA)?;
-                Ok(PublicKey { algorithm: Algorithm::ECP256, key: sec1[1..].to_vec() })
-            }),
-            // Not a real signature: the client only checks the DER framing.
-            CommandCode::SIGN_ECDSA => handle::<SignEcdsa>(inner, |req| {
-                self.object(req.key_id, ObjectType::ASYMMETRIC_KEY)?;
-                Ok(SignEcdsaResponse { signature: vec![0x30, 6, 2, 1, 1, 2, 1, 1] })
-            }),
-            // Fake blobs: zero nonce || type || id || data || zero tag.
-            CommandCode::EXPORT_WRAPPED => handle::<ExportWrapped>(inner, |req| {
-                self.object(req.wrap_id, ObjectType::WRAP_KEY)?;
-                let o = self.object(req.id, req.object_type)?;
-                let mut blob = vec![0u8; 13];
-                blob.push(req.object_type.0);
-                blob.extend_from_slice(&req.id.to_be_bytes());
-                blob.extend_from_slice(&o.data);
-                blob.extend_from_slice(&[0u8; 16]);
-                Ok(ExportWrappedResponse { blob })
-            }),
-            CommandCode::IMPORT_WRAPPED => handle::<ImportWrapped>(inner, |req| {
-                self.object(req.wrap_id, ObjectType::WRAP_KEY)?;
-                let body = &req.blob[13..req.blob.len() - 16];
-                let (&[t, hi, lo], data) =
-                    body.split_first_chunk::<3>().ok_or(ErrorCode::INVALID_DATA)?;
-                let id = u16::from_be_bytes([hi, lo]);
-                let object_type = ObjectType(t);
-                let info = info(id, object_type, Algorithm::OPAQUE_DATA, "imported", data.len());
-                self.create(info, data.to_vec())?;
-                Ok(ImportWrappedResponse { object_type, id })
-            }),
-            CommandCode::GET_PSEUDO_RANDOM => handle::<GetPseudoRandom>(inner, |req| {
-                let mut bytes = vec![0u8; usize::from(req.len)];
-                self.rng.try_fill_bytes(&mut bytes).unwrap();
-                Ok(PseudoRandom { bytes: SecretBytes::new(bytes) })
-            }),
-            CommandCode::GET_LOG_ENTRIES => handle::<GetLogEntries>(inner, |_| {
-                Ok(LogEntries { unlogged_boot: 0, unlogged_auth: 0, entries: vec![] })
-            }),
-            CommandCode::SET_LOG_INDEX => handle::<SetLogIndex>(inner, |req| {
-                self.log_index = req.index;
-                Ok(SetLogIndexResponse)
-            }),
-            CommandCode::SET_OPTION => handle::<SetOption>(inner, |req| {
-                self.options.insert(req.option.0, req.value);
-                Ok(SetOptionResponse)
-            }),
-            CommandCode::GET_OPTION => handle::<GetOption>(inner, |req| {
-                let value = self.options.get(&req.option.0).ok_or(ErrorCode::INVALID_DATA)?;
-                Ok(GetOptionResponse { value: value.clone() })
-            }),
-            CommandCode::BLINK_DEVICE => handle::<BlinkDevice>(inner, |_| Ok(BlinkDeviceResponse)),
-            CommandCode::RESET_DEVICE => handle::<ResetDevice>(inner, |_| {
-                self.objects.clear();
-                self.auth_keys.clear();
-                self.add_auth_key(
-                    1,
-                    AuthKey::Symmetric(StaticKeys::from_password(b"password")),
-                    Algorithm(38),
-                );
-                Ok(ResetDeviceResponse)
-            }),
-            _ => frame::encode_error(ErrorCode::INVALID_COMMAND),
-        }
-    }
-}
-
-impl Transport for TestTransport {
+impl Transport for Undelivered {
     fn exchange(&mut self, request: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let mut s = self.0.state();
-        s.requests += 1;
-        if request.len() > MAX_FRAME_LEN || frame::decode(request).is_err() {
-            return Ok(frame::encode_error(ErrorCode::WRONG_LENGTH));
+        let take =
+            self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if take.is_ok() {
+            return Err(TransportError::Disconnected {
+                detail: "test: the request was not sent".to_owned(),
+                request_sent: false,
+            });
         }
-        let max = frame::max_frame_len(s.version);
-        if request.len() > max {
-            return Ok(frame::encode_error(ErrorCode::WRONG_LENGTH));
-        }
-        if request[0] == CommandCode::SESSION_MESSAGE.0 {
-            s.session_message(request)
-        } else {
-            Ok(s.plain(request))
-        }
+        self.inner.exchange(request)
     }
 
     fn describe(&self) -> String {
-        "test device".into()
+        format!("{} (requests may fail before they are sent)", self.inner.describe())
+    }
+
+    fn set_session_tag(&mut self, tag: Option<[u8; 8]>) {
+        self.inner.set_session_tag(tag);
     }
 }
