@@ -1,5 +1,5 @@
-//! EC keys through the RustCrypto curve crates (elliptic-curve 0.14 generation): public
-//! points, ECDSA over a digest computed by the host, ECDH.
+//! EC keys through the RustCrypto curve crates (elliptic-curve 0.14 generation): ECDSA
+//! over a digest computed by the host, ECDH (public points: `yhsm_keys::ec_public`).
 //!
 //! SIGN_ECDSA receives the digest, not the message. Since firmware 2.1 the device
 //! truncates a digest longer than the curve order itself (Yubico's `test_ecdsa_sign` sends
@@ -46,18 +46,6 @@ where
 }
 
 use elliptic_curve::array::typenum::Unsigned;
-
-/// `(x, y)` of d·G, each the field size.
-pub fn public<C>(d: &[u8]) -> Result<(Vec<u8>, Vec<u8>), ErrorCode>
-where
-    C: Curve,
-    FieldBytesSize<C>: ModulusSize,
-    AffinePoint<C>: FromSec1Point<C> + ToSec1Point<C>,
-{
-    let pk = secret::<C>(d)?.public_key();
-    let affine = pk.as_affine();
-    Ok((affine.x().to_vec(), affine.y().to_vec()))
-}
 
 /// A fresh private scalar.
 pub fn generate<C>(rng: &mut ChaCha20Rng) -> Result<Zeroizing<Vec<u8>>, ErrorCode>

@@ -8,8 +8,8 @@ pub mod rsa;
 pub mod sym;
 
 use chacha20::ChaCha20Rng;
+use ed25519_dalek::VerifyingKey;
 use ed25519_dalek::hazmat::{ExpandedSecretKey, raw_sign};
-use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand_core::Rng as _;
 use sha2::Sha512;
 use yhsm_proto::frame::ErrorCode;
@@ -18,35 +18,17 @@ use yhsm_proto::wrap::Body;
 use yhsm_proto::{Algorithm, Capabilities, ObjectType};
 use zeroize::Zeroizing;
 
-/// Runs `$f::<Curve>` for the EC algorithm `$alg`, or answers algorithm-disabled for a
-/// curve the simulator cannot compute with.
+/// Runs `ec::$f::<Curve>` for the EC algorithm `$alg`, or answers algorithm-disabled for a
+/// curve the simulator cannot compute with (the curves are `yhsm_keys::for_curve!`'s).
 macro_rules! per_curve {
     ($alg:expr, $f:ident ( $($arg:expr),* )) => {
-        match $alg {
-            Algorithm::ECP224 => ec::$f::<p224::NistP224>($($arg),*),
-            Algorithm::ECP256 => ec::$f::<p256::NistP256>($($arg),*),
-            Algorithm::ECP384 => ec::$f::<p384::NistP384>($($arg),*),
-            Algorithm::ECP521 => ec::$f::<p521::NistP521>($($arg),*),
-            Algorithm::ECK256 => ec::$f::<k256::Secp256k1>($($arg),*),
-            Algorithm::ECBP256 => ec::$f::<bp256::BrainpoolP256r1>($($arg),*),
-            Algorithm::ECBP384 => ec::$f::<bp384::BrainpoolP384r1>($($arg),*),
-            _ => Err(ErrorCode::ALGORITHM_DISABLED),
-        }
+        yhsm_keys::for_curve!($alg, |C| ec::$f::<C>($($arg),*), else Err(ErrorCode::ALGORITHM_DISABLED))
     };
 }
 
 /// Whether the simulator can compute with the EC algorithm `alg`.
 pub fn ec_supported(alg: Algorithm) -> bool {
-    matches!(
-        alg,
-        Algorithm::ECP224
-            | Algorithm::ECP256
-            | Algorithm::ECP384
-            | Algorithm::ECP521
-            | Algorithm::ECK256
-            | Algorithm::ECBP256
-            | Algorithm::ECBP384
-    )
+    yhsm_keys::has_arithmetic(alg)
 }
 
 /// DER `SEQUENCE { INTEGER r, INTEGER s }` from big-endian r and s.
@@ -89,7 +71,9 @@ pub fn asymmetric_from_private(alg: Algorithm, key: &[u8]) -> Result<Body, Error
         if key.len() != size {
             return Err(ErrorCode::WRONG_LENGTH);
         }
-        let (x, y) = per_curve!(alg, public(key))?;
+        let (x, y) = yhsm_keys::ec_public(alg, key)
+            .map_err(|_| ErrorCode::INVALID_DATA)?
+            .ok_or(ErrorCode::ALGORITHM_DISABLED)?;
         return Ok(Body::Ec { d: SecretBytes::from_slice(key), x, y });
     }
     if alg == Algorithm::ED25519 {
@@ -121,8 +105,7 @@ pub fn asymmetric_generate(alg: Algorithm, rng: &mut ChaCha20Rng) -> Result<Body
 
 /// An ed25519 body that keeps the seed, so that an export with format 1 can include it.
 fn ed25519_body(seed: &SecretArray<32>) -> Body {
-    let public = SigningKey::from_bytes(seed.expose_secret()).verifying_key().to_bytes();
-    Body::ed25519_from_seed_with_seed(seed, public)
+    Body::ed25519_from_seed_with_seed(seed, yhsm_keys::ed25519_public(seed))
 }
 
 /// An ECDSA signature of `digest` with the EC key in `body`.

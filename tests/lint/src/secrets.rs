@@ -54,6 +54,9 @@ pub const CRATES: &[(&str, Holders)] = &[
             ("PseudoRandom", &[]),
         ],
     ),
+    // Key files: the keys are borrowed from the DER buffer, which the caller keeps in
+    // `Zeroizing`; nothing holds a copy.
+    ("keys", &[]),
     ("sim", &[("Object", &[]), ("Done", &[]), ("Device", &[]), ("Slot", &[])]),
     (
         "transport",
