@@ -1,7 +1,7 @@
 //! The curves of the YubiHSM 2's EC algorithms: OIDs (RFC 5480, RFC 5639, SEC 2), the
 //! curve type of each algorithm that has arithmetic here, and d·G.
 //!
-//! Adding a curve: a row in [`CURVES`] and, when a crate gives its arithmetic, an arm in
+//! Adding a curve: a row in [`CURVES`] and, when a crate gives its arithmetic, a row in
 //! [`for_curve!`](crate::for_curve). Everything else (public keys, the simulator's
 //! signatures and ECDH) follows.
 
@@ -49,47 +49,36 @@ pub fn algorithm(oid: &ObjectIdentifier) -> Option<Algorithm> {
 /// ```
 #[macro_export]
 macro_rules! for_curve {
-    ($algorithm:expr, |$curve:ident| $body:expr, else $other:expr) => {{
-        use $crate::__private::{Algorithm, curves};
+    ($algorithm:expr, |$curve:ident| $body:expr, else $other:expr) => {
+        $crate::__curve_match!($algorithm, $curve, $body, $other,
+            ECP224 => p224::NistP224,
+            ECP256 => p256::NistP256,
+            ECP384 => p384::NistP384,
+            ECP521 => p521::NistP521,
+            ECK256 => k256::Secp256k1,
+            ECBP256 => bp256::BrainpoolP256r1,
+            ECBP384 => bp384::BrainpoolP384r1,
+        )
+    };
+}
+
+/// The `match` of [`for_curve!`], one arm per `ALGORITHM => crate::Curve`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __curve_match {
+    ($algorithm:expr, $curve:ident, $body:expr, $other:expr,
+     $($alg:ident => $krate:ident :: $ty:ident,)*) => {
         match $algorithm {
-            Algorithm::ECP224 => {
-                #[allow(dead_code, reason = "a body need not name the curve")]
-                type $curve = curves::p224::NistP224;
-                $body
-            }
-            Algorithm::ECP256 => {
-                #[allow(dead_code, reason = "a body need not name the curve")]
-                type $curve = curves::p256::NistP256;
-                $body
-            }
-            Algorithm::ECP384 => {
-                #[allow(dead_code, reason = "a body need not name the curve")]
-                type $curve = curves::p384::NistP384;
-                $body
-            }
-            Algorithm::ECP521 => {
-                #[allow(dead_code, reason = "a body need not name the curve")]
-                type $curve = curves::p521::NistP521;
-                $body
-            }
-            Algorithm::ECK256 => {
-                #[allow(dead_code, reason = "a body need not name the curve")]
-                type $curve = curves::k256::Secp256k1;
-                $body
-            }
-            Algorithm::ECBP256 => {
-                #[allow(dead_code, reason = "a body need not name the curve")]
-                type $curve = curves::bp256::BrainpoolP256r1;
-                $body
-            }
-            Algorithm::ECBP384 => {
-                #[allow(dead_code, reason = "a body need not name the curve")]
-                type $curve = curves::bp384::BrainpoolP384r1;
-                $body
-            }
+            $(
+                $crate::__private::Algorithm::$alg => {
+                    #[allow(dead_code, reason = "a body need not name the curve")]
+                    type $curve = $crate::__private::curves::$krate::$ty;
+                    $body
+                }
+            )*
             _ => $other,
         }
-    }};
+    };
 }
 
 /// Whether public keys (and, in the simulator, signatures and ECDH) can be computed on
