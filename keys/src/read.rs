@@ -1,5 +1,5 @@
 //! Private keys from DER: PKCS#8 (`PRIVATE KEY`: RSA, EC, ed25519), PKCS#1
-//! (`RSA PRIVATE KEY`) and SEC1 (`EC PRIVATE KEY`), and their bodies (PROTOCOL.md §5).
+//! (`RSA PRIVATE KEY`) and SEC1 (`EC PRIVATE KEY`), and their bodies (docs/PROTOCOL.md §5.4).
 //!
 //! DER is read with the `der` and `sec1` crates, which every build already holds through
 //! p256; the PKCS#8 and PKCS#1 structures are a handful of fields each and are walked

@@ -2,8 +2,8 @@
 //! keys as an RFC 5915 `ECPrivateKey` with the public key and without the (redundant)
 //! curve parameters, ed25519 keys as RFC 8410's seed, RSA keys as a PKCS#1
 //! `RSAPrivateKey`. The simulator wraps these bytes for GET_RSA_WRAPPED_KEY
-//! (python-yubihsm's `export_raw_key`: "asymmetric keys are serialized as PKCS#8");
-//! whether the device writes exactly these bytes is not known.
+//! (docs/PROTOCOL.md §7.7; python-yubihsm's `export_raw_key`: "asymmetric keys are
+//! serialized as PKCS#8"); whether the device writes exactly these bytes is not known.
 //!
 //! A handful of fixed structures, written with a tag-length-value writer rather than
 //! through `der`'s encoder traits.

@@ -1,4 +1,4 @@
-//! Private keys from PEM or DER files for `yhsm wrap` (bodies as in PROTOCOL.md §5):
+//! Private keys from PEM or DER files for `yhsm wrap` (bodies as in docs/PROTOCOL.md §5.4):
 //! PKCS#8 (`PRIVATE KEY`: RSA, EC, Ed25519), PKCS#1 (`RSA PRIVATE KEY`) and SEC1
 //! (`EC PRIVATE KEY`). The PEM armor is read here; the DER, the checks against
 //! `--algorithm` and the public keys are `yhsm_keys`, which the simulator shares.

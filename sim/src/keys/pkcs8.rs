@@ -1,9 +1,10 @@
 //! PKCS#8 `PrivateKeyInfo` of asymmetric keys, the key material that GET_RSA_WRAPPED_KEY
-//! wraps and PUT_RSA_WRAPPED_KEY takes (python-yubihsm's `export_raw_key`: "asymmetric
-//! keys are serialized as PKCS#8"). Read and written by `yhsm_keys`, as OpenSSL writes
-//! it; what is left here is what only the device does: the RSA private exponent for the
-//! writer, and the primes of an RSA key checked (probable primes, and their product the
-//! key's modulus) before it is stored. Every refusal is invalid-data.
+//! wraps and PUT_RSA_WRAPPED_KEY takes (docs/PROTOCOL.md §7.7; python-yubihsm's
+//! `export_raw_key`: "asymmetric keys are serialized as PKCS#8"). Read and written by
+//! `yhsm_keys`, as OpenSSL writes it; what is left here is what only the device does: the
+//! RSA private exponent for the writer, and the primes of an RSA key checked (probable
+//! primes, and their product the key's modulus) before it is stored. Every refusal is
+//! invalid-data.
 
 use yhsm_keys::PrivateKey;
 use yhsm_proto::Algorithm;
