@@ -77,8 +77,9 @@ finish() {
 # --- modules, configfs -----------------------------------------------------------------
 while read -r m; do
     args=
-    # Two UDCs for two gadgets; full speed like the real device (64-byte bulk packets).
-    [ "$m" = dummy_hcd ] && args="num=2 is_high_speed=0 is_super_speed=0"
+    # Four UDCs: gadgets A and B, and C and D for Yubico's programs (guest-vendor.sh);
+    # full speed like the real device (64-byte bulk packets).
+    [ "$m" = dummy_hcd ] && args="num=4 is_high_speed=0 is_super_speed=0"
     # shellcheck disable=SC2086 # args are separate words
     insmod "/lib/modules/$m.ko" $args || fail modules "insmod $m failed"
 done </lib/modules/load-order
@@ -140,6 +141,9 @@ ya() {
     exchanges_a=$((exchanges_a + sent))
 }
 oneline() { echo "$*" | tr '\n' ' ' | cut -c1-400; }
+
+# --- Yubico's yubihsm-shell and yubihsm-connector, on gadgets C and D (gone after) -----
+. /guest-vendor.sh
 
 # --- gadget A: enumeration, descriptors, sessions, echo of every length, restore -------
 if ! start_gadget $SERIAL_A "$UDC_A"; then

@@ -2,16 +2,20 @@
 # USB end-to-end test: boots a QEMU guest (TCG, no KVM needed) whose kernel presents our
 # software YubiHSM 2 as a real USB device (`yhsm sim usb-gadget`: a FunctionFS gadget on
 # dummy_hcd), and runs the `yhsm` tool against it through the guest's real Linux USB stack
-# (usbcore, usbfs, libusb): info, list, raw, restore of examples/backup, dump, unplug.
+# (usbcore, usbfs, libusb): info, list, raw, restore of examples/backup, dump, unplug; and
+# Yubico's own programs against it: yubihsm-shell on libyubihsm's USB backend, and
+# yubihsm-connector in front of the gadget with yhsm talking http:// to it.
 #
 # Usage: tests/usb-e2e/run.sh        (root, or the packages below already installed)
 # Needs on a bare Debian machine: qemu-system-x86 busybox-static cpio (installed if missing)
 # and Debian's linux-image-amd64 kernel (downloaded with apt-get download into
-# $CARGO_TARGET_DIR/usb-e2e/kernel, never installed on the host).
+# $CARGO_TARGET_DIR/usb-e2e/kernel, never installed on the host); yubihsm-shell 2.8.0 and
+# yubihsm-connector 3.0.7 are built from the third-party tarballs (tests/libyubihsm/build.sh,
+# tests/connector/build.sh: cached under $CARGO_TARGET_DIR, their build packages installed).
 #
 # Prints one line per check (PASS name / FAIL name: reason / SKIP name: reason) and a
 # summary; exits non-zero on any FAIL, a missing check, or a timeout.
-# Environment: USB_E2E_TIMEOUT (seconds for the guest run, default 240),
+# Environment: USB_E2E_TIMEOUT (seconds for the guest run, default 900),
 #              USB_E2E_KEEP=1 (keep the initramfs tree for inspection).
 set -euo pipefail
 
@@ -19,7 +23,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 work=$target_dir/usb-e2e
-guest_timeout=${USB_E2E_TIMEOUT:-240}
+guest_timeout=${USB_E2E_TIMEOUT:-900}
 t_start=$(date +%s)
 
 log() { echo "usb-e2e: $*" >&2; }
@@ -31,6 +35,20 @@ die() {
 
 # The checks the guest must report as PASS.
 expected_checks=(
+    shell-usb-info
+    shell-usb-serial
+    shell-usb-session
+    shell-usb-wrapped
+    shell-usb-restore-verified
+    connector-status
+    connector-info-list
+    connector-echo-all-lengths
+    connector-restore
+    connector-dump
+    connector-libyubihsm
+    connector-serial-selects
+    connector-wrong-serial
+    connector-unplug
     enumeration
     descriptors
     control-requests-stalled
@@ -66,6 +84,7 @@ command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "install ok installed" ||
     missing+=(busybox-static)
 command -v cpio >/dev/null || missing+=(cpio)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || die "missing packages ${missing[*]}: install them (apt-get install ${missing[*]}) or run as root"
     apt_update_once
@@ -151,6 +170,11 @@ log "cargo build --release (yhsm, yhsm-usb-probe)"
     -p yhsm-usb-e2e --bin yhsm-usb-probe) || die "cargo build failed"
 binaries=("$target_dir/release/yhsm" "$target_dir/release/yhsm-usb-probe")
 
+# --- Yubico's programs (built from the third-party tarballs, cached) -------------------
+log "yubihsm-shell 2.8.0 and yubihsm-connector 3.0.7"
+vendor_out=$("$root/tests/libyubihsm/build.sh") || die "building yubihsm-shell failed"
+connector=$("$root/tests/connector/build.sh") || die "building yubihsm-connector failed"
+
 # --- initramfs ----------------------------------------------------------------------
 ird=$work/initramfs
 rm -rf "$ird"
@@ -167,9 +191,34 @@ for b in "${binaries[@]}"; do
         cp -L --parents "$lib" "$ird/"
     done
 done
+# copy_with_libs FILE DIR: FILE into DIR, and every shared library it needs at the path
+# the guest's loader looks for.
+copy_with_libs() {
+    local dep
+    cp "$1" "$2/"
+    for dep in $(ldd "$1" | grep -o '/[^ ]*' | sort -u); do
+        cp -L --parents "$dep" "$ird/"
+    done
+}
+# yubihsm-shell with libyubihsm and the backends it loads at run time (dlopen: not in
+# ldd's list), OpenSSL's tool for the checks, and yubihsm-connector.
+mkdir -p "$ird/opt/yubihsm/bin" "$ird/opt/yubihsm/lib" "$ird/vendor"
+copy_with_libs "$vendor_out/prefix/bin/yubihsm-shell" "$ird/opt/yubihsm/bin"
+for so in "$vendor_out"/prefix/lib/lib*.so.*.*; do
+    copy_with_libs "$so" "$ird/opt/yubihsm/lib"
+    base=$(basename "$so")
+    ln -sf "$base" "$ird/opt/yubihsm/lib/${base%.*.*}"
+done
+copy_with_libs "$(command -v openssl)" "$ird/usr/bin"
+copy_with_libs "$connector" "$ird/usr/bin"
+# Keys for the yubihsm-shell checks, made here: the guest has no entropy to spare.
+openssl rand -hex 32 >"$ird/vendor/wrap.hex"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$ird/vendor/rsa3072.pem" 2>/dev/null ||
+    die "openssl genpkey failed"
 # The demo backup the `restore` check restores (public demo keys, see its README).
 cp -r "$root/examples/backup" "$ird/backup"
 cp "$here/guest-init.sh" "$ird/init"
+cp "$here/guest-vendor.sh" "$ird/guest-vendor.sh"
 chmod +x "$ird/init"
 (cd "$ird" && find . -print0 | cpio --null -o -H newc --quiet) >"$work/initramfs.cpio"
 [ "${USB_E2E_KEEP:-0}" = 1 ] || rm -rf "$ird"

@@ -163,6 +163,12 @@ impl fmt::Display for TransportError {
                          (older connectors stop at 2051 bytes, less than firmware 2.4 frames)",
                     )?,
                     403 => f.write_str("; it may only accept Host names in its allowlist")?,
+                    // yubihsm-connector 3.0.7 answers 500 when its USB transfer to the
+                    // device fails (tests/usb-e2e: unplugged mid-request).
+                    500 => f.write_str(
+                        "; it could not talk to the YubiHSM 2 over USB: check that the device \
+                         is still plugged in, and the connector's log",
+                    )?,
                     _ => {}
                 }
                 Ok(())
@@ -238,6 +244,10 @@ mod tests {
              less than firmware 2.4 frames)"
         );
         assert!(http(403, "Forbidden").contains("allowlist"));
+        assert!(http(500, "Internal Server Error").ends_with(
+            "answered HTTP 500 (Internal Server Error); it could not talk to the YubiHSM 2 over \
+             USB: check that the device is still plugged in, and the connector's log"
+        ));
         assert_eq!(http(502, ""), "yubihsm-connector at http://h:1 answered HTTP 502");
     }
 }

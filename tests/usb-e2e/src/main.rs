@@ -4,10 +4,11 @@
 //!
 //! - `list`: every attached YubiHSM 2 with its USB serial string, as
 //!   `yhsm_transport::list_usb_devices` sees it;
-//! - `echo-all URL [--max N]`: through `yhsm_transport::Client` on the USB transport,
-//!   ECHO outside a session of every data length 1..=N (default 3136, the largest), so
-//!   every frame size and both zero-length-packet paths (49 request and 49 response frames
-//!   are a multiple of 64 bytes) run through the kernel's USB stack; then an unknown
+//! - `echo-all URL [--max N]`: through `yhsm_transport::Client` on the USB transport (or,
+//!   with an `http://` URL, through yubihsm-connector in front of the device), ECHO
+//!   outside a session of every data length 1..=N (default 3136, the largest), so every
+//!   frame size and both zero-length-packet paths (49 request and 49 response frames are a
+//!   multiple of 64 bytes) run through the kernel's USB stack; then an unknown
 //!   command outside a session comes back as the device's error frame; then a session
 //!   with key 1 (`password`) and session echoes of a spread of lengths up to the largest
 //!   that fits a session frame (and one byte more is refused before sending). A slow echo
@@ -16,7 +17,8 @@
 //! - `control URL`: vendor control requests to the device's interface, IN and OUT, must
 //!   be refused with a stall (the device has none), and bulk traffic must go on after.
 //!
-//! URL is a connector URL (`yhusb://`, `yhusb://serial=N`); default `yhusb://`. Each
+//! URL is a connector URL (`yhusb://`, `yhusb://serial=N`, and for `echo-all` also
+//! `http://HOST:PORT`); default `yhusb://`. Each
 //! command that talks to a device ends with `exchanges=N`, the frames it sent, so the test
 //! can check that the gadget it addressed served exactly those.
 //!
@@ -31,8 +33,8 @@ use std::time::{Duration, Instant};
 use yhsm_proto::frame::{self, CommandCode, ErrorCode, FrameError, MAX_DATA_LEN};
 use yhsm_transport::usb::{self, UsbOptions, UsbTransport};
 use yhsm_transport::{
-    Client, ClientError, ClientOptions, ConnectorUrl, Credentials, ExchangeEvent, Observer,
-    Transport, TransportError,
+    Client, ClientError, ClientOptions, ConnectorUrl, Credentials, ExchangeEvent, HttpTransport,
+    HttpUrl, Observer, Timeouts, Transport, TransportError,
 };
 
 /// Short, so a missing zero-length packet shows up quickly. (rusb returns the bytes read
@@ -71,7 +73,9 @@ impl From<ClientError> for Failure {
 fn kind(e: &TransportError) -> &'static str {
     match e {
         TransportError::Disconnected { .. } => "disconnected",
-        TransportError::NoDevice | TransportError::SerialNotFound { .. } => "no-device",
+        TransportError::NoDevice
+        | TransportError::SerialNotFound { .. }
+        | TransportError::ConnectorNoDevice { .. } => "no-device",
         TransportError::SeveralDevices { .. } => "several-devices",
         TransportError::Timeout { .. } => "timeout",
         _ => "other",
@@ -81,13 +85,15 @@ fn kind(e: &TransportError) -> &'static str {
 struct Args {
     command: String,
     serial: Option<u32>,
+    /// An `http://` URL: through yubihsm-connector (`echo-all` only).
+    http: Option<HttpUrl>,
     number: Option<u64>,
 }
 
 fn parse_args() -> Result<Args, Failure> {
     let mut it = std::env::args().skip(1);
     let command = it.next().ok_or_else(|| Failure::Usage("missing command".into()))?;
-    let mut args = Args { command, serial: None, number: None };
+    let mut args = Args { command, serial: None, http: None, number: None };
     while let Some(arg) = it.next() {
         if let Some(flag) = arg.strip_prefix("--") {
             let value =
@@ -97,6 +103,7 @@ fn parse_args() -> Result<Args, Failure> {
         } else {
             match arg.parse::<ConnectorUrl>().map_err(|e| Failure::Usage(e.to_string()))? {
                 ConnectorUrl::Usb { serial } => args.serial = serial,
+                ConnectorUrl::Http(url) => args.http = Some(url),
                 other => return Err(Failure::Usage(format!("{other} is not a USB URL"))),
             }
         }
@@ -161,11 +168,17 @@ fn max_session_echo(max_frame_len: usize) -> usize {
     max_ct - 1 - frame::HEADER_LEN
 }
 
-fn echo_all(serial: Option<u32>, max: usize) -> Result<(), Failure> {
+fn echo_all(serial: Option<u32>, http: Option<HttpUrl>, max: usize) -> Result<(), Failure> {
     let count = Arc::new(AtomicU64::new(0));
-    let transport = open(serial)?;
+    let transport: Box<dyn Transport> = match http {
+        Some(url) => Box::new(HttpTransport::connect(
+            url,
+            Timeouts { exchange: EXCHANGE_TIMEOUT, ..Timeouts::default() },
+        )?),
+        None => Box::new(open(serial)?),
+    };
     let options = ClientOptions::new().observer(Box::new(Counter(Arc::clone(&count))));
-    let mut client = Client::with_transport_options(Box::new(transport), options)?;
+    let mut client = Client::with_transport_options(transport, options)?;
     let mut full = 0;
     for len in 1..=max {
         echo(&mut client, len)?;
@@ -260,9 +273,12 @@ fn control(serial: Option<u32>) -> Result<(), Failure> {
 fn main() -> ExitCode {
     let result = parse_args().and_then(|a| match a.command.as_str() {
         "list" => list(),
-        "echo-all" => {
-            echo_all(a.serial, a.number.map_or(MAX_DATA_LEN, |n| usize::try_from(n).unwrap_or(0)))
-        }
+        "echo-all" => echo_all(
+            a.serial,
+            a.http,
+            a.number.map_or(MAX_DATA_LEN, |n| usize::try_from(n).unwrap_or(0)),
+        ),
+        _ if a.http.is_some() => Err(Failure::Usage(format!("{} needs a USB URL", a.command))),
         "control" => control(a.serial),
         other => Err(Failure::Usage(format!("unknown command {other:?}"))),
     });
