@@ -85,13 +85,13 @@ cleanup() {
 trap cleanup EXIT
 # start_sim NAME [OPTIONS...]: starts `yhsm sim serve` on a free port; sets $url.
 start_sim() {
-    local name=$1 i
+    local name=$1 _
     shift
     "$yhsm" sim serve --listen 127.0.0.1:0 "$@" >"$work/sim-$name.out" 2>"$work/sim-$name.err" &
     sim_pids+=($!)
     sim_pid=$!
     url=
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 400); do
         url=$(sed -n 's/^listening on //p' "$work/sim-$name.out")
         [ -z "$url" ] || return 0
         sleep 0.05
@@ -588,7 +588,7 @@ restore_run() {
 restore_factory_key_gone() {
     ! y1 -a get-pseudo-random || { echo "key 1 still opens a session"; return 1; }
     ysh "$url" 3 "$ADMIN_PW" -a list-objects
-    [ "$(grep -c '^id: ' "$work/y.out")" = 9 ] || { echo "$(cat "$work/y.out")"; return 1; }
+    [ "$(grep -c '^id: ' "$work/y.out")" = 9 ] || { cat "$work/y.out"; return 1; }
     ysh "$url" 3 "$ADMIN_PW" -a get-object-info -i 0x0002 -t wrap-key
     has "type: wrap-key, algorithm: aes256-ccm-wrap, .* domains: 1:2:3:4:5:6:7:8:9:10:11:12:13:14:15:16, .*capabilities: export-wrapped:import-wrapped, delegated_capabilities: change-authentication-key"
 }
