@@ -382,9 +382,14 @@ shell_wrap_roundtrip() {
         echo "get-wrapped file does not decrypt under the put wrap key"
         return 1
     }
-    # The header (PROTOCOL.md §5): wrap algorithm, capabilities(8), id, length, domains,
-    # type 03, algorithm 0c (ecp256), sequence, origin, label.
-    [[ $plain == *0100????0002030c00??7369676e6572* ]] || { echo "unexpected header: ${plain:0:120}"; return 1; }
+    # The header (docs/PROTOCOL.md §5.3), in hex digits: wrap algorithm at 0 (29, 41, 42 for
+    # AES-128/192/256), id at 18, domains at 26, type 03 at 30, algorithm 0c (ecp256) at 32,
+    # sequence 00 at 34, origin at 36 (01 generated; 11 once imported back by the round
+    # trip under a smaller key), label at 38.
+    local want_alg want_origin=11
+    case $s in 128) want_alg=1d want_origin=01 ;; 192) want_alg=29 ;; 256) want_alg=2a ;; esac
+    [ "${plain:0:2} ${plain:18:4} ${plain:26:4} ${plain:30:6} ${plain:36:2} ${plain:38:14}" = \
+        "$want_alg 0100 0002 030c00 $want_origin 7369676e657200" ] || { echo "unexpected header: ${plain:0:120}"; return 1; }
     need y1 -a delete-object -i 0x0100 -t asymmetric-key
     need y1 -a put-wrapped --wrap-id $id --in "$work/wrapped-$s"
     has "^Object imported as 0x0100 of type asymmetric-key$"
@@ -548,7 +553,7 @@ verify_objects() {
         done ;;
     public-keys)
         for id in 0x0100 0x0101 0x0102 0x0103; do
-            ysh "$u" "$k" "$p" -a get-public-key -i $id --out "$work/pub.pem"
+            need ysh "$u" "$k" "$p" -a get-public-key -i $id --out "$work/pub.pem"
             cmp -s "$work/pub.pem" "$src/pub-$id.pem" || { echo "$id: public key differs"; return 1; }
         done ;;
     signatures)
@@ -587,9 +592,9 @@ restore_run() {
 }
 restore_factory_key_gone() {
     ! y1 -a get-pseudo-random || { echo "key 1 still opens a session"; return 1; }
-    ysh "$url" 3 "$ADMIN_PW" -a list-objects
+    need ysh "$url" 3 "$ADMIN_PW" -a list-objects
     [ "$(grep -c '^id: ' "$work/y.out")" = 9 ] || { cat "$work/y.out"; return 1; }
-    ysh "$url" 3 "$ADMIN_PW" -a get-object-info -i 0x0002 -t wrap-key
+    need ysh "$url" 3 "$ADMIN_PW" -a get-object-info -i 0x0002 -t wrap-key
     has "type: wrap-key, algorithm: aes256-ccm-wrap, .* domains: 1:2:3:4:5:6:7:8:9:10:11:12:13:14:15:16, .*capabilities: export-wrapped:import-wrapped, delegated_capabilities: change-authentication-key"
 }
 dump=$work/dump
@@ -751,8 +756,8 @@ inspect_kind() {
         [ "$(sorted_list "$(field delegated)")" = "$(sorted_list "$delegated")" ] || bad="$bad delegated=$(field delegated)"
     fi
     [ "$(field origin)" = imported ] || bad="$bad origin=$(field origin)"
-    # The header fields against the decrypted plaintext (PROTOCOL.md §5): capabilities are
-    # bytes 1..8, the length bytes 13..14.
+    # The header fields against the decrypted plaintext (docs/PROTOCOL.md §5.3): the
+    # capabilities are bytes 1..8 (hex digits 2..17), the body length bytes 11..12.
     local plain
     plain=$(python3 "$here/yhw-decrypt.py" "$keys/wrap$s.bin" "$kinds/$alg.vendor.yhw")
     [ "$(jq -r '.[0].capabilities' "$work/inspect.json")" = "0x${plain:2:16}" ] || bad="$bad capabilities-hex"

@@ -6,7 +6,7 @@ Usage: yhw-decrypt.py WRAPKEY_FILE WRAPPED_FILE
 
 WRAPKEY_FILE holds the AES key (16, 24 or 32 raw bytes); WRAPPED_FILE holds base64 of
 nonce (13 bytes) || AES-CCM ciphertext || tag (16 bytes), as the device's EXPORT_WRAPPED
-answers and yubihsm-wrap writes (PROTOCOL.md §5). Uses the `cryptography` package's
+answers and yubihsm-wrap writes (docs/PROTOCOL.md §5.2). Uses the `cryptography` package's
 AES-CCM, so the harness compares two tools' output through a third implementation.
 """
 
