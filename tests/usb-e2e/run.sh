@@ -184,15 +184,8 @@ for m in "${module_order[@]}"; do
     module_cat "$(module_file "$m")" >"$ird/lib/modules/$m.ko"
     echo "$m" >>"$ird/lib/modules/load-order"
 done
-for b in "${binaries[@]}"; do
-    cp "$b" "$ird/usr/bin/"
-    # The dynamic loader and every shared library, at the paths the binary asks for.
-    for lib in $(ldd "$b" | grep -o '/[^ ]*' | sort -u); do
-        cp -L --parents "$lib" "$ird/"
-    done
-done
-# copy_with_libs FILE DIR: FILE into DIR, and every shared library it needs at the path
-# the guest's loader looks for.
+# copy_with_libs FILE DIR: FILE into DIR, with the dynamic loader and every shared library
+# it needs at the paths it asks for.
 copy_with_libs() {
     local dep
     cp "$1" "$2/"
@@ -200,6 +193,9 @@ copy_with_libs() {
         cp -L --parents "$dep" "$ird/"
     done
 }
+for b in "${binaries[@]}"; do
+    copy_with_libs "$b" "$ird/usr/bin"
+done
 # yubihsm-shell with libyubihsm and the backends it loads at run time (dlopen: not in
 # ldd's list), OpenSSL's tool for the checks, and yubihsm-connector.
 mkdir -p "$ird/opt/yubihsm/bin" "$ird/opt/yubihsm/lib" "$ird/vendor"
@@ -211,7 +207,7 @@ for so in "$vendor_out"/prefix/lib/lib*.so.*.*; do
 done
 copy_with_libs "$(command -v openssl)" "$ird/usr/bin"
 copy_with_libs "$connector" "$ird/usr/bin"
-# Keys for the yubihsm-shell checks, made here: the guest has no entropy to spare.
+# Keys for the yubihsm-shell checks, made here (RSA key generation is slow under TCG).
 openssl rand -hex 32 >"$ird/vendor/wrap.hex"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$ird/vendor/rsa3072.pem" 2>/dev/null ||
     die "openssl genpkey failed"
