@@ -3,7 +3,7 @@
 # thirdparty_tarball FILE SHA256 VAR: prints the path of FILE, taken from the environment
 # variable VAR when it is set, else from the first `shared/thirdparty/FILE` found in the
 # repository's parent directories (the layout of a checkout next to a shared directory of
-# vendored sources); fails when none is found or when its sha256 is not SHA256.
+# vendored sources), else anywhere up to four levels below the root; fails when none is found or when its sha256 is not SHA256.
 # apt_install PACKAGE...: installs the Debian packages that are missing (root only).
 
 thirdparty_tarball() {
@@ -24,6 +24,10 @@ thirdparty_tarball() {
             [ "$dir" != / ] || break
             dir=$(dirname "$dir")
         done
+        # A checkout elsewhere (a CI clone in a scratch directory): look for the same layout
+        # anywhere near the top of the file system.
+        [ -n "$path" ] || path=$(find / -maxdepth 4 \( -path /proc -o -path /sys -o -path /dev \) -prune \
+            -o -path "*/shared/thirdparty/$file" -type f -print 2>/dev/null | head -n 1)
         [ -n "$path" ] || {
             echo "$file not found: set $var to its path (or place it in shared/thirdparty/ of a parent directory)" >&2
             return 1
