@@ -184,10 +184,54 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
         return Err(Error::usage("both --password-file and -p give the password; use one")
             .with_hint(HELP_HINT));
     }
+    // One --force for every output file of the run, wherever it was written.
+    match &mut cli.command {
+        Command::Dump(a) => a.options.force |= cli.global.force,
+        Command::Wrap(a) => a.force |= cli.global.force,
+        _ => {}
+    }
+    check_traces(&cli)?;
     Ok(cli)
 }
 
+/// The trace options together, and `--trace-raw` against the command: a restore sends the
+/// wrap key and every object's key, which a raw trace would give to anyone who knows or
+/// guesses the password; it is refused before anything is asked or opened. (Other
+/// commands that move key material, as `raw` may, are refused by the client before they
+/// are sent.)
+fn check_traces(cli: &Cli) -> Result<()> {
+    let g = &cli.global;
+    if g.trace_raw.is_none() {
+        if g.trace_raw_keys {
+            return Err(
+                Error::usage("--trace-raw-keys goes with --trace-raw FILE").with_hint(HELP_HINT)
+            );
+        }
+        return Ok(());
+    }
+    if g.trace.is_some() && g.trace == g.trace_raw {
+        return Err(Error::usage("--trace and --trace-raw name the same file; give each its own")
+            .with_hint(HELP_HINT));
+    }
+    if let Command::Restore(a) = &cli.command
+        && !a.dry_run
+        && !g.trace_raw_keys
+    {
+        return Err(Error::usage(
+            "--trace-raw: restore sends the wrap key (put-wrap-key) and every object's key \
+             (import-wrapped), which anyone who knows or guesses the password could read \
+             from the raw trace",
+        )
+        .with_hint(yhsm::trace::RAW_TRACE_REFUSED_HINT));
+    }
+    Ok(())
+}
+
 const HELP_HINT: &str = "run `yhsm --help` for usage";
+
+/// Printed when `--trace-raw` is given.
+const TRACE_RAW_WARNING: &str = "--trace-raw: anyone who knows or guesses the password can \
+    decrypt the sessions recorded in that file; keep it private";
 
 fn parse_command(name: &str, p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let (command, help): (Result<Command>, &str) = match name {
@@ -398,6 +442,12 @@ fn global_option(arg: &Opt, p: &mut Parser, cli: &mut Cli) -> Result<bool> {
         }
         _ if is(arg, 'v', "verbose") => g.verbose = g.verbose.saturating_add(1),
         Opt::Long(l) if l == "trace" => g.trace = Some(path(p)?),
+        Opt::Long(l) if l == "trace-raw" => {
+            g.trace_raw = Some(path(p)?);
+            cli.warnings.push(TRACE_RAW_WARNING);
+        }
+        Opt::Long(l) if l == "trace-raw-keys" => g.trace_raw_keys = true,
+        Opt::Long(l) if l == "force" => g.force = true,
         _ => return Ok(false),
     }
     Ok(true)
@@ -534,7 +584,10 @@ fn parse_wrap(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             }
             Opt::Long(l) if l == "in" => input = Some(path(p)?),
             Opt::Long(l) if l == "out" => out = Some(path(p)?),
-            Opt::Long(l) if l == "force" => force = true,
+            Opt::Long(l) if l == "force" => {
+                force = true;
+                cli.global.force = true;
+            }
             Opt::Long(l) if l == "in-hex" => in_hex = true,
             _ => {
                 if let Some(help) = common(&arg, p, cli, WRAP_HELP)? {
@@ -722,7 +775,10 @@ fn parse_dump(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
         match &arg {
             _ if is(&arg, 'w', "wrapkey") => wrap_id = Some(id(p, &arg)?),
             Opt::Long(l) if l == "include-seed" => include_seed = true,
-            Opt::Long(l) if l == "force" => force = true,
+            Opt::Long(l) if l == "force" => {
+                force = true;
+                cli.global.force = true;
+            }
             Opt::Long(l) if l == "json" => json = true,
             _ => {
                 if let Some(help) = common(&arg, p, cli, DUMP_HELP)? {
@@ -895,10 +951,18 @@ Global options (before or after the command):
   -p, --password PASSWORD The password on the command line (visible to other users;
                           prefer --password-file or the YHSM_PASSWORD variable).
                           Without any of these, yhsm asks at the terminal.
-  -v, --verbose           Show the frames exchanged with the device on standard error,
-                          decrypted inside the session, key material redacted; -vv adds
-                          timings
-      --trace FILE        Record every exchange in FILE as JSON lines (redacted likewise)
+  -v, --verbose           Show the exchanges with the device on standard error: the
+                          commands inside the session with key material redacted, the
+                          session's own frames reduced to ids and lengths (nothing that
+                          helps decrypt it); -vv adds timings
+      --trace FILE        Record every exchange in FILE as JSON lines, redacted likewise
+                          (a new file, owner-only; an existing one only with --force)
+      --trace-raw FILE    For protocol research: record the raw session frames in FILE.
+                          Anyone who knows or guesses the password can decrypt the
+                          sessions from it; commands that send or return key material
+                          (put-wrap-key, import-wrapped, restore, ...) are refused
+      --trace-raw-keys    With --trace-raw, run those too (test devices only)
+      --force             Replace existing output files (trace files, dump, wrap)
   -h, --help              Show this help; `yhsm COMMAND --help` shows a command's
   -V, --version           Show the version
 
@@ -1107,7 +1171,8 @@ Usage: yhsm raw CODE [HEXDATA...]
 Sends command CODE with HEXDATA inside an authenticated session and prints the
 decrypted response frame in hex (code, length, data). For protocol research: nothing is
 checked, so a command that changes the device does so. Exits 1 when the device answers
-with an error frame (7f). Use -v to see every frame and --trace FILE to record them.
+with an error frame (7f). Use -v to see every frame and --trace FILE to record them
+(--trace-raw FILE for the sealed frames as sent; see `yhsm --help`).
 
 Arguments:
   CODE        The command code in hex (48, 0x48) or its name (list-objects)

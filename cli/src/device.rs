@@ -1,6 +1,6 @@
 //! Opening the device for the device subcommands (PROTOCOL.md §1 connector URLs, §4
-//! sessions): the connector from `-c`, the observers of `-v` and `--trace`, the password
-//! and the session. Every device subcommand goes through here, so `-v` and `--trace` work
+//! sessions): the connector from `-c`, the observers of `-v`, `--trace` and `--trace-raw`,
+//! the password and the session. Every device subcommand goes through here, so `-v` and `--trace` work
 //! for all of them: [`connect`] returns a client with its session open; [`login`] returns
 //! the client and the credentials for commands that log in themselves (restore and verify
 //! open sessions with restored keys and log in again after them).
@@ -113,5 +113,7 @@ pub fn login_with(
 
 /// A failed command on an open client: `what` says what was being done.
 pub fn command_error(what: impl Into<String>, e: ClientError) -> Error {
-    Error::failure(what).with_source(e)
+    let refused = matches!(e, ClientError::RawTraceRefused { .. });
+    let error = Error::failure(what).with_source(e);
+    if refused { error.with_hint(trace::RAW_TRACE_REFUSED_HINT) } else { error }
 }

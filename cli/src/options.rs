@@ -21,11 +21,20 @@ pub struct GlobalOptions {
     pub authkey: ObjectId,
     /// `--password-file FILE`, `-p PASSWORD`.
     pub password: PasswordOptions,
-    /// `-v`, repeatable: show the frames exchanged on standard error (key material
-    /// redacted); `-vv` adds durations. See [`crate::trace`].
+    /// `-v`, repeatable: show the frames exchanged on standard error (redacted: key
+    /// material, and what would open the session); `-vv` adds durations. See
+    /// [`crate::trace`].
     pub verbose: u8,
-    /// `--trace FILE`: record every exchange of a device command as JSON lines.
+    /// `--trace FILE`: record every exchange of a device command as JSON lines, redacted
+    /// as `-v` is.
     pub trace: Option<PathBuf>,
+    /// `--trace-raw FILE`: record the raw session frames too (protocol research; anyone
+    /// with the password can decrypt them).
+    pub trace_raw: Option<PathBuf>,
+    /// `--trace-raw-keys`: let commands that move key material run under `--trace-raw`.
+    pub trace_raw_keys: bool,
+    /// `--force`: replace existing output files (trace files; dump's and wrap's outputs).
+    pub force: bool,
 }
 
 impl Default for GlobalOptions {
@@ -36,6 +45,9 @@ impl Default for GlobalOptions {
             password: PasswordOptions::default(),
             verbose: 0,
             trace: None,
+            trace_raw: None,
+            trace_raw_keys: false,
+            force: false,
         }
     }
 }

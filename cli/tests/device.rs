@@ -15,12 +15,13 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
-use support::{ED25519_ID, ED25519_SEED, OPAQUE_DATA, WRAP_KEY, WRAP_KEY_ID, make_state};
+use support::{
+    ED25519_ID, ED25519_SEED, OPAQUE_DATA, Server, WRAP_KEY, WRAP_KEY_ID, make_state, ok, run_yhsm,
+};
 use yhsm_proto::command::{
     AuthenticationKey, Command as _, ObjectHeader, PutAuthenticationKey, PutWrapKey,
 };
@@ -29,33 +30,13 @@ use yhsm_proto::{Algorithm, Capabilities, Domains, Label, SecretArray, SecretByt
 
 /// A fresh directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("yhsm-device-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+    support::scratch("device", name)
 }
 
 /// Runs `yhsm` in `dir` with the factory password in a file.
 fn yhsm(dir: &Path, args: &[&str]) -> Output {
     fs::write(dir.join("pw"), "password\n").unwrap();
-    Command::new(env!("CARGO_BIN_EXE_yhsm"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("YHSM_PASSWORD")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
+    run_yhsm(dir, args)
 }
 
 fn json(text: &str) -> Value {
@@ -189,36 +170,9 @@ fn include_seed_exports_the_128_byte_ed25519_body() {
 }
 
 /// `yhsm sim serve` on a free port; killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(dir: &Path, state: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_yhsm"))
-            .args(["sim", "serve", "--listen", "127.0.0.1:0", "--state", state])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| {
-            panic!("unexpected first line {line:?}");
-        });
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-        Self { url: url.to_owned(), child }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `yhsm sim serve` of the state file `state` on a free port.
+fn serve(dir: &Path, state: &str) -> Server {
+    Server::start(dir, &["sim", "serve", "--listen", "127.0.0.1:0", "--state", state])
 }
 
 #[test]
@@ -226,7 +180,7 @@ fn serves_the_simulator_over_http() {
     let dir = scratch("http");
     make_state(&dir.join("served.state"), "exportable");
     fs::copy(dir.join("served.state"), dir.join("local.state")).unwrap();
-    let server = Server::start(&dir, "served.state");
+    let server = serve(&dir, "served.state");
     // The same device answers the same over HTTP as in process.
     assert_eq!(listed(&dir, &server.url), listed(&dir, "sim:local.state"));
     let info =
@@ -244,7 +198,7 @@ fn serves_the_simulator_over_http() {
     assert_eq!(String::from_utf8_lossy(&missing.stdout), "7f 0001 0b\n");
     // The server saved its device: a new server on the same file still has the objects.
     drop(server);
-    let again = Server::start(&dir, "served.state");
+    let again = serve(&dir, "served.state");
     assert_eq!(listed(&dir, &again.url).len(), 6);
     drop(again);
     fs::remove_dir_all(&dir).unwrap();
@@ -387,7 +341,9 @@ fn verbose_output_covers_every_exchange_of_a_device_command() {
     // device info, the handshake, list-objects, an object info per object, close.
     assert_eq!(requests.len(), 1 + 2 + 1 + 6 + 1, "{stderr}");
     assert!(requests[0].starts_with("-> get-device-info: 060000"), "{stderr}");
-    assert!(requests[3].starts_with("-> list-objects [session 0]: 05"), "{stderr}");
+    // The handshake shows its key id and session id; the sealed frames their length only.
+    assert_eq!(requests[1], format!("-> create-session: 03000a0001{}", "2a".repeat(8)));
+    assert_eq!(requests[3], "-> list-objects [session 0]: sealed, 28 bytes", "{stderr}");
     assert!(stderr.contains("   inner -> 480000\n"), "{stderr}");
     // -vv: a duration on every response line.
     for line in stderr.lines().filter(|l| l.starts_with("<- ")) {

@@ -259,8 +259,8 @@ fn restore_on(fx: &Fixture, dev: &SharedDevice, trace: Option<PathBuf>) -> Ran {
         connector: "sim:".parse().unwrap(),
         authkey: LOGIN,
         password: PasswordOptions { file: Some(fx.dir.join("password.txt")), argument: None },
-        verbose: 0,
         trace,
+        ..GlobalOptions::default()
     };
     let args = Args {
         dir: fx.backup.clone(),

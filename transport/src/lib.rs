@@ -18,8 +18,8 @@ pub mod usb;
 use std::time::Duration;
 
 pub use client::{
-    Client, ClientError, ClientOptions, CredentialKind, Credentials, ExchangeEvent, Observer,
-    is_safe_to_repeat,
+    Client, ClientError, ClientOptions, CredentialKind, Credentials, ExchangeEvent, Exposure,
+    Observer, RawFrames, is_safe_to_repeat,
 };
 pub use error::{TransportError, UDEV_RULE_FILE};
 pub use frame_check::{check_request, check_response};

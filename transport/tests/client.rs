@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 
 use support::{SERIAL, Sim, Undelivered};
 use yhsm_proto::command::{
-    AuthenticationKey, DeviceOption, Filter, GenerateAsymmetricKey, GenerateWrapKey, ObjectHeader,
-    PutAsymmetricKey, PutAuthenticationKey, PutOpaque, PutWrapKey, REDACTED_BYTE, SetOption,
-    verify_log_chain,
+    AuthenticationKey, Command as _, DeviceOption, Filter, GenerateAsymmetricKey, GenerateWrapKey,
+    ObjectHeader, PutAsymmetricKey, PutAuthenticationKey, PutOpaque, PutWrapKey, REDACTED_BYTE,
+    SetOption, verify_log_chain,
 };
 use yhsm_proto::frame::{CommandCode, ErrorCode, MAX_FRAME_LEN, MAX_FRAME_LEN_PRE_2_4};
 use yhsm_proto::object::{Algorithm, Capabilities, Domains, Label, ObjectType, Origin};
@@ -27,7 +27,8 @@ use yhsm_proto::{SecretArray, SecretBytes, SessionError, StaticKeys};
 use yhsm_sim::{Action, Fault, Trigger};
 use yhsm_test_support::TestRng;
 use yhsm_transport::{
-    Client, ClientError, ClientOptions, CredentialKind, Credentials, ExchangeEvent, Observer,
+    Client, ClientError, ClientOptions, CredentialKind, Credentials, ExchangeEvent, Exposure,
+    Observer,
 };
 
 const FIRMWARE: (u8, u8, u8) = (2, 4, 0);
@@ -75,7 +76,7 @@ fn corrupt_response(code: CommandCode) -> Fault {
 
 /// An observer that keeps owned copies of every event.
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Recorded>>>);
+struct Recorder(Arc<Mutex<Vec<Recorded>>>, Exposure);
 
 #[derive(Clone, Debug)]
 struct Recorded {
@@ -85,6 +86,8 @@ struct Recorded {
     response: Option<Vec<u8>>,
     inner_request: Option<Vec<u8>>,
     inner_response: Option<Vec<u8>>,
+    /// The raw session-layer frames, for a recorder that asked for them.
+    raw: Option<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 impl Observer for Recorder {
@@ -96,11 +99,20 @@ impl Observer for Recorder {
             response: e.response.ok().map(<[u8]>::to_vec),
             inner_request: e.inner_request.map(<[u8]>::to_vec),
             inner_response: e.inner_response.map(<[u8]>::to_vec),
+            raw: e.raw.map(|r| (r.request.to_vec(), r.response.map(<[u8]>::to_vec))),
         });
+    }
+
+    fn exposure(&self) -> Exposure {
+        self.1
     }
 }
 
 impl Recorder {
+    fn raw(exposure: Exposure) -> Self {
+        Self(Arc::default(), exposure)
+    }
+
     fn events(&self) -> Vec<Recorded> {
         self.0.lock().unwrap().clone()
     }
@@ -653,6 +665,7 @@ fn observers_never_see_key_material() {
     let random = c.get_pseudo_random(32).unwrap();
 
     let shown = recorder.all_bytes();
+    assert!(recorder.events().iter().all(|e| e.raw.is_none()), "raw frames shown unasked");
     let secrets: [(&str, &[u8]); 8] = [
         ("wrap key", &wrap_key),
         ("enc", &enc[..16]),
@@ -697,6 +710,132 @@ fn observers_never_see_key_material() {
     assert_eq!(random_answer[..3], [0xd1, 0, 32]);
     // Frames without secrets are shown as they are.
     assert_eq!(inner(CommandCode::GET_PSEUDO_RANDOM), [0x51, 0, 2, 0, 32]);
+}
+
+/// The session frames the device saw and answered, by a recorder that was shown them raw:
+/// challenges, cryptograms, ephemeral keys, receipts, sealed messages and MACs.
+fn session_material(events: &[Recorded]) -> Vec<(CommandCode, Vec<u8>)> {
+    let mut material = Vec::new();
+    for e in events {
+        let Some((request, response)) = &e.raw else { continue };
+        // After `code len(2)` and the key id (create-session) or the session id.
+        let skip = if request[0] == CommandCode::CREATE_SESSION.0 { 5 } else { 4 };
+        material.push((e.command, request[skip..].to_vec()));
+        if let Some(response) = response.as_ref().filter(|r| r.len() > 4) {
+            material.push((e.command, response[4..].to_vec()));
+        }
+    }
+    material
+}
+
+#[test]
+fn observers_see_nothing_that_opens_a_session() {
+    let mut device = Sim::new(FIRMWARE);
+    let private = random_secret(&mut TestRng(99));
+    let public: [u8; 64] = public_key(&private).unwrap()[1..].try_into().unwrap();
+    device.add_asymmetric_key(3, public);
+    // A recorder shown the raw frames too, so the test knows what must not be shown.
+    let recorder = Recorder::raw(Exposure::RawWithKeyMaterial);
+    let mut c = client_with(&device, ClientOptions::new().observer(Box::new(recorder.clone())));
+    c.authenticate(Credentials::password(1, b"password")).unwrap();
+    c.list_objects(&[]).unwrap();
+    c.put_opaque(&opaque(0x71, b"some data")).unwrap();
+    c.authenticate(Credentials::asymmetric(3, private)).unwrap();
+    c.storage_info().unwrap();
+    c.logout();
+
+    let events = recorder.events();
+    let material = session_material(&events);
+    let kinds: Vec<CommandCode> = material.iter().map(|(c, _)| *c).collect();
+    for expected in [
+        CommandCode::CREATE_SESSION,
+        CommandCode::AUTHENTICATE_SESSION,
+        CommandCode::LIST_OBJECTS,
+        CommandCode::PUT_OPAQUE,
+        CommandCode::GET_STORAGE_INFO,
+        CommandCode::CLOSE_SESSION,
+    ] {
+        assert!(kinds.contains(&expected), "no raw {expected} frames to check");
+    }
+    let shown: Vec<Vec<u8>> = events
+        .iter()
+        .flat_map(|e| {
+            [Some(e.request.clone()), e.response.clone(), e.inner_request.clone()]
+                .into_iter()
+                .chain([e.inner_response.clone()])
+                .flatten()
+        })
+        .collect();
+    for (command, bytes) in &material {
+        for part in bytes.windows(4) {
+            assert!(!shown.iter().any(|f| contains(f, part)), "{command}: {part:02x?} shown");
+        }
+    }
+    // What is shown: the key id, the session id and the lengths, and the inner frames.
+    let first = &events[1];
+    assert_eq!(first.command, CommandCode::CREATE_SESSION);
+    assert_eq!(first.request[..5], [0x03, 0, 10, 0, 1]);
+    assert_eq!(first.request[5..], [REDACTED_BYTE; 8]);
+    let list = events.iter().find(|e| e.command == CommandCode::LIST_OBJECTS).unwrap();
+    let (raw_request, _) = list.raw.as_ref().unwrap();
+    assert_eq!(list.request.len(), raw_request.len());
+    assert_eq!(list.request[..4], raw_request[..4]);
+    assert_eq!(list.inner_request.as_deref(), Some(&[0x48, 0, 0][..]));
+}
+
+#[test]
+fn a_raw_observer_stops_commands_that_move_key_material() {
+    let device = Sim::new(FIRMWARE);
+    let recorder = Recorder::raw(Exposure::Raw);
+    let mut c = client_with(&device, ClientOptions::new().observer(Box::new(recorder.clone())));
+    c.authenticate(Credentials::password(1, b"password")).unwrap();
+    let wrap = PutWrapKey {
+        header: header(0x20, Algorithm::AES256_CCM_WRAP),
+        delegated: Capabilities::ALL,
+        key: SecretBytes::new(secret(0x01).to_vec()),
+    };
+    let sym = AuthenticationKey::Symmetric {
+        enc: SecretArray::from_slice(&secret(0x21)[..16]).unwrap(),
+        mac: SecretArray::from_slice(&secret(0x41)[..16]).unwrap(),
+    };
+    let put_auth = PutAuthenticationKey::new(
+        6,
+        Label::default(),
+        Domains::ALL,
+        Capabilities::ALL,
+        Capabilities::ALL,
+        sym.clone(),
+    );
+    let refused = |e: ClientError, command| {
+        assert_eq!(e, ClientError::RawTraceRefused { command });
+        assert!(!e.may_have_executed());
+        assert!(e.to_string().contains("was not sent"), "{e}");
+    };
+    let before = device.exchanges();
+    refused(c.put_wrap_key(&wrap).unwrap_err(), CommandCode::PUT_WRAP_KEY);
+    refused(c.put_authentication_key(&put_auth).unwrap_err(), CommandCode::PUT_AUTHENTICATION_KEY);
+    refused(
+        c.change_authentication_key(1, sym).unwrap_err(),
+        CommandCode::CHANGE_AUTHENTICATION_KEY,
+    );
+    refused(c.import_wrapped(0x20, &[0; 40]).unwrap_err(), CommandCode::IMPORT_WRAPPED);
+    // An answer that carries a secret is refused before it is asked for.
+    refused(c.get_pseudo_random(16).unwrap_err(), CommandCode::GET_PSEUDO_RANDOM);
+    refused(c.raw(0x4c, &wrap.to_frame().unwrap()[3..]).unwrap_err(), CommandCode::PUT_WRAP_KEY);
+    assert_eq!(device.exchanges(), before, "a refused command reached the device");
+    assert!(recorder.events().iter().all(|e| e.command != CommandCode::PUT_WRAP_KEY));
+    // The session is untouched: commands without key material go on, raw frames shown.
+    assert_eq!(c.list_objects(&[]).unwrap().len(), 1);
+    assert!(recorder.events().last().unwrap().raw.is_some());
+
+    // An observer that accepts key material in raw frames lets them through.
+    let mut c = client_with(
+        &device,
+        ClientOptions::new().observer(Box::new(Recorder::raw(Exposure::RawWithKeyMaterial))),
+    );
+    c.authenticate(Credentials::password(1, b"password")).unwrap();
+    c.put_wrap_key(&wrap).unwrap();
+    assert_eq!(device.ran(CommandCode::PUT_WRAP_KEY), 1);
 }
 
 #[test]

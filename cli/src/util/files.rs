@@ -95,24 +95,11 @@ fn read_limited(reader: impl Read) -> io::Result<Zeroizing<Vec<u8>>> {
 /// in errors ("output file").
 pub fn write_file(path: &Path, contents: &[u8], overwrite: bool, what: &str) -> Result<()> {
     if !overwrite && fs::symlink_metadata(path).is_ok() {
-        return Err(Error::failure(format!(
-            "cannot create {what} `{}`: it already exists",
-            path.display()
-        ))
-        .with_hint("use --force to overwrite it"));
+        return Err(already_exists(path, what));
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let temp = temp_path(path);
     let written = (|| -> io::Result<()> {
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&temp)?;
+        let mut file = new_file().open(&temp)?;
         file.write_all(contents)?;
         file.sync_all()?;
         fs::rename(&temp, path)
@@ -123,15 +110,75 @@ pub fn write_file(path: &Path, contents: &[u8], overwrite: bool, what: &str) -> 
     })
 }
 
+/// Creates `path` for an output written as it goes (a trace, flushed line by line, so a
+/// run that hangs leaves everything up to that point), by the rules of [`write_file`]:
+/// mode 0600, and an existing `path` (a symbolic link too) is replaced only when
+/// `overwrite` is set. Without it the file is created exclusively (`O_EXCL`), so nothing
+/// that appears meanwhile is clobbered; with it, a new file is renamed over the old one,
+/// so the old one's mode, or a link's target, is never reused.
+pub fn create_file(path: &Path, overwrite: bool, what: &str) -> Result<File> {
+    let cannot =
+        |e| Error::failure(format!("cannot create {what} `{}`", path.display())).with_source(e);
+    if !overwrite {
+        return new_file().open(path).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => already_exists(path, what),
+            _ => cannot(e),
+        });
+    }
+    let temp = temp_path(path);
+    let file = new_file().open(&temp).map_err(cannot)?;
+    fs::rename(&temp, path).map_err(|e| {
+        let _ = fs::remove_file(&temp);
+        cannot(e)
+    })?;
+    Ok(file)
+}
+
+fn already_exists(path: &Path, what: &str) -> Error {
+    Error::failure(format!("cannot create {what} `{}`: it already exists", path.display()))
+        .with_hint("use --force to overwrite it")
+}
+
+/// A new file readable by its owner only; never an existing one.
+fn new_file() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
+/// A temporary name beside `path`, for a file renamed over it once written.
+fn temp_path(path: &Path) -> std::path::PathBuf {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dir.join(format!(".{name}.{}.tmp", std::process::id()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn writes_atomically_with_owner_only_permissions_and_no_clobbering() {
-        let dir = std::env::temp_dir().join(format!("yhsm-files-test-{}", std::process::id()));
+    /// A fresh directory for one test.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("yhsm-files-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn writes_atomically_with_owner_only_permissions_and_no_clobbering() {
+        let dir = scratch("write");
         let path = dir.join("0x0001-opaque.yhw");
         write_file(&path, b"first", false, "output file").unwrap();
         let e = write_file(&path, b"second", false, "output file").unwrap_err();
@@ -140,15 +187,59 @@ mod tests {
         write_file(&path, b"second", true, "output file").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"second");
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        }
+        assert_eq!(mode(&path), 0o600);
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
         let missing = dir.join("no-such-dir").join("x.yhw");
         let e = write_file(&missing, b"x", true, "output file").unwrap_err();
         assert!(e.message().contains("no-such-dir"), "{}", e.message());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn creates_streams_owner_only_and_never_clobbers_without_overwrite() {
+        let dir = scratch("stream");
+        let path = dir.join("trace.jsonl");
+        fs::write(&path, b"an earlier trace").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let e = create_file(&path, false, "trace file").unwrap_err();
+        assert_eq!(e.hint(), Some("use --force to overwrite it"));
+        assert!(e.message().ends_with("trace.jsonl`: it already exists"), "{}", e.message());
+        assert_eq!(fs::read(&path).unwrap(), b"an earlier trace");
+        // A link is not followed, with or without overwrite.
+        #[cfg(unix)]
+        {
+            let target = dir.join("target");
+            fs::write(&target, b"not mine").unwrap();
+            let link = dir.join("link.jsonl");
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            assert!(create_file(&link, false, "trace file").is_err());
+            let mut file = create_file(&link, true, "trace file").unwrap();
+            file.write_all(b"new").unwrap();
+            assert_eq!(fs::read(&target).unwrap(), b"not mine");
+            assert_eq!(fs::read(&link).unwrap(), b"new");
+        }
+        let mut file = create_file(&path, true, "trace file").unwrap();
+        file.write_all(b"line\n").unwrap();
+        drop(file);
+        assert_eq!(fs::read(&path).unwrap(), b"line\n");
+        let fresh = dir.join("fresh.jsonl");
+        drop(create_file(&fresh, false, "trace file").unwrap());
+        #[cfg(unix)]
+        for p in [&path, &fresh] {
+            assert_eq!(mode(p), 0o600);
+        }
+        assert!(
+            fs::read_dir(&dir).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tmp"))
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

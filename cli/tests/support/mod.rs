@@ -1,10 +1,14 @@
 //! Simulator state files with known objects, made through the real client and the
 //! built-in simulator (feature `sim`), for the tests that run device commands with
-//! `-c sim:FILE` or against `yhsm sim serve --state FILE`.
+//! `-c sim:FILE` or against `yhsm sim serve --state FILE`; and running the binary: a
+//! scratch directory, one run, `yhsm sim serve` on a free port.
 
 #![allow(dead_code, reason = "each test file uses a part")]
 
-use std::path::Path;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 use yhsm_proto::command::{
     AuthenticationKey, ObjectHeader, PutAsymmetricKey, PutAuthenticationKey, PutOpaque, PutWrapKey,
@@ -52,7 +56,7 @@ fn header(id: u16, label: &str, caps: Capabilities, algorithm: Algorithm) -> Obj
 ///   authentication keys cannot be exported under it);
 /// - `factory`: nothing else.
 pub fn make_state(path: &Path, fixture: &str) {
-    let _ = std::fs::remove_file(path);
+    let _ = fs::remove_file(path);
     let transport = SimTransport::open(Some(path.to_path_buf())).unwrap();
     let mut client = Client::with_transport(Box::new(transport)).unwrap();
     client.authenticate(Credentials::password(1, PASSWORD.as_bytes())).unwrap();
@@ -120,5 +124,74 @@ pub fn make_state(path: &Path, fixture: &str) {
                 key: SecretBytes::from_slice(&[0x09; 32]),
             })
             .unwrap();
+    }
+}
+
+/// A fresh directory for the test `name` of the file `suite`.
+pub fn scratch(suite: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("yhsm-{suite}-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the `yhsm` binary in `dir`: no `YHSM_PASSWORD`, nothing on standard input.
+pub fn run_yhsm(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_yhsm"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("YHSM_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The standard output of a run that must have succeeded.
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// `yhsm ARGS…` serving the simulator (`sim serve --listen 127.0.0.1:0` among them), once
+/// it says where; its standard error goes to `server.stderr` in its directory. Killed on
+/// drop.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    /// The rest of its standard output, after the `listening on` line.
+    pub stdout: BufReader<ChildStdout>,
+}
+
+impl Server {
+    pub fn start(dir: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_yhsm"))
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(fs::File::create(dir.join("server.stderr")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| {
+            panic!("unexpected first line {line:?}");
+        });
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        Self { url: url.to_owned(), child, stdout }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -78,7 +78,7 @@ pub use otp::{
     CreateOtpAead, CreateOtpAeadResponse, GenerateOtpAeadKey, GenerateOtpAeadKeyResponse,
     PutOtpAeadKey, PutOtpAeadKeyResponse,
 };
-pub use redact::{REDACTED_BYTE, Redact, redact_request, redact_response};
+pub use redact::{REDACTED_BYTE, Redact, carries_key_material, redact_request, redact_response};
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use registry::every_command;
 pub use registry::{CommandInfo, info, infos};
@@ -137,7 +137,8 @@ pub trait Command: Sized {
     }
 
     /// The part of a successful answer's data field that traces must hide (see
-    /// [`redact_response`]). Nothing by default.
+    /// [`redact_response`]). Nothing by default. Whether it is `Nothing` must not depend
+    /// on `data`: a client asks before the answer exists ([`carries_key_material`]).
     fn secret_in_response(_data: &[u8]) -> Redact {
         Redact::Nothing
     }

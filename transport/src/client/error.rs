@@ -40,6 +40,10 @@ pub enum ClientError {
     TooLong { command: CommandCode, len: usize, max: usize },
     /// The operating system's random generator failed.
     Random { detail: String },
+    /// The command moves key material and an observer records the raw session frames,
+    /// which anyone who knows or guesses the password can decrypt: nothing was sent
+    /// ([`crate::Exposure::Raw`]).
+    RawTraceRefused { command: CommandCode },
 }
 
 impl ClientError {
@@ -51,7 +55,8 @@ impl ClientError {
             | Self::Device { command, .. }
             | Self::Frame { command, .. }
             | Self::NotAuthenticated { command }
-            | Self::TooLong { command, .. } => Some(*command),
+            | Self::TooLong { command, .. }
+            | Self::RawTraceRefused { command } => Some(*command),
             Self::AuthenticationFailed { .. } => Some(CommandCode::CREATE_SESSION),
             Self::Connect { .. } | Self::Random { .. } => None,
         }
@@ -98,7 +103,8 @@ impl ClientError {
             | Self::NotAuthenticated { .. }
             | Self::AuthenticationFailed { .. }
             | Self::TooLong { .. }
-            | Self::Random { .. } => false,
+            | Self::Random { .. }
+            | Self::RawTraceRefused { .. } => false,
         }
     }
 
@@ -202,6 +208,13 @@ impl fmt::Display for ClientError {
             }
             Self::Random { detail } => {
                 write!(f, "the operating system's random generator failed: {detail}")?;
+            }
+            Self::RawTraceRefused { command } => {
+                write!(
+                    f,
+                    "{command} was not sent: it moves key material, and the raw session frames \
+                     being recorded would let anyone who knows or guesses the password read it"
+                )?;
             }
         }
         if let Some(command) = self.command()

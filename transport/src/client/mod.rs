@@ -10,7 +10,9 @@
 //!   outside. The typed methods (`list_objects`, `put_wrap_key`, ...) are thin wrappers.
 //! - A broken session is re-created once and the command repeated only when that is safe:
 //!   the rules are in the `retry` module, the table in [`is_safe_to_repeat`].
-//! - An [`Observer`] sees every exchange with key material redacted.
+//! - An [`Observer`] sees every exchange redacted: key material, and everything of the
+//!   session layer that would help open a session. One that asks for raw session frames
+//!   ([`Exposure`]) gets them, and commands that move key material are then refused.
 //! - Dropping the client closes its session (best effort).
 
 mod commands;
@@ -25,8 +27,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rand_core::CryptoRng;
 use yhsm_proto::command::{
-    CloseSession, Command, DeviceInfo, GetDeviceInfo, GetDevicePublicKey, redact_request,
-    redact_response,
+    CloseSession, Command, DeviceInfo, GetDeviceInfo, GetDevicePublicKey, carries_key_material,
+    redact_request, redact_response,
 };
 use yhsm_proto::frame::{
     self, CommandCode, ErrorCode, FrameError, HEADER_LEN, MAX_DATA_LEN, MAX_FRAME_LEN_PRE_2_4,
@@ -40,7 +42,7 @@ use zeroize::Zeroizing;
 
 pub use credentials::{CredentialKind, Credentials};
 pub use error::ClientError;
-pub use observer::{ExchangeEvent, Observer};
+pub use observer::{ExchangeEvent, Exposure, Observer, RawFrames};
 pub use retry::is_safe_to_repeat;
 
 use crate::{ConnectorUrl, Timeouts, Transport, TransportError};
@@ -282,7 +284,9 @@ impl Client {
 
     /// Sends the command `code` with `data` inside the session and returns the inner
     /// response frame as it is, device errors (`7f 00 01 code`) included: for protocol
-    /// research. Repeated after a broken session only when [`is_safe_to_repeat`] says so.
+    /// research. Repeated after a broken session only when [`is_safe_to_repeat`] says so;
+    /// refused like any command when an observer records raw frames and it moves key
+    /// material.
     pub fn raw(&mut self, code: u8, data: &[u8]) -> Result<Vec<u8>, ClientError> {
         let command = CommandCode(code);
         let frame = raw_frame(command, data)?;
@@ -333,6 +337,7 @@ impl Client {
         command: CommandCode,
         inner: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+        self.check_exposure(command, inner)?;
         self.ensure_session(command)?;
         let result = match self.attempt(command, inner, false) {
             Ok(response) => Ok(response),
@@ -351,6 +356,17 @@ impl Client {
             self.session = None;
         }
         result
+    }
+
+    /// Refuses, before anything is sent, a command that moves key material while the
+    /// observer records raw session frames without accepting key material in them: with
+    /// the password, those frames decrypt.
+    fn check_exposure(&self, command: CommandCode, inner: &[u8]) -> Result<(), ClientError> {
+        let exposure = self.observer.as_ref().map_or(Exposure::Redacted, |o| o.exposure());
+        if exposure == Exposure::Raw && carries_key_material(inner) {
+            return Err(ClientError::RawTraceRefused { command });
+        }
+        Ok(())
     }
 
     /// Makes sure a session is open for `command`.
@@ -484,6 +500,7 @@ impl Client {
             response,
             inner_request: Some(inner),
             inner_response,
+            raw: None,
         };
         let response = match result {
             Ok(response) => response,
@@ -546,6 +563,7 @@ impl Client {
             response: result.as_deref(),
             inner_request: None,
             inner_response: None,
+            raw: None,
         });
         result.map(Zeroizing::new).map_err(|source| ClientError::Transport { command, source })
     }
@@ -560,9 +578,12 @@ impl Client {
         (result, started, clock.elapsed())
     }
 
-    /// Hands the observer a redacted copy of `event` (built from the frames as they are).
+    /// Hands the observer a redacted copy of `event` (built from the frames as they are),
+    /// with the raw session-layer frames if it asked for them.
     fn notify(&mut self, event: &ExchangeEvent<'_>) {
         let Some(observer) = self.observer.as_mut() else { return };
+        let raw = (observer.exposure().is_raw() && is_session_layer(event.request))
+            .then(|| RawFrames { request: event.request, response: event.response.ok() });
         let request = redact_request(event.request);
         let response = event.response.map(|r| redact_response(event.command, r));
         let inner_request = event.inner_request.map(redact_request);
@@ -575,6 +596,7 @@ impl Client {
             },
             inner_request: inner_request.as_deref(),
             inner_response: inner_response.as_deref(),
+            raw,
             ..*event
         });
     }
@@ -620,6 +642,19 @@ fn frame_error(command: CommandCode, e: FrameError) -> ClientError {
         FrameError::TooLong { len } => ClientError::TooLong { command, len, max: MAX_DATA_LEN },
         source => ClientError::Frame { command, source },
     }
+}
+
+/// Whether `request` is a frame of the session layer: a handshake step or a session
+/// message.
+fn is_session_layer(request: &[u8]) -> bool {
+    matches!(
+        request.first().map(|&c| CommandCode(c)),
+        Some(
+            CommandCode::CREATE_SESSION
+                | CommandCode::AUTHENTICATE_SESSION
+                | CommandCode::SESSION_MESSAGE
+        )
+    )
 }
 
 fn is_error_frame(frame: &[u8], code: ErrorCode) -> bool {
