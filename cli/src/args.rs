@@ -19,6 +19,7 @@ use yhsm::wrap::WrapSpec;
 use yhsm::wrapkey::{NO_WRAP_KEY_HINT, WRAP_KEY_ARGUMENT_WARNING, WrapKeySource};
 use yhsm::{Error, Result};
 use yhsm_proto::shares::ShareFormat;
+use yhsm_proto::wrap::Encoding;
 use yhsm_proto::{Algorithm, Capabilities, Domains, Label, ObjectId, SecretBytes};
 use yhsm_transport::ConnectorUrl;
 use zeroize::Zeroizing;
@@ -127,6 +128,7 @@ pub struct WrapArgs {
     pub in_hex: bool,
     pub out: PathBuf,
     pub force: bool,
+    pub encoding: Encoding,
 }
 
 #[derive(Debug)]
@@ -509,11 +511,29 @@ fn capabilities(p: &mut Parser, arg: &Opt) -> Result<Capabilities> {
     parsed(p, arg, CAPABILITIES, |s| s.parse().ok())
 }
 
+/// Capabilities where `all` means the bits that have a name (0 to 55), not all 64: what a
+/// device keeps of `all` (yubihsm-manager drops the others), so that the value compares
+/// equal later.
+fn defined_capabilities(p: &mut Parser, arg: &Opt) -> Result<Capabilities> {
+    parsed(p, arg, CAPABILITIES, |s| {
+        if s.trim().eq_ignore_ascii_case("all") {
+            Some(Capabilities::KNOWN)
+        } else {
+            s.parse().ok()
+        }
+    })
+}
+
+fn encoding(p: &mut Parser, arg: &Opt) -> Result<Encoding> {
+    parsed(p, arg, "base64 or binary", |s| s.parse().ok())
+}
+
 fn parse_wrap(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let mut key = KeyOptions::default();
     let (mut id_, mut label, mut domains_, mut caps, mut delegated, mut algorithm) =
         (None, Label::default(), None, None, None, None);
     let (mut input, mut out, mut force, mut in_hex) = (None, None, false, false);
+    let mut encoding_ = Encoding::Base64;
     while let Some(arg) = p.next().map_err(lexopt_error)? {
         let arg = owned(&arg);
         if key.take(&arg, p, cli, true)? {
@@ -536,6 +556,7 @@ fn parse_wrap(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             Opt::Long(l) if l == "out" => out = Some(path(p)?),
             Opt::Long(l) if l == "force" => force = true,
             Opt::Long(l) if l == "in-hex" => in_hex = true,
+            Opt::Long(l) if l == "encoding" => encoding_ = encoding(p, &arg)?,
             _ => {
                 if let Some(help) = common(&arg, p, cli, WRAP_HELP)? {
                     return Ok(help);
@@ -554,7 +575,7 @@ fn parse_wrap(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let input = require(input, "--in")?;
     let out = require(out, "--out")?;
     let key = key.one(true)?;
-    Ok(Command::Wrap(WrapArgs { key, spec, input, in_hex, out, force }))
+    Ok(Command::Wrap(WrapArgs { key, spec, input, in_hex, out, force, encoding: encoding_ }))
 }
 
 fn parse_combine(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
@@ -598,8 +619,8 @@ fn parse_split(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             _ if is(&arg, 'n', "shares") => n = Some(count(p, &arg)?),
             _ if is(&arg, 'i', "id") => id_ = Some(id(p, &arg)?),
             _ if is(&arg, 'd', "domains") => domains_ = Some(domains(p, &arg)?),
-            _ if is(&arg, 'c', "capabilities") => caps = Some(capabilities(p, &arg)?),
-            _ if is(&arg, 'e', "delegated") => delegated = Some(capabilities(p, &arg)?),
+            _ if is(&arg, 'c', "capabilities") => caps = Some(defined_capabilities(p, &arg)?),
+            _ if is(&arg, 'e', "delegated") => delegated = Some(defined_capabilities(p, &arg)?),
             Opt::Long(l) if l == "format" => share_format = format(p, &arg)?,
             _ => {
                 if let Some(help) = common(&arg, p, cli, SPLIT_HELP)? {
@@ -710,6 +731,7 @@ fn parse_verify(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
 fn parse_dump(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let (mut dir, mut wrap_id, mut include_seed, mut force, mut json) =
         (None, None, false, false, false);
+    let mut encoding_ = Encoding::Base64;
     while let Some(arg) = p.next().map_err(lexopt_error)? {
         if let Value(v) = arg {
             if dir.is_some() {
@@ -722,6 +744,7 @@ fn parse_dump(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
         match &arg {
             _ if is(&arg, 'w', "wrapkey") => wrap_id = Some(id(p, &arg)?),
             Opt::Long(l) if l == "include-seed" => include_seed = true,
+            Opt::Long(l) if l == "encoding" => encoding_ = encoding(p, &arg)?,
             Opt::Long(l) if l == "force" => force = true,
             Opt::Long(l) if l == "json" => json = true,
             _ => {
@@ -736,6 +759,7 @@ fn parse_dump(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
         wrap_id: require(wrap_id, "-w (the id of the wrap key to export under)")?,
         include_seed,
         force,
+        encoding: encoding_,
     };
     Ok(Command::Dump(DumpArgs { options, json }))
 }
@@ -923,6 +947,7 @@ pub const WRAP_HELP: &str = "\
 Usage: yhsm wrap --wrap-key-file FILE --algorithm ALG --id ID --domains DOMAINS
                  --capabilities CAPS [--delegated CAPS] [--label LABEL]
                  --in KEYFILE --out FILE.yhw [--force] [--in-hex]
+                 [--encoding base64|binary]
 
 Makes a .yhw file offline, as yubihsm-wrap does, for `yhsm restore` or import-wrapped.
 The algorithm decides the object type and what --in holds:
@@ -950,6 +975,8 @@ Options:
       --in-hex              KEYFILE holds hex text rather than raw bytes
       --out FILE            Where to write the .yhw file (- for standard output)
       --force               Overwrite FILE if it exists
+      --encoding ENC        base64 (default: text and a newline, as yubihsm-wrap writes)
+                            or binary (the raw blob, as yubihsm-manager writes)
   -h, --help                Show this help
 ";
 
@@ -1041,7 +1068,8 @@ Options:
   -i, --id ID               The wrap key's object id
   -d, --domains DOMAINS     Its domains, e.g. 1:2:3, or all
   -c, --capabilities CAPS   Its capabilities, e.g. export-wrapped,import-wrapped
-  -e, --delegated CAPS      Its delegated capabilities
+  -e, --delegated CAPS      Its delegated capabilities; `all` is every capability that
+                            has a name (bits 0 to 55), what a device keeps of `all`
       --format FORMAT       yubihsm-setup (default; AES-256 keys only) or yubihsm-manager
   -h, --help                Show this help
 ";
@@ -1061,11 +1089,13 @@ Options:
 ";
 
 pub const DUMP_HELP: &str = "\
-Usage: yhsm dump [DIR] -w ID [--include-seed] [--force] [--json]
+Usage: yhsm dump [DIR] -w ID [--include-seed] [--encoding base64|binary] [--force]
+                 [--json]
 
 Exports every object the authentication key can see under wrap key ID into DIR (default:
 the current directory; created if missing), one file per object named
-0x<id>-<type>.yhw as yubihsm-setup dump names them (base64, no newline). Files are
+0x<id>-<type>.yhw as yubihsm-setup dump names them (base64, no newline; or with
+--encoding binary the raw bytes yubihsm-manager's restore reads). Files are
 written atomically with owner-only permissions. The wrap key itself is skipped: restore
 it from its shares. An object the device refuses to export is reported and skipped, and
 the command then exits 1.
@@ -1074,6 +1104,8 @@ Options:
   -w, --wrapkey ID    The wrap key to export under, decimal or 0x hex
       --include-seed  Ask for export format 1: firmware 2.4 and later then include the
                       seed of ed25519 keys
+      --encoding ENC  base64 (default, as yubihsm-setup and yubihsm-shell write) or
+                      binary (as yubihsm-manager writes); restore reads both
       --force         Overwrite existing files
       --json          Print a JSON summary instead of progress lines
   -h, --help          Show this help

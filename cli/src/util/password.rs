@@ -11,7 +11,7 @@ use yhsm_proto::{ObjectId, SecretBytes};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::util::files;
+use crate::util::{files, text};
 
 /// The environment variable a password is taken from.
 pub const PASSWORD_ENV: &str = "YHSM_PASSWORD";
@@ -57,12 +57,12 @@ pub fn first_line(bytes: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// Reads a password file: its first line, line ending stripped. `what` names the file's
-/// role in errors. An empty first line is an error (an empty file is almost always a
-/// mistake, and no YubiHSM password is empty).
+/// Reads a password file: its first line, line ending and a UTF-8 byte order mark
+/// stripped. `what` names the file's role in errors. An empty first line is an error (an
+/// empty file is almost always a mistake, and no YubiHSM password is empty).
 pub fn read_password_file(path: &Path, what: &str) -> Result<Password> {
     let bytes = files::read_file(path, what)?;
-    let line = first_line(&bytes);
+    let line = first_line(text::without_bom(&bytes));
     if line.is_empty() {
         return Err(Error::failure(format!(
             "{what} `{}` is empty (the password is its first line)",
