@@ -15,12 +15,11 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use support::{ED25519_ID, ED25519_SEED, OPAQUE_DATA, WRAP_KEY, WRAP_KEY_ID, make_state};
+use support::{ED25519_ID, ED25519_SEED, OPAQUE_DATA, Server, WRAP_KEY, WRAP_KEY_ID, make_state};
 use yhsm_proto::command::{
     AuthenticationKey, Command as _, ObjectHeader, PutAuthenticationKey, PutWrapKey,
 };
@@ -186,39 +185,6 @@ fn include_seed_exports_the_128_byte_ed25519_body() {
     // The 128-byte form is the seed followed by the 96-byte form.
     assert_eq!(with_seed.to_bytes()[32..], without.to_bytes()[..]);
     fs::remove_dir_all(&dir).unwrap();
-}
-
-/// `yhsm sim serve` on a free port; killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(dir: &Path, state: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_yhsm"))
-            .args(["sim", "serve", "--listen", "127.0.0.1:0", "--state", state])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| {
-            panic!("unexpected first line {line:?}");
-        });
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-        Self { url: url.to_owned(), child }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

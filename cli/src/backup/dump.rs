@@ -309,6 +309,16 @@ fn refusal(
         }
         let delegated = wrap_key.delegated_capabilities;
         let missing = Capabilities(info.capabilities.0 & !delegated.0);
+        if !missing.is_empty() && missing.names().next().is_none() {
+            // yubihsm-manager stores `all` as the named bits only; the factory key has all
+            // 64 (docs/PROTOCOL.md §3.3).
+            return format!(
+                "the object has capability bits without a name (0x{:016x}) that wrap key \
+                 0x{:04x} does not delegate",
+                missing.unknown_bits(),
+                wrap_key.id
+            );
+        }
         if !missing.is_empty() {
             // A long list helps nobody: name a few, or say what the wrap key does allow.
             let detail = if missing.0.count_ones() <= 4 {

@@ -4,7 +4,9 @@
 
 #![allow(dead_code, reason = "each test file uses a part")]
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 use yhsm_proto::command::{
     AuthenticationKey, ObjectHeader, PutAsymmetricKey, PutAuthenticationKey, PutOpaque, PutWrapKey,
@@ -120,5 +122,39 @@ pub fn make_state(path: &Path, fixture: &str) {
                 key: SecretBytes::from_slice(&[0x09; 32]),
             })
             .unwrap();
+    }
+}
+
+/// `yhsm sim serve` on a free port; killed on drop.
+pub struct Server {
+    child: Child,
+    pub url: String,
+}
+
+impl Server {
+    /// Serves the state file `state` of `dir` (made first when missing).
+    pub fn start(dir: &Path, state: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_yhsm"))
+            .args(["sim", "serve", "--listen", "127.0.0.1:0", "--state", state])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| {
+            panic!("unexpected first line {line:?}");
+        });
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        Self { url: url.to_owned(), child }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
