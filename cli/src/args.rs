@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use lexopt::Parser;
 use lexopt::prelude::*;
 use yhsm::options::GlobalOptions;
-use yhsm::util::password::{PASSWORD_ARGUMENT_WARNING, Password};
+use yhsm::util::password::{NewPassword, PASSWORD_ARGUMENT_WARNING, Password};
 use yhsm::wrap::WrapSpec;
 use yhsm::wrapkey::{NO_WRAP_KEY_HINT, WRAP_KEY_ARGUMENT_WARNING, WrapKeySource};
 use yhsm::{Error, Result};
@@ -49,6 +49,10 @@ impl Command {
             Self::List { .. } => "list",
             Self::Info { .. } => "info",
             Self::Raw(_) => "raw",
+            Self::Delete(_) => "delete",
+            Self::Reset(_) => "reset",
+            Self::ChangePassword(_) => "change-password",
+            Self::PutAuthkey(_) => "put-authkey",
             #[cfg(feature = "sim")]
             Self::SimServe(_) => "sim serve",
             #[cfg(all(feature = "usb-gadget", target_os = "linux"))]
@@ -78,6 +82,10 @@ pub enum Command {
         json: bool,
     },
     Raw(RawArgs),
+    Delete(yhsm::admin::delete::Args),
+    Reset(yhsm::admin::reset::Args),
+    ChangePassword(yhsm::admin::password::Args),
+    PutAuthkey(yhsm::admin::authkey::Args),
     #[cfg(feature = "sim")]
     SimServe(SimServeArgs),
     #[cfg(all(feature = "usb-gadget", target_os = "linux"))]
@@ -235,6 +243,10 @@ fn parse_command(name: &str, p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             (parse_json_only(p, cli, INFO_HELP).map(|json| json_command(json, false)), "info")
         }
         "raw" => (parse_raw(p, cli), "raw"),
+        "delete" => (parse_delete(p, cli), "delete"),
+        "reset" => (parse_reset(p, cli), "reset"),
+        "change-password" => (parse_change_password(p, cli), "change-password"),
+        "put-authkey" => (parse_put_authkey(p, cli), "put-authkey"),
         "sim" => {
             let sub = loop {
                 match p.next().map_err(lexopt_error)? {
@@ -293,6 +305,10 @@ fn help_for(topic: &str) -> Option<&'static str> {
         "list" => LIST_HELP,
         "info" => INFO_HELP,
         "raw" => RAW_HELP,
+        "delete" => DELETE_HELP,
+        "reset" => RESET_HELP,
+        "change-password" => CHANGE_PASSWORD_HELP,
+        "put-authkey" => PUT_AUTHKEY_HELP,
         "sim" => SIM_HELP,
         "serve" => SIM_SERVE_HELP,
         "usb-gadget" => SIM_GADGET_HELP,
@@ -303,7 +319,7 @@ fn help_for(topic: &str) -> Option<&'static str> {
 fn unknown_command() -> Error {
     Error::usage(
         "unknown command; expected inspect, wrap, shares, restore, verify, dump, list, info, \
-         raw or sim",
+         delete, reset, change-password, put-authkey, raw or sim",
     )
     .with_hint(HELP_HINT)
 }
@@ -817,6 +833,131 @@ fn parse_raw(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     Ok(Command::Raw(RawArgs { code, data }))
 }
 
+fn parse_delete(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let mut values = Vec::new();
+    let mut yes = false;
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        if let Value(v) = arg {
+            values
+                .push(v.into_string().map_err(|_| Error::usage("an argument is not valid UTF-8"))?);
+            continue;
+        }
+        let arg = owned(&arg);
+        match &arg {
+            _ if is(&arg, 'y', "yes") => yes = true,
+            _ => {
+                if let Some(help) = common(&arg, p, cli, DELETE_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    let [id, object_type] = values.as_slice() else {
+        return Err(Error::usage(match values.len() {
+            0 => "missing ID and TYPE (the object to delete)",
+            1 => "missing TYPE (the object's type, e.g. asymmetric-key)",
+            _ => "too many arguments: delete takes one ID and one TYPE",
+        }));
+    };
+    let id = yhsm_proto::object::parse_object_id(id)
+        .map_err(|_| Error::usage(format!("ID: expected {ID}")))?;
+    let object_type = object_type
+        .parse::<yhsm_proto::ObjectType>()
+        .ok()
+        .filter(|t| yhsm::admin::delete::capability(*t).is_some())
+        .ok_or_else(|| Error::usage(format!("TYPE: expected one of {OBJECT_TYPES}")))?;
+    Ok(Command::Delete(yhsm::admin::delete::Args { id, object_type, yes }))
+}
+
+const OBJECT_TYPES: &str = "opaque, authentication-key, asymmetric-key, wrap-key, hmac-key, \
+    template, otp-aead-key, symmetric-key, public-wrap-key";
+
+fn parse_reset(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let mut args = yhsm::admin::reset::Args::default();
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        let arg = owned(&arg);
+        match &arg {
+            Opt::Long(l) if l == "serial" => {
+                args.serial =
+                    Some(parsed(p, &arg, "the device's serial number, in decimal", |s| {
+                        s.parse::<u32>().ok()
+                    })?);
+            }
+            _ => {
+                if let Some(help) = common(&arg, p, cli, RESET_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    Ok(Command::Reset(args))
+}
+
+/// `--new-password-file FILE`, if `arg` is it.
+fn new_password_file(arg: &Opt, p: &mut Parser, into: &mut NewPassword) -> Result<bool> {
+    match arg {
+        Opt::Long(l) if l == "new-password-file" => {
+            *into = NewPassword::File(path(p)?);
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+fn parse_change_password(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let mut new_password = NewPassword::Prompt;
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        let arg = owned(&arg);
+        if new_password_file(&arg, p, &mut new_password)? {
+            continue;
+        }
+        if let Some(help) = common(&arg, p, cli, CHANGE_PASSWORD_HELP)? {
+            return Ok(help);
+        }
+    }
+    Ok(Command::ChangePassword(yhsm::admin::password::Args { new_password }))
+}
+
+fn parse_put_authkey(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let mut new_password = NewPassword::Prompt;
+    let (mut id_, mut label, mut domains_, mut caps, mut delegated, mut profile) =
+        (0, None, None, None, None, None);
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        let arg = owned(&arg);
+        if new_password_file(&arg, p, &mut new_password)? {
+            continue;
+        }
+        match &arg {
+            _ if is(&arg, 'i', "id") => id_ = id(p, &arg)?,
+            _ if is(&arg, 'l', "label") => {
+                label = Some(parsed(p, &arg, "a label of at most 40 bytes", |s| s.parse().ok())?);
+            }
+            _ if is(&arg, 'd', "domains") => domains_ = Some(domains(p, &arg)?),
+            _ if is(&arg, 'c', "capabilities") => caps = Some(defined_capabilities(p, &arg)?),
+            _ if is(&arg, 'e', "delegated") => delegated = Some(defined_capabilities(p, &arg)?),
+            Opt::Long(l) if l == "profile" => {
+                profile = Some(parsed(p, &arg, "a profile: application or audit", |s| {
+                    yhsm::admin::profile::find(s)
+                })?);
+            }
+            _ => {
+                if let Some(help) = common(&arg, p, cli, PUT_AUTHKEY_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    Ok(Command::PutAuthkey(yhsm::admin::authkey::Args {
+        id: id_,
+        label,
+        domains: require(domains_, "--domains")?,
+        capabilities: caps,
+        delegated,
+        profile,
+        new_password,
+    }))
+}
+
 #[cfg(feature = "sim")]
 fn serial(p: &mut Parser, arg: &Opt) -> Result<u32> {
     parsed(p, arg, "a decimal serial number", |s| s.parse::<u32>().ok())
@@ -904,6 +1045,10 @@ Device commands (open a session with -k and its password):
   dump [DIR] -w ID  Export every object under wrap key ID to .yhw files, as yubihsm-setup
   list              Show every object's info
   info              Show the device info and its storage use
+  delete ID TYPE    Delete one object, after a confirmation
+  reset             Erase the device back to its factory state (confirmed by its serial)
+  change-password   Change the password of the authentication key of -k
+  put-authkey       Create an authentication key (a profile, or explicit capabilities)
   raw CODE [HEX]    Send any command inside a session; print the response frame
 
 Simulator (the built-in software YubiHSM 2):
@@ -1146,6 +1291,81 @@ Arguments:
   HEXDATA     The command's data in hex; spaces and colons are ignored
 Options:
   -h, --help  Show this help
+";
+
+pub const DELETE_HELP: &str = "\
+Usage: yhsm delete ID TYPE [--yes]
+
+Deletes one object from the YubiHSM: its id (decimal or 0x hex) and type (opaque,
+authentication-key, asymmetric-key, wrap-key, hmac-key, template, otp-aead-key,
+symmetric-key, public-wrap-key). The object is looked up first and shown; at a terminal
+yhsm asks before deleting it. Without a terminal, --yes is required. The authentication
+key of the session is not deleted when the device shows no other one.
+
+Options:
+  -y, --yes   Delete without asking
+  -h, --help  Show this help
+
+The global options -c, -k, --password-file and -p choose the device and how to log in.
+";
+
+pub const RESET_HELP: &str = "\
+Usage: yhsm reset [--serial N]
+
+Erases the YubiHSM back to its factory state: every object, the audit log and the
+settings are gone, and only authentication key 0x0001 with the password `password`
+remains. The login key needs the reset-device capability. At a terminal, yhsm shows what
+will be erased and asks you to type `reset SERIAL` (`yhsm info` shows the serial);
+without a terminal, --serial must give the device's serial. Afterwards yhsm logs in with
+the factory key to prove the reset.
+
+Options:
+      --serial N  The serial of the device to erase (no question asked); a different
+                  device is refused
+  -h, --help      Show this help
+";
+
+pub const CHANGE_PASSWORD_HELP: &str = "\
+Usage: yhsm change-password [--new-password-file FILE]
+
+Changes the password of the authentication key the session is opened with (-k, default
+0x0001, the factory key), which needs the change-authentication-key capability; then
+opens a session with the new password to prove it. The new password is asked twice at
+the terminal without echo, or read from the first line of FILE.
+
+Options:
+      --new-password-file FILE  The new password (its first line)
+  -h, --help                    Show this help
+";
+
+pub const PUT_AUTHKEY_HELP: &str = "\
+Usage: yhsm put-authkey (--profile NAME | --capabilities CAPS) --domains DOMAINS
+                        [--delegated CAPS] [--label LABEL] [--id ID]
+                        [--new-password-file FILE]
+
+Creates an authentication key with a password, then opens a session with it to prove it.
+Everything the device would refuse (capabilities or domains the login key cannot give, an
+id in use) is checked before the password is asked for, twice without echo, or read from
+the first line of FILE. In capabilities, `all` means every capability that has a name.
+
+Profiles (yubihsm-setup's keys; the options below replace their values):
+  application  Label \"Application auth key\"; generate-asymmetric-key, sign-pkcs,
+               sign-pss, sign-ecdsa, sign-eddsa, derive-ecdh, export-wrapped,
+               import-wrapped, exportable-under-wrap, get-option; delegates the same
+               but export-wrapped and import-wrapped
+  audit        Label \"Audit auth key\"; get-log-entries, exportable-under-wrap; delegates
+               nothing
+
+Options:
+      --profile NAME            application or audit
+  -c, --capabilities CAPS       e.g. sign-ecdsa,exportable-under-wrap
+  -e, --delegated CAPS          What objects it creates may have (default: the
+                                profile's, or none)
+  -d, --domains DOMAINS         e.g. 1:2:3, or all
+  -l, --label LABEL             At most 40 bytes (default: the profile's, or empty)
+  -i, --id ID                   Decimal or 0x hex; 0 or absent lets the device choose
+      --new-password-file FILE  The new key's password (its first line)
+  -h, --help                    Show this help
 ";
 
 pub const SIM_HELP: &str = "\

@@ -396,3 +396,8 @@ fn restore() {
 fn verify() {
     check_file("verify.txt");
 }
+
+#[test]
+fn admin() {
+    check_file("admin.txt");
+}

@@ -240,14 +240,56 @@ impl VerifyReport {
     /// that the device differs.
     pub fn into_failure(self) -> Option<Error> {
         let ok = self.ok();
+        let hint = self.hint();
         match self.error {
             Some(e) => Some(e),
-            None if !ok => Some(Error::failure(format!(
-                "the device does not hold exactly the backup in `{}`",
-                self.dir
-            ))),
+            None if !ok => Some(
+                Error::failure(format!(
+                    "the device does not hold exactly the backup in `{}`",
+                    self.dir
+                ))
+                .with_hint(hint),
+            ),
             None => None,
         }
+    }
+
+    /// What to do about the differences found, naming the first object concerned.
+    fn hint(&self) -> String {
+        let first = |pick: &dyn Fn(&Status) -> bool| {
+            self.files
+                .iter()
+                .find(|f| pick(&Status::of(f)))
+                .and_then(|f| Some(format!("0x{:04x} {}", f.id?, f.object_type?)))
+        };
+        let missing = |s: &Status| matches!(s, Status::Different(d) if d.first() == Some(&Difference::Missing));
+        let different = |s: &Status| matches!(s, Status::Different(_)) && !missing(s);
+        if let Some(object) = first(&different) {
+            return format!(
+                "restore never replaces an object already on the device: delete the one that \
+                 differs (`yhsm delete {object}`), then run restore again"
+            );
+        }
+        if first(&missing).is_some() {
+            return "run `yhsm restore` to bring back the missing objects".to_owned();
+        }
+        if let Some(e) = self.extras.iter().find(|e| e.expected.is_none()) {
+            if e.object_type == ObjectType::WRAP_KEY && self.wrap_key_id.is_none() {
+                return format!(
+                    "if wrap-key 0x{:04x} is the backup's wrap key, say so with --wrap-id \
+                     0x{:04x}",
+                    e.id, e.id
+                );
+            }
+            return format!(
+                "an object the backup does not hold was made after it (dump again to include \
+                 it) or does not belong there (`yhsm delete 0x{:04x} {}`)",
+                e.id, e.object_type
+            );
+        }
+        "the backup's wrap key on the device does not have the attributes the shares give: \
+         compare them (`yhsm shares combine`, `yhsm list`); a mistyped share changes them"
+            .to_owned()
     }
 
     /// The JSON object of `verify --json`; see cli/README.md.

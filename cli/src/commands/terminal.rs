@@ -59,6 +59,11 @@ pub fn print_json_or<T: AsRef<str>>(
     if json { print(&as_json().to_pretty()) } else { print(human().as_ref()) }
 }
 
+/// Whether standard input is a terminal, so that a person can be asked to confirm.
+pub fn interactive() -> bool {
+    io::stdin().is_terminal()
+}
+
 /// Whether standard output is a terminal (raw bytes are not written to one).
 pub fn stdout_is_terminal() -> bool {
     io::stdout().is_terminal()
