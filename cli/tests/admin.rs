@@ -414,3 +414,66 @@ fn a_new_password_is_typed_twice_without_echo_until_both_agree() {
     let e = read_new_password(&NewPassword::Prompt, "k", &mut p).unwrap_err();
     assert_eq!(e.message(), "no new password entered");
 }
+
+// ---- what -v and --trace record ----
+
+/// `-v` and `--trace` of change-password and put-authkey show neither the new password
+/// nor the keys derived from it (the frames carry them redacted).
+#[test]
+fn verbose_admin_commands_show_no_new_password_or_key() {
+    use std::process::{Command, Stdio};
+    let dir = std::env::temp_dir().join(format!("yhsm-admin-trace-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("pw"), "password\n").unwrap();
+    let new = "Zebra-Quartz-4217";
+    std::fs::write(dir.join("new"), format!("{new}\n")).unwrap();
+    let run = |args: &[&str], trace: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_yhsm"))
+            .args(["-vv", "--trace", trace, "-c", "sim:dev.state"])
+            .args(args)
+            .current_dir(&dir)
+            .env_remove("YHSM_PASSWORD")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let trace = std::fs::read_to_string(dir.join(trace)).unwrap();
+        assert!(trace.lines().count() > 3, "the trace records the exchanges");
+        format!(
+            "{}{}{trace}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let mut seen = run(
+        &[
+            "--password-file",
+            "pw",
+            "put-authkey",
+            "--profile",
+            "audit",
+            "-d",
+            "1",
+            "-i",
+            "4",
+            "--new-password-file",
+            "new",
+        ],
+        "put.jsonl",
+    );
+    seen += &run(
+        &["--password-file", "pw", "change-password", "--new-password-file", "new"],
+        "change.jsonl",
+    );
+    assert!(seen.contains("put-authentication-key") && seen.contains("change-authentication-key"));
+    let keys = yhsm_proto::StaticKeys::from_password(new.as_bytes());
+    let lower = seen.to_lowercase().replace([' ', ':'], "");
+    for secret in [keys.enc.expose_secret(), keys.mac.expose_secret()] {
+        for run in secret.windows(4) {
+            assert!(!lower.contains(&hex::encode(run)), "a key run {} was shown", hex::encode(run));
+        }
+    }
+    assert!(!seen.contains(new), "the new password was shown");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -14,8 +14,8 @@ use yhsm_proto::{
 };
 use yhsm_transport::{Client, Credentials};
 
-use crate::admin::profile::Profile;
 use crate::admin;
+use crate::admin::profile::Profile;
 use crate::device::command_error;
 use crate::error::{Error, Result};
 use crate::util::password::{NewPassword, Password};
