@@ -14,11 +14,12 @@ use std::path::PathBuf;
 use lexopt::Parser;
 use lexopt::prelude::*;
 use yhsm::options::GlobalOptions;
-use yhsm::util::password::{PASSWORD_ARGUMENT_WARNING, Password};
+use yhsm::util::password::{NewPassword, PASSWORD_ARGUMENT_WARNING, Password};
 use yhsm::wrap::WrapSpec;
 use yhsm::wrapkey::{NO_WRAP_KEY_HINT, WRAP_KEY_ARGUMENT_WARNING, WrapKeySource};
 use yhsm::{Error, Result};
 use yhsm_proto::shares::ShareFormat;
+use yhsm_proto::wrap::Encoding;
 use yhsm_proto::{Algorithm, Capabilities, Domains, Label, ObjectId, SecretBytes};
 use yhsm_transport::ConnectorUrl;
 use zeroize::Zeroizing;
@@ -48,6 +49,10 @@ impl Command {
             Self::List { .. } => "list",
             Self::Info { .. } => "info",
             Self::Raw(_) => "raw",
+            Self::Delete(_) => "delete",
+            Self::Reset(_) => "reset",
+            Self::ChangePassword(_) => "change-password",
+            Self::PutAuthkey(_) => "put-authkey",
             #[cfg(feature = "sim")]
             Self::SimServe(_) => "sim serve",
             #[cfg(all(feature = "usb-gadget", target_os = "linux"))]
@@ -77,6 +82,10 @@ pub enum Command {
         json: bool,
     },
     Raw(RawArgs),
+    Delete(yhsm::admin::delete::Args),
+    Reset(yhsm::admin::reset::Args),
+    ChangePassword(yhsm::admin::password::Args),
+    PutAuthkey(yhsm::admin::authkey::Args),
     #[cfg(feature = "sim")]
     SimServe(SimServeArgs),
     #[cfg(all(feature = "usb-gadget", target_os = "linux"))]
@@ -127,6 +136,7 @@ pub struct WrapArgs {
     pub in_hex: bool,
     pub out: PathBuf,
     pub force: bool,
+    pub encoding: Encoding,
 }
 
 #[derive(Debug)]
@@ -277,6 +287,10 @@ fn parse_command(name: &str, p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             (parse_json_only(p, cli, INFO_HELP).map(|json| json_command(json, false)), "info")
         }
         "raw" => (parse_raw(p, cli), "raw"),
+        "delete" => (parse_delete(p, cli), "delete"),
+        "reset" => (parse_reset(p, cli), "reset"),
+        "change-password" => (parse_change_password(p, cli), "change-password"),
+        "put-authkey" => (parse_put_authkey(p, cli), "put-authkey"),
         "sim" => {
             let sub = loop {
                 match p.next().map_err(lexopt_error)? {
@@ -335,6 +349,10 @@ fn help_for(topic: &str) -> Option<&'static str> {
         "list" => LIST_HELP,
         "info" => INFO_HELP,
         "raw" => RAW_HELP,
+        "delete" => DELETE_HELP,
+        "reset" => RESET_HELP,
+        "change-password" => CHANGE_PASSWORD_HELP,
+        "put-authkey" => PUT_AUTHKEY_HELP,
         "sim" => SIM_HELP,
         "serve" => SIM_SERVE_HELP,
         "usb-gadget" => SIM_GADGET_HELP,
@@ -345,7 +363,7 @@ fn help_for(topic: &str) -> Option<&'static str> {
 fn unknown_command() -> Error {
     Error::usage(
         "unknown command; expected inspect, wrap, shares, restore, verify, dump, list, info, \
-         raw or sim",
+         delete, reset, change-password, put-authkey, raw or sim",
     )
     .with_hint(HELP_HINT)
 }
@@ -559,11 +577,29 @@ fn capabilities(p: &mut Parser, arg: &Opt) -> Result<Capabilities> {
     parsed(p, arg, CAPABILITIES, |s| s.parse().ok())
 }
 
+/// Capabilities where `all` means the bits that have a name (0 to 55), not all 64: what a
+/// device keeps of `all` (yubihsm-manager drops the others), so that the value compares
+/// equal later.
+fn defined_capabilities(p: &mut Parser, arg: &Opt) -> Result<Capabilities> {
+    parsed(p, arg, CAPABILITIES, |s| {
+        if s.trim().eq_ignore_ascii_case("all") {
+            Some(Capabilities::KNOWN)
+        } else {
+            s.parse().ok()
+        }
+    })
+}
+
+fn encoding(p: &mut Parser, arg: &Opt) -> Result<Encoding> {
+    parsed(p, arg, "base64 or binary", |s| s.parse().ok())
+}
+
 fn parse_wrap(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let mut key = KeyOptions::default();
     let (mut id_, mut label, mut domains_, mut caps, mut delegated, mut algorithm) =
         (None, Label::default(), None, None, None, None);
     let (mut input, mut out, mut force, mut in_hex) = (None, None, false, false);
+    let mut encoding_ = Encoding::Base64;
     while let Some(arg) = p.next().map_err(lexopt_error)? {
         let arg = owned(&arg);
         if key.take(&arg, p, cli, true)? {
@@ -589,6 +625,7 @@ fn parse_wrap(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
                 cli.global.force = true;
             }
             Opt::Long(l) if l == "in-hex" => in_hex = true,
+            Opt::Long(l) if l == "encoding" => encoding_ = encoding(p, &arg)?,
             _ => {
                 if let Some(help) = common(&arg, p, cli, WRAP_HELP)? {
                     return Ok(help);
@@ -607,7 +644,7 @@ fn parse_wrap(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let input = require(input, "--in")?;
     let out = require(out, "--out")?;
     let key = key.one(true)?;
-    Ok(Command::Wrap(WrapArgs { key, spec, input, in_hex, out, force }))
+    Ok(Command::Wrap(WrapArgs { key, spec, input, in_hex, out, force, encoding: encoding_ }))
 }
 
 fn parse_combine(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
@@ -651,8 +688,8 @@ fn parse_split(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             _ if is(&arg, 'n', "shares") => n = Some(count(p, &arg)?),
             _ if is(&arg, 'i', "id") => id_ = Some(id(p, &arg)?),
             _ if is(&arg, 'd', "domains") => domains_ = Some(domains(p, &arg)?),
-            _ if is(&arg, 'c', "capabilities") => caps = Some(capabilities(p, &arg)?),
-            _ if is(&arg, 'e', "delegated") => delegated = Some(capabilities(p, &arg)?),
+            _ if is(&arg, 'c', "capabilities") => caps = Some(defined_capabilities(p, &arg)?),
+            _ if is(&arg, 'e', "delegated") => delegated = Some(defined_capabilities(p, &arg)?),
             Opt::Long(l) if l == "format" => share_format = format(p, &arg)?,
             _ => {
                 if let Some(help) = common(&arg, p, cli, SPLIT_HELP)? {
@@ -763,6 +800,7 @@ fn parse_verify(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
 fn parse_dump(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let (mut dir, mut wrap_id, mut include_seed, mut force, mut json) =
         (None, None, false, false, false);
+    let mut encoding_ = Encoding::Base64;
     while let Some(arg) = p.next().map_err(lexopt_error)? {
         if let Value(v) = arg {
             if dir.is_some() {
@@ -775,6 +813,7 @@ fn parse_dump(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
         match &arg {
             _ if is(&arg, 'w', "wrapkey") => wrap_id = Some(id(p, &arg)?),
             Opt::Long(l) if l == "include-seed" => include_seed = true,
+            Opt::Long(l) if l == "encoding" => encoding_ = encoding(p, &arg)?,
             Opt::Long(l) if l == "force" => {
                 force = true;
                 cli.global.force = true;
@@ -792,6 +831,7 @@ fn parse_dump(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
         wrap_id: require(wrap_id, "-w (the id of the wrap key to export under)")?,
         include_seed,
         force,
+        encoding: encoding_,
     };
     Ok(Command::Dump(DumpArgs { options, json }))
 }
@@ -847,6 +887,131 @@ fn parse_raw(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let data = yhsm::raw::parse_hex(&hex)
         .ok_or_else(|| Error::usage("HEXDATA: expected hex digits, two per byte"))?;
     Ok(Command::Raw(RawArgs { code, data }))
+}
+
+fn parse_delete(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let mut values = Vec::new();
+    let mut yes = false;
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        if let Value(v) = arg {
+            values
+                .push(v.into_string().map_err(|_| Error::usage("an argument is not valid UTF-8"))?);
+            continue;
+        }
+        let arg = owned(&arg);
+        match &arg {
+            _ if is(&arg, 'y', "yes") => yes = true,
+            _ => {
+                if let Some(help) = common(&arg, p, cli, DELETE_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    let [id, object_type] = values.as_slice() else {
+        return Err(Error::usage(match values.len() {
+            0 => "missing ID and TYPE (the object to delete)",
+            1 => "missing TYPE (the object's type, e.g. asymmetric-key)",
+            _ => "too many arguments: delete takes one ID and one TYPE",
+        }));
+    };
+    let id = yhsm_proto::object::parse_object_id(id)
+        .map_err(|_| Error::usage(format!("ID: expected {ID}")))?;
+    let object_type = object_type
+        .parse::<yhsm_proto::ObjectType>()
+        .ok()
+        .filter(|t| yhsm::admin::delete::capability(*t).is_some())
+        .ok_or_else(|| Error::usage(format!("TYPE: expected one of {OBJECT_TYPES}")))?;
+    Ok(Command::Delete(yhsm::admin::delete::Args { id, object_type, yes }))
+}
+
+const OBJECT_TYPES: &str = "opaque, authentication-key, asymmetric-key, wrap-key, hmac-key, \
+    template, otp-aead-key, symmetric-key, public-wrap-key";
+
+fn parse_reset(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let mut args = yhsm::admin::reset::Args::default();
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        let arg = owned(&arg);
+        match &arg {
+            Opt::Long(l) if l == "serial" => {
+                args.serial =
+                    Some(parsed(p, &arg, "the device's serial number, in decimal", |s| {
+                        s.parse::<u32>().ok()
+                    })?);
+            }
+            _ => {
+                if let Some(help) = common(&arg, p, cli, RESET_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    Ok(Command::Reset(args))
+}
+
+/// `--new-password-file FILE`, if `arg` is it.
+fn new_password_file(arg: &Opt, p: &mut Parser, into: &mut NewPassword) -> Result<bool> {
+    match arg {
+        Opt::Long(l) if l == "new-password-file" => {
+            *into = NewPassword::File(path(p)?);
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+fn parse_change_password(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let mut new_password = NewPassword::Prompt;
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        let arg = owned(&arg);
+        if new_password_file(&arg, p, &mut new_password)? {
+            continue;
+        }
+        if let Some(help) = common(&arg, p, cli, CHANGE_PASSWORD_HELP)? {
+            return Ok(help);
+        }
+    }
+    Ok(Command::ChangePassword(yhsm::admin::password::Args { new_password }))
+}
+
+fn parse_put_authkey(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let mut new_password = NewPassword::Prompt;
+    let (mut id_, mut label, mut domains_, mut caps, mut delegated, mut profile) =
+        (0, None, None, None, None, None);
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        let arg = owned(&arg);
+        if new_password_file(&arg, p, &mut new_password)? {
+            continue;
+        }
+        match &arg {
+            _ if is(&arg, 'i', "id") => id_ = id(p, &arg)?,
+            _ if is(&arg, 'l', "label") => {
+                label = Some(parsed(p, &arg, "a label of at most 40 bytes", |s| s.parse().ok())?);
+            }
+            _ if is(&arg, 'd', "domains") => domains_ = Some(domains(p, &arg)?),
+            _ if is(&arg, 'c', "capabilities") => caps = Some(defined_capabilities(p, &arg)?),
+            _ if is(&arg, 'e', "delegated") => delegated = Some(defined_capabilities(p, &arg)?),
+            Opt::Long(l) if l == "profile" => {
+                profile = Some(parsed(p, &arg, "a profile: application or audit", |s| {
+                    yhsm::admin::profile::find(s)
+                })?);
+            }
+            _ => {
+                if let Some(help) = common(&arg, p, cli, PUT_AUTHKEY_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    Ok(Command::PutAuthkey(yhsm::admin::authkey::Args {
+        id: id_,
+        label,
+        domains: require(domains_, "--domains")?,
+        capabilities: caps,
+        delegated,
+        profile,
+        new_password,
+    }))
 }
 
 #[cfg(feature = "sim")]
@@ -936,6 +1101,10 @@ Device commands (open a session with -k and its password):
   dump [DIR] -w ID  Export every object under wrap key ID to .yhw files, as yubihsm-setup
   list              Show every object's info
   info              Show the device info and its storage use
+  delete ID TYPE    Delete one object, after a confirmation
+  reset             Erase the device back to its factory state (confirmed by its serial)
+  change-password   Change the password of the authentication key of -k
+  put-authkey       Create an authentication key (a profile, or explicit capabilities)
   raw CODE [HEX]    Send any command inside a session; print the response frame
 
 Simulator (the built-in software YubiHSM 2):
@@ -987,6 +1156,7 @@ pub const WRAP_HELP: &str = "\
 Usage: yhsm wrap --wrap-key-file FILE --algorithm ALG --id ID --domains DOMAINS
                  --capabilities CAPS [--delegated CAPS] [--label LABEL]
                  --in KEYFILE --out FILE.yhw [--force] [--in-hex]
+                 [--encoding base64|binary]
 
 Makes a .yhw file offline, as yubihsm-wrap does, for `yhsm restore` or import-wrapped.
 The algorithm decides the object type and what --in holds:
@@ -1014,6 +1184,8 @@ Options:
       --in-hex              KEYFILE holds hex text rather than raw bytes
       --out FILE            Where to write the .yhw file (- for standard output)
       --force               Overwrite FILE if it exists
+      --encoding ENC        base64 (default: text and a newline, as yubihsm-wrap writes)
+                            or binary (the raw blob, as yubihsm-manager writes)
   -h, --help                Show this help
 ";
 
@@ -1105,7 +1277,8 @@ Options:
   -i, --id ID               The wrap key's object id
   -d, --domains DOMAINS     Its domains, e.g. 1:2:3, or all
   -c, --capabilities CAPS   Its capabilities, e.g. export-wrapped,import-wrapped
-  -e, --delegated CAPS      Its delegated capabilities
+  -e, --delegated CAPS      Its delegated capabilities; `all` is every capability that
+                            has a name (bits 0 to 55), what a device keeps of `all`
       --format FORMAT       yubihsm-setup (default; AES-256 keys only) or yubihsm-manager
   -h, --help                Show this help
 ";
@@ -1125,11 +1298,13 @@ Options:
 ";
 
 pub const DUMP_HELP: &str = "\
-Usage: yhsm dump [DIR] -w ID [--include-seed] [--force] [--json]
+Usage: yhsm dump [DIR] -w ID [--include-seed] [--encoding base64|binary] [--force]
+                 [--json]
 
 Exports every object the authentication key can see under wrap key ID into DIR (default:
 the current directory; created if missing), one file per object named
-0x<id>-<type>.yhw as yubihsm-setup dump names them (base64, no newline). Files are
+0x<id>-<type>.yhw as yubihsm-setup dump names them (base64, no newline; or with
+--encoding binary the raw bytes yubihsm-manager's restore reads). Files are
 written atomically with owner-only permissions. The wrap key itself is skipped: restore
 it from its shares. An object the device refuses to export is reported and skipped, and
 the command then exits 1.
@@ -1138,6 +1313,8 @@ Options:
   -w, --wrapkey ID    The wrap key to export under, decimal or 0x hex
       --include-seed  Ask for export format 1: firmware 2.4 and later then include the
                       seed of ed25519 keys
+      --encoding ENC  base64 (default, as yubihsm-setup and yubihsm-shell write) or
+                      binary (as yubihsm-manager writes); restore reads both
       --force         Overwrite existing files
       --json          Print a JSON summary instead of progress lines
   -h, --help          Show this help
@@ -1179,6 +1356,81 @@ Arguments:
   HEXDATA     The command's data in hex; spaces and colons are ignored
 Options:
   -h, --help  Show this help
+";
+
+pub const DELETE_HELP: &str = "\
+Usage: yhsm delete ID TYPE [--yes]
+
+Deletes one object from the YubiHSM: its id (decimal or 0x hex) and type (opaque,
+authentication-key, asymmetric-key, wrap-key, hmac-key, template, otp-aead-key,
+symmetric-key, public-wrap-key). The object is looked up first and shown; at a terminal
+yhsm asks before deleting it. Without a terminal, --yes is required. The authentication
+key of the session is not deleted when the device shows no other one.
+
+Options:
+  -y, --yes   Delete without asking
+  -h, --help  Show this help
+
+The global options -c, -k, --password-file and -p choose the device and how to log in.
+";
+
+pub const RESET_HELP: &str = "\
+Usage: yhsm reset [--serial N]
+
+Erases the YubiHSM back to its factory state: every object, the audit log and the
+settings are gone, and only authentication key 0x0001 with the password `password`
+remains. The login key needs the reset-device capability. At a terminal, yhsm shows what
+will be erased and asks you to type `reset SERIAL` (`yhsm info` shows the serial);
+without a terminal, --serial must give the device's serial. Afterwards yhsm logs in with
+the factory key to prove the reset.
+
+Options:
+      --serial N  The serial of the device to erase (no question asked); a different
+                  device is refused
+  -h, --help      Show this help
+";
+
+pub const CHANGE_PASSWORD_HELP: &str = "\
+Usage: yhsm change-password [--new-password-file FILE]
+
+Changes the password of the authentication key the session is opened with (-k, default
+0x0001, the factory key), which needs the change-authentication-key capability; then
+opens a session with the new password to prove it. The new password is asked twice at
+the terminal without echo, or read from the first line of FILE.
+
+Options:
+      --new-password-file FILE  The new password (its first line)
+  -h, --help                    Show this help
+";
+
+pub const PUT_AUTHKEY_HELP: &str = "\
+Usage: yhsm put-authkey (--profile NAME | --capabilities CAPS) --domains DOMAINS
+                        [--delegated CAPS] [--label LABEL] [--id ID]
+                        [--new-password-file FILE]
+
+Creates an authentication key with a password, then opens a session with it to prove it.
+Everything the device would refuse (capabilities or domains the login key cannot give, an
+id in use) is checked before the password is asked for, twice without echo, or read from
+the first line of FILE. In capabilities, `all` means every capability that has a name.
+
+Profiles (yubihsm-setup's keys; the options below replace their values):
+  application  Label \"Application auth key\"; generate-asymmetric-key, sign-pkcs,
+               sign-pss, sign-ecdsa, sign-eddsa, derive-ecdh, export-wrapped,
+               import-wrapped, exportable-under-wrap, get-option; delegates the same
+               but export-wrapped and import-wrapped
+  audit        Label \"Audit auth key\"; get-log-entries, exportable-under-wrap; delegates
+               nothing
+
+Options:
+      --profile NAME            application or audit
+  -c, --capabilities CAPS       e.g. sign-ecdsa,exportable-under-wrap
+  -e, --delegated CAPS          What objects it creates may have (default: the
+                                profile's, or none)
+  -d, --domains DOMAINS         e.g. 1:2:3, or all
+  -l, --label LABEL             At most 40 bytes (default: the profile's, or empty)
+  -i, --id ID                   Decimal or 0x hex; 0 or absent lets the device choose
+      --new-password-file FILE  The new key's password (its first line)
+  -h, --help                    Show this help
 ";
 
 pub const SIM_HELP: &str = "\

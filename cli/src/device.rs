@@ -111,6 +111,30 @@ pub fn login_with(
     Ok(Login { client, credentials })
 }
 
+impl Login {
+    /// Opens the session; the client, with the credentials kept for later sessions.
+    pub fn authenticate(mut self) -> Result<Self> {
+        self.client.authenticate(self.credentials.clone()).map_err(|e| {
+            Error::failure(format!("cannot open a session on {}", self.client.describe()))
+                .with_source(e)
+        })?;
+        Ok(self)
+    }
+}
+
+/// Opens the connector of the global options again, without observers (for a device
+/// that went away, e.g. rebooting after a reset; move the first client's observer over
+/// with [`Client::take_observer`] and [`Client::set_observer`]).
+pub fn reopen(global: &GlobalOptions) -> Result<Client> {
+    open_transport(&global.connector)
+        .map_err(|source| ClientError::Connect { source })
+        .and_then(Client::with_transport)
+        .map_err(|e| {
+            Error::failure(format!("cannot connect to the YubiHSM at {}", global.connector))
+                .with_source(e)
+        })
+}
+
 /// A failed command on an open client: `what` says what was being done.
 pub fn command_error(what: impl Into<String>, e: ClientError) -> Error {
     let refused = matches!(e, ClientError::RawTraceRefused { .. });

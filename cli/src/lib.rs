@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod backup;
 pub mod device;
 pub mod error;

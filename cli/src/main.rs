@@ -52,6 +52,10 @@ fn run(cli: Cli) -> Result<u8> {
         Command::List { json } => commands::list::run(global, json),
         Command::Info { json } => commands::info::run(global, json),
         Command::Raw(a) => commands::raw::run(global, &a),
+        Command::Delete(a) => commands::admin::delete(global, &a),
+        Command::Reset(a) => commands::admin::reset(global, &a),
+        Command::ChangePassword(a) => commands::admin::change_password(global, &a),
+        Command::PutAuthkey(a) => commands::admin::put_authkey(global, &a),
         #[cfg(feature = "sim")]
         Command::SimServe(a) => commands::sim::serve(a),
         #[cfg(all(feature = "usb-gadget", target_os = "linux"))]

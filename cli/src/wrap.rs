@@ -14,7 +14,8 @@
 //! | rsa2048/3072/4096, ec*, ed25519 | asymmetric-key | a PEM or DER private key (feature `keys`) |
 //!
 //! So no `--type` option is needed. Like yubihsm-wrap, the header gets sequence 0 and origin
-//! `imported`; the nonce comes from the OS RNG; the file is base64 and a newline.
+//! `imported`; the nonce comes from the OS RNG; the file is base64 and a newline, or with
+//! `--encoding binary` the raw blob (docs/PROTOCOL.md §5.1).
 
 #[cfg(feature = "keys")]
 mod keys;
@@ -23,7 +24,7 @@ mod pem;
 
 use std::fmt;
 
-use yhsm_proto::wrap::{self, Body, WrapError, WrapHeader, WrapKey, WrappedObject};
+use yhsm_proto::wrap::{self, Body, Encoding, WrapError, WrapHeader, WrapKey, WrappedObject};
 use yhsm_proto::{
     Algorithm, Capabilities, Domains, Label, ObjectId, ObjectType, Origin, SecretBytes,
 };
@@ -286,15 +287,17 @@ fn fixed_key(input: &[u8], size: usize, in_hex: bool) -> Result<SecretBytes, Key
     Err(KeyProblem::Length { got: input.len(), size })
 }
 
-/// Wraps `object` under `key` with a fresh nonce: the text of a `.yhw` file, base64 and a
-/// newline as yubihsm-wrap writes it.
-pub fn wrap_to_text(key: &WrapKey, object: &WrappedObject) -> Result<String> {
+/// Wraps `object` under `key` with a fresh nonce: the bytes of a `.yhw` file, base64 and
+/// a newline as yubihsm-wrap writes it, or the raw blob as yubihsm-manager writes it.
+pub fn wrap_to_file(key: &WrapKey, object: &WrappedObject, encoding: Encoding) -> Result<Vec<u8>> {
     let nonce = rng::random_array::<{ wrap::NONCE_LEN }>()?;
     let blob = wrap::wrap(key, nonce, object)
         .map_err(|e| Error::failure("cannot wrap the object").with_source(e))?;
-    let mut text = wrap::encode_text(&blob);
-    text.push('\n');
-    Ok(text)
+    let mut bytes = wrap::encode_file(&blob, encoding);
+    if encoding == Encoding::Base64 {
+        bytes.push(b'\n');
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

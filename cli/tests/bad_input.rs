@@ -166,13 +166,16 @@ fn generated() -> BTreeMap<String, Vec<u8>> {
     add("yhw-not-base64", yhw, b"This is not a backup file.\n".to_vec());
     add("yhw-empty", yhw, Vec::new());
     add("yhw-whitespace-only", yhw, b"\n  \r\n\t\n".to_vec());
+    // Wrapped at 64 or 76 columns is read (the golden restore cases); at 60 it is not.
     let crlf: Vec<u8> =
-        ec_b64.as_bytes().chunks(76).flat_map(|c| [c, &b"\r\n"[..]].concat()).collect();
-    add("yhw-crlf-line-wrapped", yhw, crlf);
+        ec_b64.as_bytes().chunks(60).flat_map(|c| [c, &b"\r\n"[..]].concat()).collect();
+    add("yhw-wrapped-at-60-columns", yhw, crlf);
     add("yhw-url-safe-alphabet", yhw, ec_b64.replace('+', "-").replace('/', "_").into_bytes());
     add("yhw-padding-stripped", yhw, ec_b64.trim_end_matches('=').as_bytes().to_vec());
+    // Bytes that are not text are read as a raw blob (as yubihsm-manager writes them).
     add("yhw-binary", yhw, (0..=255u8).cycle().take(300).collect());
-    add("yhw-utf8-bom", yhw, [&b"\xef\xbb\xbf"[..], &ec_text[..]].concat());
+    add("yhw-binary-too-short", yhw, ec[..50].to_vec());
+    add("yhw-binary-truncated", yhw, ec[..ec.len() - 1].to_vec());
 
     // .yhw files that are intact but under another key.
     add("yhw-under-another-key", yhw, repo_file("vectors/wrapped/ec_p256.yhw"));

@@ -26,6 +26,12 @@
 //! `state NAME FIXTURE` makes a simulator state file NAME in the case's directory with
 //! the objects of FIXTURE (see `support::make_state`), for `-c sim:NAME`.
 //!
+//! `serve NAME` serves the state file NAME over HTTP (`yhsm sim serve` on a free port)
+//! from before the setup commands until the case's command has run: `$URL` in `setup`
+//! and `args` is its address, and the address in the output is written `$URL`. So one
+//! case runs against the in-process simulator (`-c sim:NAME`) and its twin over HTTP
+//! (`-c $URL`) with the same expectations.
+//!
 //! TEXT takes `\n`, `\r`, `\t` and `\\` escapes. `repo:` paths are relative to the
 //! repository's root, `vector:` paths to `vectors/`. NAME may contain `/`. The binary runs
 //! in a fresh directory holding the case's files. A missing output section expects no output.
@@ -73,6 +79,8 @@ struct Case {
     gadget: bool,
     /// Simulator state files to make: name and fixture.
     states: Vec<(String, String)>,
+    /// The state file to serve over HTTP.
+    serve: Option<String>,
 }
 
 fn unescape(s: &str) -> String {
@@ -173,6 +181,7 @@ fn parse(text: &str) -> (String, Vec<Case>) {
                         let (name, fixture) = rest.split_once(' ').unwrap();
                         case.states.push((name.to_owned(), fixture.to_owned()));
                     }
+                    "serve" => case.serve = Some(rest.to_owned()),
                     "args" => case.args = words(rest),
                     "exit" => {
                         case.exit = rest.parse().unwrap();
@@ -208,9 +217,16 @@ fn run(case: &Case, dir: &Path) -> Outcome {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, contents).unwrap();
     }
+    for (name, fixture) in &case.states {
+        make_state(&dir.join(name), fixture);
+    }
+    let server = case.serve.as_deref().map(|state| serve(dir, state));
+    let url = server.as_ref().map_or("$URL", |s| s.url.as_str());
+    let with_url =
+        |args: &[String]| -> Vec<String> { args.iter().map(|a| a.replace("$URL", url)).collect() };
     for args in &case.setup {
         let out = Command::new(env!("CARGO_BIN_EXE_yhsm"))
-            .args(args)
+            .args(with_url(args))
             .current_dir(dir)
             .env_remove("YHSM_PASSWORD")
             .stdin(Stdio::null())
@@ -224,11 +240,8 @@ fn run(case: &Case, dir: &Path) -> Outcome {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    for (name, fixture) in &case.states {
-        make_state(&dir.join(name), fixture);
-    }
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_yhsm"));
-    cmd.args(&case.args)
+    cmd.args(with_url(&case.args))
         .current_dir(dir)
         .env_remove("YHSM_PASSWORD")
         .stdin(if case.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
@@ -242,10 +255,11 @@ fn run(case: &Case, dir: &Path) -> Outcome {
         child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     }
     let out = child.wait_with_output().unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap().replace(url, "$URL");
     Outcome {
         exit: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
+        stdout: text(out.stdout),
+        stderr: text(out.stderr),
     }
 }
 
@@ -350,9 +364,25 @@ mod support;
 #[cfg(feature = "sim")]
 use support::make_state;
 
+#[cfg(feature = "sim")]
+fn serve(dir: &Path, state: &str) -> support::Server {
+    support::Server::start(dir, &["sim", "serve", "--listen", "127.0.0.1:0", "--state", state])
+}
+
 #[cfg(not(feature = "sim"))]
 fn make_state(_: &Path, _: &str) {
     unreachable!("cases with a state file require sim")
+}
+
+/// Never called: cases that serve a state file require sim.
+#[cfg(not(feature = "sim"))]
+struct NoServer {
+    url: String,
+}
+
+#[cfg(not(feature = "sim"))]
+fn serve(_: &Path, _: &str) -> NoServer {
+    unreachable!("cases that serve a state file require sim")
 }
 
 #[cfg(feature = "sim")]
@@ -365,4 +395,9 @@ fn restore() {
 #[test]
 fn verify() {
     check_file("verify.txt");
+}
+
+#[test]
+fn admin() {
+    check_file("admin.txt");
 }

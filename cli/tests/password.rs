@@ -42,6 +42,7 @@ fn a_file_gives_its_first_line_without_the_line_ending() {
         ("crlf", b"password\r\nsecond line\r\n"),
         ("bare", b"password"),
         ("lines", b"password\nnot this\n"),
+        ("byte-order-mark", b"\xef\xbb\xbfpassword\r\n"),
     ] {
         let path = temp_file(name, contents);
         let options = PasswordOptions { file: Some(path.clone()), argument: None };

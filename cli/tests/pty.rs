@@ -1,7 +1,8 @@
-//! Shares and passwords typed at the terminal are not echoed. `yhsm shares combine` and
-//! `yhsm restore` run on a pseudo-terminal made by util-linux `script` (with terminal
-//! echo on); the tests type like a person, waiting for each prompt, and read everything
-//! the terminal shows.
+//! Shares and passwords typed at the terminal are not echoed. `yhsm shares combine`,
+//! `yhsm restore`, `yhsm change-password` and `yhsm put-authkey` run on a pseudo-terminal
+//! made by util-linux `script` (with terminal echo on); the tests type like a person,
+//! waiting for each prompt, and read everything the terminal shows. `yhsm delete` and
+//! `yhsm reset` ask their confirmations there too, with echo: nothing in them is secret.
 //!
 //! The number of shares is read with echo, so it must appear: that proves echo was on and
 //! that the test would see a share if one were echoed.
@@ -177,4 +178,116 @@ fn restore_prompts_for_shares_and_password_without_echo() {
     let after = &screen[screen.find(prompt).unwrap() + prompt.len()..];
     let line = after.split(['\r', '\n']).next().unwrap();
     assert!(!line.contains("password"), "the password was echoed; screen:\n{screen}");
+}
+
+/// A scratch directory for a simulator state file (the device starts in factory state).
+#[cfg(feature = "sim")]
+fn state_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("yhsm-pty-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(!dir.to_string_lossy().contains('\''), "the test quotes paths with '");
+    dir
+}
+
+/// The line the terminal shows after `prompt` (what was echoed there, if anything).
+fn after(screen: &str, prompt: &str, nth: usize) -> String {
+    let at = screen
+        .match_indices(prompt)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("prompt {prompt:?} #{nth} not shown; screen:\n{screen}"));
+    screen[at.0 + prompt.len()..].split(['\r', '\n']).next().unwrap().to_owned()
+}
+
+/// `yhsm change-password` asks for the current password and the new one twice, echoing
+/// none of them, and the new one then logs in.
+#[cfg(feature = "sim")]
+#[test]
+fn change_password_echoes_no_password() {
+    if !has_script() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let dir = state_dir("change-password");
+    let state = dir.join("dev.state");
+    let mut t = Terminal::spawn(&format!("-c sim:'{}' change-password", state.display()));
+    t.wait_for("Password for authentication key 0x0001: ");
+    t.type_line("password");
+    t.wait_for("New password for authentication key 0x0001: ");
+    t.type_line("first-Secret-7");
+    t.wait_for("Type the new password again: ");
+    t.type_line("first-Secret-8");
+    t.wait_for("The two passwords differ; type them again.");
+    t.wait_for("New password for authentication key 0x0001: ");
+    t.type_line("second-Secret-9");
+    t.wait_for("Type the new password again: ");
+    t.type_line("second-Secret-9");
+    t.wait_for("opens a session with the new password");
+    let (ok, screen) = t.finish();
+    assert!(ok, "yhsm failed; screen:\n{screen}");
+    for secret in ["first-Secret", "second-Secret"] {
+        assert!(!screen.contains(secret), "{secret:?} was echoed; screen:\n{screen}");
+    }
+    for (prompt, nth) in [
+        ("New password for authentication key 0x0001: ", 0),
+        ("New password for authentication key 0x0001: ", 1),
+        ("Type the new password again: ", 0),
+        ("Type the new password again: ", 1),
+    ] {
+        assert_eq!(after(&screen, prompt, nth), "", "echoed after {prompt:?}; screen:\n{screen}");
+    }
+    assert_eq!(after(&screen, "Password for authentication key 0x0001: ", 0), "");
+
+    // The new password logs in.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_yhsm"))
+        .args(["-c", &format!("sim:{}", state.display()), "list"])
+        .env("YHSM_PASSWORD", "second-Secret-9")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `yhsm put-authkey` asks for the new key's password twice without echo; `yhsm delete`
+/// asks y/N with echo (nothing secret), and `yhsm reset` wants the serial typed.
+#[cfg(feature = "sim")]
+#[test]
+fn put_authkey_delete_and_reset_at_a_terminal() {
+    if !has_script() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let dir = state_dir("admin");
+    let state = dir.join("dev.state");
+    std::fs::write(dir.join("pw"), "password\n").unwrap();
+    let global =
+        format!("-c sim:'{}' --password-file '{}'", state.display(), dir.join("pw").display());
+
+    let mut t = Terminal::spawn(&format!("{global} put-authkey --profile audit -d 1 -i 4"));
+    t.wait_for("New password for authentication key 0x0004: ");
+    t.type_line("Audit-Secret-1");
+    t.wait_for("Type the new password again: ");
+    t.type_line("Audit-Secret-1");
+    t.wait_for("opens a session with its password");
+    let (ok, screen) = t.finish();
+    assert!(ok, "screen:\n{screen}");
+    assert!(!screen.contains("Audit-Secret"), "the password was echoed; screen:\n{screen}");
+
+    let mut t = Terminal::spawn(&format!("{global} delete 4 authentication-key"));
+    t.wait_for("[y/N]: ");
+    t.type_line("n");
+    let (ok, screen) = t.finish();
+    assert!(!ok, "a no must fail; screen:\n{screen}");
+    assert!(screen.contains("[y/N]: n"), "the answer is echoed; screen:\n{screen}");
+    assert!(screen.contains("not confirmed: nothing was deleted"), "screen:\n{screen}");
+
+    let mut t = Terminal::spawn(&format!("{global} reset"));
+    t.wait_for("This erases the YubiHSM 1000001");
+    t.wait_for("Type `reset 1000001` to confirm: ");
+    t.type_line("reset 1000001");
+    t.wait_for("reset: it holds only the factory authentication key");
+    let (ok, screen) = t.finish();
+    assert!(ok, "screen:\n{screen}");
+    assert_eq!(after(&screen, "Type `reset 1000001` to confirm: ", 0), "reset 1000001");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -72,10 +72,11 @@ fn expected_public_key(v: &Value) -> Value {
     Value::String(hex::encode(public))
 }
 
-const JSON_KEYS: [&str; 15] = [
+const JSON_KEYS: [&str; 16] = [
     "file",
     "ok",
     "error",
+    "encoding",
     "wrap_algorithm",
     "id",
     "type",
@@ -127,6 +128,19 @@ fn inspect_reports_every_vector_field() {
         assert_eq!(got["origin"].as_u64(), Some(hex_field(&o["origin"])), "{name}");
         assert_eq!(got["length"], v["body_len"], "{name}");
         assert_eq!(got["public_key"], expected_public_key(&v), "{name}");
+        assert_eq!(got["encoding"], "base64", "{name}");
+
+        // The same blob as raw bytes, as yubihsm-manager writes it: the same report.
+        let raw = dir.join(format!("{name}.raw.yhw"));
+        fs::write(&raw, yhsm_proto::wrap::decode_text(&fs::read(&yhw).unwrap()).unwrap()).unwrap();
+        let text =
+            ok(&["inspect", "--json", "--wrap-key-file", "key.bin", raw.to_str().unwrap()], &dir);
+        let all: Value = serde_json::from_str(&text).unwrap();
+        let mut got_raw = all[0].clone();
+        assert_eq!(got_raw["encoding"], "binary", "{name}");
+        got_raw["encoding"] = got["encoding"].clone();
+        got_raw["file"] = got["file"].clone();
+        assert_eq!(&got_raw, got, "{name}");
     }
     let _ = fs::remove_dir_all(&dir);
 }

@@ -1,6 +1,7 @@
-//! A backup directory (PROTOCOL.md §5): the `.yhw` files yubihsm-setup's `dump` and
-//! `yhsm wrap` write, read in sorted name order, each decoded and then decrypted under a
-//! wrap key with a per-file outcome. `restore` and `verify` both start here.
+//! A backup directory (docs/PROTOCOL.md §5): the `.yhw` files yubihsm-setup's `dump`,
+//! yubihsm-manager and `yhsm wrap` write, read in sorted name order, each decoded (base64
+//! text or raw bytes, [`wrap::decode_file`]) and then decrypted under a wrap key with a
+//! per-file outcome. `restore` and `verify` both start here.
 //!
 //! Names are not interpreted: yubihsm-setup writes `0x0003-authentication-key.yhw` (older
 //! versions `0x0003.yhw`; [`file_name`] is the name `dump` gives), and any other `*.yhw` is
@@ -17,7 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use yhsm_proto::StaticKeys;
-use yhsm_proto::wrap::{self, Body, WrapError, WrapKey, WrappedBlob};
+use yhsm_proto::wrap::{self, Body, Encoding, WrapError, WrapKey, WrappedBlob};
 use yhsm_proto::{ObjectId, ObjectType};
 
 use crate::backup::object::Summary;
@@ -50,6 +51,8 @@ pub struct Backup {
 pub struct BackupFile {
     /// The file name (not the path), made printable.
     pub name: String,
+    /// How the file holds its blob; `None` when it holds none.
+    pub encoding: Option<Encoding>,
     pub state: FileState,
 }
 
@@ -58,7 +61,8 @@ pub struct BackupFile {
 pub enum FileState {
     /// Read and decoded: a blob of plausible length, not decrypted yet.
     Encoded(Vec<u8>),
-    /// Not a wrapped object: unreadable, not base64, too short. The reason.
+    /// Not a wrapped object: unreadable, not base64 text nor a blob's raw bytes, too
+    /// short. The reason.
     Invalid(String),
     /// A well-formed blob whose tag does not verify under the key given: wrapped under
     /// another key, or corrupted.
@@ -120,6 +124,9 @@ impl BackupFile {
     pub fn skip_reason(&self) -> Option<String> {
         match &self.state {
             FileState::Invalid(reason) => Some(reason.clone()),
+            FileState::NotUnderKey if self.encoding == Some(Encoding::Binary) => {
+                Some(format!("{NOT_UNDER_THIS_KEY} (read as raw bytes: it is not base64 text)"))
+            }
             FileState::NotUnderKey => Some(NOT_UNDER_THIS_KEY.to_owned()),
             FileState::Duplicate { of, conflicting: false } => {
                 Some(format!("the same object as {of}"))
@@ -141,9 +148,10 @@ impl BackupFile {
 }
 
 impl Backup {
-    /// Reads every `*.yhw` file of `dir` in sorted name order. A file that cannot be read
-    /// or is not base64 of a plausible blob is kept as [`FileState::Invalid`]; only a
-    /// directory that cannot be listed, or holds no `.yhw` file, is an error.
+    /// Reads every `*.yhw` file of `dir` in sorted name order. A file that cannot be read,
+    /// or holds neither base64 text nor raw bytes of a plausible blob, is kept as
+    /// [`FileState::Invalid`]; only a directory that cannot be listed, or holds no `.yhw`
+    /// file, is an error.
     pub fn read_dir(dir: &Path) -> Result<Self> {
         let listing = std::fs::read_dir(dir).map_err(|e| {
             Error::failure(format!("cannot read the backup directory `{}`", dir.display()))
@@ -175,10 +183,8 @@ impl Backup {
         dir: &Path,
         texts: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     ) -> Self {
-        let files = texts
-            .into_iter()
-            .map(|(name, text)| BackupFile { name: text::printable(name), state: decode(text) })
-            .collect();
+        let files =
+            texts.into_iter().map(|(name, bytes)| decode(text::printable(name), bytes)).collect();
         Self { dir: dir.to_path_buf(), files }
     }
 
@@ -225,18 +231,22 @@ fn read_one(path: &Path) -> BackupFile {
     let name = text::printable(
         &path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
     );
-    let state = match files::read_file_plain(path) {
-        Err(e) => FileState::Invalid(e.to_string()),
-        Ok(text) => decode(&text),
-    };
-    BackupFile { name, state }
+    match files::read_file_plain(path) {
+        Err(e) => BackupFile { name, encoding: None, state: FileState::Invalid(e.to_string()) },
+        Ok(bytes) => decode(name, &bytes),
+    }
 }
 
-/// Decodes the text of a `.yhw` file into a blob of plausible length.
-fn decode(text: &[u8]) -> FileState {
-    match wrap::decode_text(text).and_then(|blob| WrappedBlob::parse(&blob).map(|_| blob)) {
-        Ok(blob) => FileState::Encoded(blob),
-        Err(e) => FileState::Invalid(e.to_string()),
+/// Decodes the bytes of a `.yhw` file (base64 text or raw bytes) into a blob of
+/// plausible length.
+fn decode(name: String, bytes: &[u8]) -> BackupFile {
+    let decoded = wrap::decode_file(bytes)
+        .and_then(|(blob, encoding)| WrappedBlob::parse(&blob).map(|_| (blob, encoding)));
+    match decoded {
+        Ok((blob, encoding)) => {
+            BackupFile { name, encoding: Some(encoding), state: FileState::Encoded(blob) }
+        }
+        Err(e) => BackupFile { name, encoding: None, state: FileState::Invalid(e.to_string()) },
     }
 }
 
@@ -335,6 +345,49 @@ mod tests {
         assert!(states[4].starts_with("skipped: not base64"), "{}", states[4]);
         assert!(states[5].starts_with("skipped: wrapped blob"), "{}", states[5]);
         assert_eq!(backup.decryptable(), 1);
+    }
+
+    #[test]
+    fn reads_raw_bytes_and_wrapped_text_alike() {
+        let k = key(1);
+        let blob = wrap::wrap(&k, [7; 13], &opaque(0x10, b"a")).unwrap();
+        let lines: Vec<String> = wrap::encode_text(&blob)
+            .as_bytes()
+            .chunks(76)
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect();
+        let wrapped = format!("\u{feff}{}\n", lines.join("\n"));
+        let foreign = wrap::wrap(&key(2), [7; 13], &opaque(0x11, b"b")).unwrap();
+        let mut backup = Backup::from_texts(
+            Path::new("d"),
+            [
+                ("raw.yhw", &blob[..]),
+                ("text.yhw", wrapped.as_bytes()),
+                ("foreign.yhw", &foreign[..]),
+                ("short.yhw", &[0u8; 40][..]),
+            ],
+        );
+        backup.decrypt(&k);
+        let encodings: Vec<Option<Encoding>> = backup.files.iter().map(|f| f.encoding).collect();
+        assert_eq!(
+            encodings,
+            [Some(Encoding::Binary), Some(Encoding::Base64), Some(Encoding::Binary), None]
+        );
+        assert_eq!(backup.files[0].entry().unwrap().blob, blob);
+        assert_eq!(
+            backup.files[1].skip_reason().unwrap(),
+            "the same object as raw.yhw",
+            "the text holds the same blob"
+        );
+        assert_eq!(
+            backup.files[2].skip_reason().unwrap(),
+            "not wrapped under this key, or damaged (read as raw bytes: it is not base64 text)"
+        );
+        assert!(
+            backup.files[3].skip_reason().unwrap().starts_with("raw wrapped blob (the file is not"),
+            "{:?}",
+            backup.files[3].skip_reason()
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `yhsm dump [DIR] -w ID`: every object exported under a wrap key into
-//! `0x%04x-<type>.yhw` files (PROTOCOL.md §3 EXPORT_WRAPPED, §5 file format), as
-//! yubihsm-setup's `dump` writes them: standard base64 with padding, no newline.
+//! `0x%04x-<type>.yhw` files (docs/PROTOCOL.md §7.6 EXPORT_WRAPPED, §5.1 file encodings),
+//! as yubihsm-setup's `dump` writes them: standard base64 with padding, no newline; or,
+//! with `--encoding binary`, the raw bytes yubihsm-manager's restore reads.
 //!
 //! yubihsm-setup tries every listed object and reports the ones the device refuses
 //! ("Skipping over"); so does this, and exits 1 when any was refused. One difference: the
@@ -16,10 +17,11 @@
 use std::fs;
 use std::path::PathBuf;
 
+use yhsm_proto::Capabilities;
 use yhsm_proto::command::ExportWrapped;
 use yhsm_proto::frame::ErrorCode;
 use yhsm_proto::object::{ObjectId, ObjectInfo, ObjectType};
-use yhsm_proto::{Capabilities, wrap};
+use yhsm_proto::wrap::{self, Encoding};
 use yhsm_transport::{Client, ClientError};
 
 use crate::backup::dir::file_name;
@@ -40,6 +42,8 @@ pub struct DumpOptions {
     pub include_seed: bool,
     /// Replace existing files.
     pub force: bool,
+    /// How the files hold their blobs.
+    pub encoding: Encoding,
 }
 
 impl DumpOptions {
@@ -85,6 +89,7 @@ pub struct DumpReport {
     pub dir: PathBuf,
     pub wrap_id: ObjectId,
     pub format: u8,
+    pub encoding: Encoding,
     pub objects: Vec<Dumped>,
 }
 
@@ -122,7 +127,8 @@ impl DumpReport {
         line
     }
 
-    /// The JSON object of `dump --json`: `directory`, `wrap_key`, `format`, `exported`,
+    /// The JSON object of `dump --json`: `directory`, `wrap_key`, `format`, `encoding`
+    /// (`base64` or `binary`), `exported`,
     /// `skipped`, `failed` (counts) and `objects`, each with `id`, `type`, `status`
     /// (`exported`, `skipped` or `failed`), `file` (null unless exported) and `reason`
     /// (null when exported).
@@ -151,6 +157,7 @@ impl DumpReport {
             ("directory", Value::string(self.dir.display().to_string())),
             ("wrap_key", Value::Number(u64::from(self.wrap_id))),
             ("format", Value::Number(u64::from(self.format))),
+            ("encoding", Value::string(self.encoding.name())),
             ("exported", Value::Number(self.exported() as u64)),
             ("skipped", Value::Number(self.skipped() as u64)),
             ("failed", Value::Number(self.failed() as u64)),
@@ -201,6 +208,7 @@ pub fn dump(
         dir: options.dir.clone(),
         wrap_id: options.wrap_id,
         format: options.format(),
+        encoding: options.encoding,
         objects: Vec::with_capacity(entries.len()),
     };
     for entry in entries {
@@ -216,7 +224,8 @@ pub fn dump(
                 Ok(blob) => {
                     let file = options.dir.join(file_name(id, object_type));
                     // Existing files were refused above unless --force was given.
-                    files::write_file(&file, wrap::encode_text(&blob).as_bytes(), true, "file")?;
+                    let bytes = wrap::encode_file(&blob, options.encoding);
+                    files::write_file(&file, &bytes, true, "file")?;
                     Outcome::Exported { file }
                 }
                 // The device refused this object: say why, and go on with the others.
@@ -300,6 +309,16 @@ fn refusal(
         }
         let delegated = wrap_key.delegated_capabilities;
         let missing = Capabilities(info.capabilities.0 & !delegated.0);
+        if !missing.is_empty() && missing.names().next().is_none() {
+            // yubihsm-manager stores `all` as the named bits only; the factory key has all
+            // 64 (docs/PROTOCOL.md §3.3).
+            return format!(
+                "the object has capability bits without a name (0x{:016x}) that wrap key \
+                 0x{:04x} does not delegate",
+                missing.unknown_bits(),
+                wrap_key.id
+            );
+        }
         if !missing.is_empty() {
             // A long list helps nobody: name a few, or say what the wrap key does allow.
             let detail = if missing.0.count_ones() <= 4 {
@@ -326,6 +345,7 @@ mod tests {
             dir: PathBuf::from("out"),
             wrap_id: 2,
             format: 0,
+            encoding: Encoding::Binary,
             objects: vec![
                 Dumped {
                     id: 1,
@@ -352,6 +372,7 @@ mod tests {
         let json = report.to_json().to_pretty();
         let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(parsed["failed"], 1);
+        assert_eq!(parsed["encoding"], "binary");
         assert_eq!(parsed["objects"][0]["file"], "out/a");
         assert_eq!(parsed["objects"][1]["status"], "skipped");
     }

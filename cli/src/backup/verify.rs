@@ -7,19 +7,22 @@
 //! backup's wrap key (the shares' id, or `--wrap-id`), whose attributes are compared with
 //! the shares when they are known. The device only lists the objects in the login key's
 //! domains.
+//!
+//! A difference only in the capability bits that have no name (56–63, docs/PROTOCOL.md
+//! §3.3) is named apart and does not fail the check: yubihsm-manager keeps only the named
+//! bits when it stores a wrap key from shares whose capabilities say `all` (all 64), and
+//! no firmware gives the others a meaning.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use yhsm_proto::command::ListEntry;
-use yhsm_proto::{ObjectId, ObjectType};
+use yhsm_proto::{Capabilities, ObjectId, ObjectType};
 use yhsm_transport::Client;
 
 use crate::backup::Backup;
-use crate::backup::compare::{
-    Attributes, Difference, PublicKeyCheck, check_entry, describe_differences,
-};
+use crate::backup::compare::{Attributes, Difference, PublicKeyCheck, check_entry};
 use crate::backup::report::{FileReport, Outcome};
 use crate::device::{self, Login};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
@@ -50,10 +53,55 @@ impl ExpectedWrapKey {
     }
 }
 
+/// Whether `d` is a difference of capabilities (or delegated capabilities) in the bits
+/// that have no name alone.
+pub fn only_unnamed_bits(d: &Difference) -> bool {
+    match d {
+        Difference::Capabilities { backup, device } | Difference::Delegated { backup, device } => {
+            (backup.0 ^ device.0) & Capabilities::KNOWN.0 == 0
+        }
+        _ => false,
+    }
+}
+
+/// One difference as verify words it: those in the unnamed bits alone say so.
+fn describe(d: &Difference) -> String {
+    match d {
+        Difference::Capabilities { backup, device } | Difference::Delegated { backup, device }
+            if only_unnamed_bits(d) =>
+        {
+            let name =
+                if d.field() == "capabilities" { "capabilities" } else { "delegated capabilities" };
+            format!(
+                "{name} differ only in the bits without a name, 56-63 (backup \
+                 0x{:016x}; device 0x{:016x}), which no firmware uses",
+                backup.unknown_bits(),
+                device.unknown_bits()
+            )
+        }
+        d => d.to_string(),
+    }
+}
+
+fn describe_all(differences: &[Difference]) -> String {
+    differences.iter().map(describe).collect::<Vec<_>>().join("; ")
+}
+
+/// `{"field", "backup", "device", "unnamed_bits_only"}`.
+fn difference_json(d: &Difference) -> Value {
+    let mut json = d.to_json();
+    if let Value::Object(members) = &mut json {
+        members.push(("unnamed_bits_only", Value::Bool(only_unnamed_bits(d))));
+    }
+    json
+}
+
 /// What checking a file found, in verify's words: a view of its [`FileReport`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Status {
     Match,
+    /// A match but for these differences in the capability bits without a name.
+    MatchButUnnamedBits(Vec<Difference>),
     /// Missing, or present with these differences.
     Different(Vec<Difference>),
     /// Not checked, not a failure (not a wrapped object, not under this key, a copy).
@@ -72,6 +120,7 @@ impl Status {
             (Outcome::Failed, _) => Self::Failed(reason()),
             (_, None) => Self::NotChecked,
             (_, Some(d)) if d.is_empty() => Self::Match,
+            (_, Some(d)) if d.iter().all(only_unnamed_bits) => Self::MatchButUnnamedBits(d.clone()),
             (_, Some(d)) => Self::Different(d.clone()),
         }
     }
@@ -91,7 +140,7 @@ pub struct Extra {
 impl Extra {
     /// Whether it fails the check.
     pub fn is_difference(&self) -> bool {
-        self.expected.is_none() || !self.differences.is_empty()
+        self.expected.is_none() || !self.differences.iter().all(only_unnamed_bits)
     }
 }
 
@@ -111,10 +160,12 @@ impl VerifyReport {
     /// Whether the device holds exactly the backup (with the expected extras).
     pub fn ok(&self) -> bool {
         self.error.is_none()
-            && self
-                .files
-                .iter()
-                .all(|f| matches!(Status::of(f), Status::Match | Status::Skipped(_)))
+            && self.files.iter().all(|f| {
+                matches!(
+                    Status::of(f),
+                    Status::Match | Status::MatchButUnnamedBits(_) | Status::Skipped(_)
+                )
+            })
             && !self.extras.iter().any(Extra::is_difference)
     }
 
@@ -136,11 +187,12 @@ impl VerifyReport {
             };
             let line = match &Status::of(f) {
                 Status::Match => format!("{what}: matches"),
+                Status::MatchButUnnamedBits(d) => format!("{what}: matches; {}", describe_all(d)),
                 Status::NotChecked => format!("{what}: not checked"),
                 Status::Different(d) if d.first() == Some(&Difference::Missing) => {
                     format!("{what}: missing from the device")
                 }
-                Status::Different(d) => format!("{what}: differs: {}", describe_differences(d)),
+                Status::Different(d) => format!("{what}: differs: {}", describe_all(d)),
                 Status::Skipped(reason) => format!("{what}: skipped: {reason}"),
                 Status::Failed(reason) => format!("{what}: not checked: {reason}"),
             };
@@ -149,19 +201,24 @@ impl VerifyReport {
         }
         for e in &self.extras {
             let what = format!("{} 0x{:04x}", e.object_type, e.id);
-            let line = match (e.expected, e.differences.is_empty()) {
-                (Some(why), true) => format!("extra on the device: {what} ({why}; expected)"),
-                (Some(why), false) => format!(
-                    "extra on the device: {what} ({why}) differs: {}",
-                    describe_differences(&e.differences)
+            let line = match (e.expected, e.differences.is_empty(), e.is_difference()) {
+                (Some(why), true, _) => format!("extra on the device: {what} ({why}; expected)"),
+                (Some(why), false, false) => format!(
+                    "extra on the device: {what} ({why}; expected); {}",
+                    describe_all(&e.differences)
                 ),
-                (None, _) => format!("extra on the device: {what}: not in the backup"),
+                (Some(why), false, true) => format!(
+                    "extra on the device: {what} ({why}) differs: {}",
+                    describe_all(&e.differences)
+                ),
+                (None, _, _) => format!("extra on the device: {what}: not in the backup"),
             };
             out.push_str(&line);
             out.push('\n');
         }
         if self.error.is_none() {
-            let matched = self.count(|s| *s == Status::Match);
+            let matched =
+                self.count(|s| matches!(s, Status::Match | Status::MatchButUnnamedBits(_)));
             let missing = self.count(
                 |s| matches!(s, Status::Different(d) if d.first() == Some(&Difference::Missing)),
             );
@@ -183,14 +240,56 @@ impl VerifyReport {
     /// that the device differs.
     pub fn into_failure(self) -> Option<Error> {
         let ok = self.ok();
+        let hint = self.hint();
         match self.error {
             Some(e) => Some(e),
-            None if !ok => Some(Error::failure(format!(
-                "the device does not hold exactly the backup in `{}`",
-                self.dir
-            ))),
+            None if !ok => Some(
+                Error::failure(format!(
+                    "the device does not hold exactly the backup in `{}`",
+                    self.dir
+                ))
+                .with_hint(hint),
+            ),
             None => None,
         }
+    }
+
+    /// What to do about the differences found, naming the first object concerned.
+    fn hint(&self) -> String {
+        let first = |pick: &dyn Fn(&Status) -> bool| {
+            self.files
+                .iter()
+                .find(|f| pick(&Status::of(f)))
+                .and_then(|f| Some(format!("0x{:04x} {}", f.id?, f.object_type?)))
+        };
+        let missing = |s: &Status| matches!(s, Status::Different(d) if d.first() == Some(&Difference::Missing));
+        let different = |s: &Status| matches!(s, Status::Different(_)) && !missing(s);
+        if let Some(object) = first(&different) {
+            return format!(
+                "restore never replaces an object already on the device: delete the one that \
+                 differs (`yhsm delete {object}`), then run restore again"
+            );
+        }
+        if first(&missing).is_some() {
+            return "run `yhsm restore` to bring back the missing objects".to_owned();
+        }
+        if let Some(e) = self.extras.iter().find(|e| e.expected.is_none()) {
+            if e.object_type == ObjectType::WRAP_KEY && self.wrap_key_id.is_none() {
+                return format!(
+                    "if wrap-key 0x{:04x} is the backup's wrap key, say so with --wrap-id \
+                     0x{:04x}",
+                    e.id, e.id
+                );
+            }
+            return format!(
+                "an object the backup does not hold was made after it (dump again to include \
+                 it) or does not belong there (`yhsm delete 0x{:04x} {}`)",
+                e.id, e.object_type
+            );
+        }
+        "the backup's wrap key on the device does not have the attributes the shares give: \
+         compare them (`yhsm shares combine`, `yhsm list`); a mistyped share changes them"
+            .to_owned()
     }
 
     /// The JSON object of `verify --json`; see cli/README.md.
@@ -202,12 +301,15 @@ impl VerifyReport {
                 let status = Status::of(f);
                 let (status, reason, differences) = match &status {
                     Status::Match => ("match", None, vec![]),
+                    Status::MatchButUnnamedBits(d) => {
+                        ("match", None, d.iter().map(difference_json).collect())
+                    }
                     Status::NotChecked => ("not-checked", None, vec![]),
                     Status::Different(d) if d.first() == Some(&Difference::Missing) => {
                         ("missing", None, vec![])
                     }
                     Status::Different(d) => {
-                        ("different", None, d.iter().map(Difference::to_json).collect())
+                        ("different", None, d.iter().map(difference_json).collect())
                     }
                     Status::Skipped(r) => ("skipped", Some(r.as_str()), vec![]),
                     Status::Failed(r) => ("failed", Some(r.as_str()), vec![]),
@@ -232,7 +334,7 @@ impl VerifyReport {
                     ("note", Value::string_or_null(e.expected)),
                     (
                         "differences",
-                        Value::Array(e.differences.iter().map(Difference::to_json).collect()),
+                        Value::Array(e.differences.iter().map(difference_json).collect()),
                     ),
                 ])
             })

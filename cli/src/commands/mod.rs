@@ -2,6 +2,7 @@
 //! the work) and prints what it returns, as [`crate::run`] dispatches to them. The
 //! terminal they print on and prompt at is [`terminal`].
 
+pub mod admin;
 pub mod dump;
 pub mod info;
 pub mod inspect;

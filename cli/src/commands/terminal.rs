@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 
 use yhsm::util::json::Value;
 use yhsm::util::password::PASSWORD_ENV;
@@ -35,8 +35,13 @@ pub fn eprintln_safe(text: &str) {
 
 /// Writes to stdout. A closed pipe (`yhsm … | head`) ends the output quietly.
 pub fn print(text: &str) -> Result<()> {
+    print_bytes(text.as_bytes())
+}
+
+/// [`print`] for bytes that may not be text (a raw `.yhw` blob).
+pub fn print_bytes(bytes: &[u8]) -> Result<()> {
     let mut out = io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    match out.write_all(bytes).and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             Err(Error::failure("cannot write to standard output").with_source(e))
         }
@@ -52,6 +57,16 @@ pub fn print_json_or<T: AsRef<str>>(
     human: impl FnOnce() -> T,
 ) -> Result<()> {
     if json { print(&as_json().to_pretty()) } else { print(human().as_ref()) }
+}
+
+/// Whether standard input is a terminal, so that a person can be asked to confirm.
+pub fn interactive() -> bool {
+    io::stdin().is_terminal()
+}
+
+/// Whether standard output is a terminal (raw bytes are not written to one).
+pub fn stdout_is_terminal() -> bool {
+    io::stdout().is_terminal()
 }
 
 /// The value of `YHSM_PASSWORD`.

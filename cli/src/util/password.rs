@@ -11,7 +11,8 @@ use yhsm_proto::{ObjectId, SecretBytes};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::util::files;
+use crate::util::prompt::Prompter;
+use crate::util::{files, text};
 
 /// The environment variable a password is taken from.
 pub const PASSWORD_ENV: &str = "YHSM_PASSWORD";
@@ -57,12 +58,12 @@ pub fn first_line(bytes: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// Reads a password file: its first line, line ending stripped. `what` names the file's
-/// role in errors. An empty first line is an error (an empty file is almost always a
-/// mistake, and no YubiHSM password is empty).
+/// Reads a password file: its first line, line ending and a UTF-8 byte order mark
+/// stripped. `what` names the file's role in errors. An empty first line is an error (an
+/// empty file is almost always a mistake, and no YubiHSM password is empty).
 pub fn read_password_file(path: &Path, what: &str) -> Result<Password> {
     let bytes = files::read_file(path, what)?;
-    let line = first_line(&bytes);
+    let line = first_line(text::without_bom(&bytes));
     if line.is_empty() {
         return Err(Error::failure(format!(
             "{what} `{}` is empty (the password is its first line)",
@@ -103,6 +104,65 @@ pub fn resolve_password(
         return Err(Error::failure("no password entered"));
     }
     Ok(Password(SecretBytes::from_slice(typed.as_bytes())))
+}
+
+/// Where a new password comes from: a file, or typed twice at the terminal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NewPassword {
+    /// `--new-password-file FILE`: its first line.
+    File(PathBuf),
+    /// Typed twice without echo.
+    Prompt,
+}
+
+/// What a new password's file is called in errors.
+pub const NEW_PASSWORD_FILE: &str = "new password file";
+
+/// How many times a new password may be typed before the command gives up.
+pub const NEW_PASSWORD_ATTEMPTS: usize = 3;
+
+/// Reads a new password for `whom` (`authentication key 0x0003`): the first line of a
+/// file, or typed twice without echo at `prompter` (an empty password or two that differ
+/// are refused and asked again, up to [`NEW_PASSWORD_ATTEMPTS`] times). The two typed
+/// passwords are compared in constant time and zeroized.
+pub fn read_new_password(
+    source: &NewPassword,
+    whom: &str,
+    prompter: &mut dyn Prompter,
+) -> Result<Password> {
+    if let NewPassword::File(path) = source {
+        return read_password_file(path, NEW_PASSWORD_FILE);
+    }
+    let read = |p: &mut dyn Prompter, prompt: &str| -> Result<Password> {
+        let typed = p
+            .read_secret(prompt)
+            .map_err(|e| {
+                Error::failure("cannot read the new password from the terminal")
+                    .with_source(e)
+                    .with_hint("give it with --new-password-file FILE")
+            })?
+            .ok_or_else(|| Error::failure("no new password entered"))?;
+        Ok(Password(SecretBytes::from_slice(typed.as_bytes())))
+    };
+    for _ in 0..NEW_PASSWORD_ATTEMPTS {
+        let first = read(prompter, &format!("New password for {whom}: "))?;
+        if first.expose_secret().is_empty() {
+            say(prompter, "The password is empty; type one.")?;
+            continue;
+        }
+        let second = read(prompter, "Type the new password again: ")?;
+        if first == second {
+            return Ok(first);
+        }
+        say(prompter, "The two passwords differ; type them again.")?;
+    }
+    Err(Error::failure(format!(
+        "no new password for {whom}: {NEW_PASSWORD_ATTEMPTS} attempts, none typed the same twice"
+    )))
+}
+
+fn say(p: &mut dyn Prompter, text: &str) -> Result<()> {
+    p.message(text).map_err(|e| Error::failure("cannot write to the terminal").with_source(e))
 }
 
 #[cfg(unix)]

@@ -58,6 +58,27 @@ impl Prompter for ScriptedPrompter {
     }
 }
 
+/// Asks a yes-or-no `question` (` [y/N]: ` is appended): `y` or `yes` (any case) is yes,
+/// anything else, or the end of input, no.
+pub fn confirm(p: &mut dyn Prompter, question: &str) -> Result<bool> {
+    let answer = p.read_line(&format!("{question} [y/N]: ")).map_err(confirm_error)?;
+    Ok(answer.is_some_and(|a| {
+        let a = a.trim();
+        a.eq_ignore_ascii_case("y") || a.eq_ignore_ascii_case("yes")
+    }))
+}
+
+/// Asks the person to type `expected` (for what cannot be undone): true only when the
+/// line typed is `expected`, surrounding spaces aside.
+pub fn confirm_typed(p: &mut dyn Prompter, expected: &str) -> Result<bool> {
+    let answer = p.read_line(&format!("Type `{expected}` to confirm: ")).map_err(confirm_error)?;
+    Ok(answer.is_some_and(|a| a.trim() == expected))
+}
+
+fn confirm_error(e: io::Error) -> Error {
+    Error::failure("cannot ask for confirmation at the terminal").with_source(e)
+}
+
 fn terminal_error(e: io::Error) -> Error {
     Error::failure("cannot read from the terminal")
         .with_source(e)

@@ -11,6 +11,13 @@ pub fn domain_list(domains: Domains) -> String {
     if list.is_empty() { "none".to_owned() } else { list.join(":") }
 }
 
+/// The text of a file without the UTF-8 byte order mark some editors put first (Windows
+/// Notepad): every text file yhsm reads (shares, passwords, `.yhw` text) goes through this
+/// or, for `.yhw` files, `yhsm_proto::wrap::decode_file`, which does the same.
+pub fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(yhsm_proto::wrap::UTF8_BOM).unwrap_or(bytes)
+}
+
 /// Capabilities as JSON writes them: `0x` and 16 lowercase hex digits.
 pub fn capabilities_hex(c: Capabilities) -> String {
     format!("0x{:016x}", c.0)

@@ -78,11 +78,12 @@ pub struct SharesFile {
     pub lines: Vec<usize>,
 }
 
-/// Parses the text of a shares file named `name` in errors.
+/// Parses the text of a shares file named `name` in errors (a UTF-8 byte order mark
+/// first is skipped).
 pub fn parse_shares_text(bytes: &[u8], name: &str) -> Result<SharesFile> {
     let mut shares = Vec::new();
     let mut lines = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+    for (i, line) in text::without_bom(bytes).split(|&b| b == b'\n').enumerate() {
         let number = i + 1;
         let Ok(line) = std::str::from_utf8(line) else {
             return Err(Error::failure(format!(
@@ -233,6 +234,10 @@ mod tests {
         assert_eq!(file.lines, vec![3, 5]);
         let key = combine_shares_file(&file, "f").unwrap();
         assert_eq!(key.0.secret.wrap_key_id, 2);
+        // As a Windows editor saves it: a byte order mark first.
+        let marked = format!("\u{feff}{}\r\n{}\r\n", SETUP_2OF3[0], SETUP_2OF3[1]);
+        let file = parse_shares_text(marked.as_bytes(), "f").unwrap();
+        assert_eq!(combine_shares_file(&file, "f").unwrap(), key);
     }
 
     #[test]
@@ -251,6 +256,12 @@ mod tests {
 
         let e = parse_shares_text(b"# nothing\n\n", "f").unwrap_err();
         assert_eq!(e.chain(), "shares file `f` holds no shares");
+        let e = parse_shares_text(b"\n\xef\xbb\xbf\n", "f").unwrap_err();
+        assert_eq!(
+            e.chain(),
+            "shares file `f`, line 2: expected <threshold>-<index>-<data>",
+            "a mark on line 2 is no mark"
+        );
         let e = parse_shares_text(b"\n\xff\n", "f").unwrap_err();
         assert_eq!(e.chain(), "shares file `f`, line 2: not UTF-8 text");
     }

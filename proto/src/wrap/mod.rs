@@ -1,6 +1,7 @@
 //! Wrapped objects, the `.yhw` files of yubihsm-setup and yubihsm-wrap (PROTOCOL.md §5).
 //!
-//! - text ↔ blob: [`decode_text`], [`encode_text`] (standard base64 with padding);
+//! - file ↔ blob: [`decode_file`], [`encode_file`]: base64 text ([`decode_text`],
+//!   [`encode_text`]) or the raw bytes yubihsm-manager writes ([`Encoding`]);
 //! - blob ↔ parts: [`WrappedBlob`] (`nonce(13) || ciphertext || tag(16)`);
 //! - blob ↔ object: [`unwrap`] and [`wrap`] under a [`WrapKey`] (AES-CCM, no associated
 //!   data), giving a [`WrappedObject`]: a 59-byte [`WrapHeader`] and a typed [`Body`].
@@ -10,20 +11,22 @@
 
 mod body;
 mod ed25519;
+mod encoding;
 mod header;
 
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use ccm::aead::array::Array;
 use ccm::aead::{AeadInOut, KeyInit};
 use ccm::consts::{U13, U16};
 use zeroize::Zeroizing;
 
 pub use body::Body;
+pub use encoding::{
+    Encoding, LINE_WIDTHS, MAX_BLOB_LEN, UTF8_BOM, decode_file, decode_text, encode_file,
+    encode_text, is_text,
+};
 pub use header::WrapHeader;
 
 use crate::codec::DecodeError;
@@ -44,7 +47,8 @@ pub const MAX_PLAINTEXT_LEN: usize = 0xffff;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WrapError {
-    /// The text is not standard base64 with padding.
+    /// The text is not standard base64 with padding (on one line, or wrapped at 64 or 76
+    /// characters per line).
     NotBase64 {
         /// Byte offset in the text (surrounding whitespace included), when one byte is at fault.
         offset: Option<usize>,
@@ -171,59 +175,6 @@ impl fmt::Debug for WrapKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "WrapKey({}, redacted)", self.algorithm)
     }
-}
-
-/// Decodes the text of a `.yhw` file: standard base64 with padding. ASCII whitespace
-/// around the text (a trailing newline, CRLF, indentation) is accepted; anything else —
-/// inner whitespace, the URL-safe alphabet, missing padding, non-ASCII — is an error that
-/// says what is wrong and where.
-pub fn decode_text(text: &[u8]) -> Result<Vec<u8>, WrapError> {
-    let start = text.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(text.len());
-    let end = text.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
-    let body = text.get(start..end).unwrap_or_default();
-    if body.is_empty() {
-        return Err(WrapError::NotBase64 { offset: None, reason: "the text is empty" });
-    }
-    for (i, &b) in body.iter().enumerate() {
-        let reason = match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' | b'=' => continue,
-            b'-' | b'_' => "URL-safe base64 character ('-' or '_' instead of '+' or '/')",
-            _ if b.is_ascii_whitespace() => "whitespace inside the text",
-            _ if !b.is_ascii() => "non-ASCII byte",
-            _ => "invalid character",
-        };
-        return Err(WrapError::NotBase64 { offset: Some(start + i), reason });
-    }
-    if body.len() % 4 != 0 {
-        return Err(WrapError::NotBase64 {
-            offset: None,
-            reason: "length is not a multiple of 4 (missing '=' padding, or truncated)",
-        });
-    }
-    STANDARD.decode(body).map_err(|e| match e {
-        base64::DecodeError::InvalidByte(at, b'=') => {
-            WrapError::NotBase64 { offset: Some(start + at), reason: "misplaced '=' padding" }
-        }
-        base64::DecodeError::InvalidByte(at, _) => {
-            WrapError::NotBase64 { offset: Some(start + at), reason: "invalid character" }
-        }
-        base64::DecodeError::InvalidLastSymbol { offset, .. } => WrapError::NotBase64 {
-            offset: Some(start + offset),
-            reason: "last character has stray low bits (corrupted or truncated)",
-        },
-        base64::DecodeError::InvalidLength(_) => {
-            WrapError::NotBase64 { offset: None, reason: "invalid length (truncated?)" }
-        }
-        base64::DecodeError::InvalidPadding => {
-            WrapError::NotBase64 { offset: None, reason: "invalid '=' padding" }
-        }
-    })
-}
-
-/// Encodes a blob as the text of a `.yhw` file: standard base64 with padding and no
-/// newline, as yubihsm-setup writes it (yubihsm-wrap adds a newline).
-pub fn encode_text(blob: &[u8]) -> String {
-    STANDARD.encode(blob)
 }
 
 /// A blob split into its parts: `nonce(13) || ciphertext || tag(16)`.

@@ -1,5 +1,5 @@
 use alloc::format;
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -125,6 +125,120 @@ fn rejects_non_base64_text_saying_what_is_wrong() {
         decode_text(b"+/+/AB*i").unwrap_err().to_string(),
         "not base64: invalid character at offset 6"
     );
+}
+
+/// `text` wrapped at `width` characters per line, lines ended by `eol`.
+fn wrapped(text: &str, width: usize, eol: &str) -> String {
+    let lines: Vec<&str> =
+        text.as_bytes().chunks(width).map(|c| core::str::from_utf8(c).unwrap()).collect();
+    lines.join(eol)
+}
+
+#[test]
+fn decodes_text_wrapped_at_64_or_76_columns_with_or_without_a_byte_order_mark() {
+    let blob: Vec<u8> = (0u8..=255).cycle().take(300).collect();
+    let text = encode_text(&blob);
+    for width in LINE_WIDTHS {
+        for eol in ["\n", "\r\n"] {
+            let lines = wrapped(&text, width, eol);
+            assert!(lines.contains(eol));
+            for file in [lines.clone(), format!("{lines}{eol}"), format!("\u{feff}{lines}\n")] {
+                assert_eq!(decode_text(file.as_bytes()).unwrap(), blob, "{file:?}");
+                assert_eq!(decode_file(file.as_bytes()).unwrap(), (blob.clone(), Encoding::Base64));
+            }
+        }
+    }
+    // A byte order mark before text on one line, as a Windows editor saves it.
+    assert_eq!(decode_text(format!("\u{feff}{text}\r\n").as_bytes()).unwrap(), blob);
+}
+
+#[test]
+fn rejects_lines_of_other_widths_at_the_line_break_at_fault() {
+    let text = encode_text(&[0x5a; 200]); // 268 characters
+    let reason = |file: &str| match decode_text(file.as_bytes()) {
+        Err(WrapError::NotBase64 { offset, reason }) => (offset, reason),
+        other => panic!("{file:?}: {other:?}"),
+    };
+    // 60 columns: the break after the first line.
+    let (offset, why) = reason(&wrapped(&text, 60, "\n"));
+    assert_eq!(offset, Some(60));
+    assert!(why.starts_with("line break inside the text"), "{why}");
+    // A short line in the middle of 64-column lines.
+    let mut lines: Vec<String> = wrapped(&text, 64, "\n").lines().map(String::from).collect();
+    let moved = lines[1].split_off(60);
+    lines[2].insert_str(0, &moved);
+    let file = lines.join("\n");
+    assert_eq!(reason(&file).0, Some(64 + 1 + 60));
+    // A blank line, and a last line longer than the others.
+    assert_eq!(reason(&format!("{}\n\n{}", &text[..64], &text[64..])).0, Some(65));
+    let file = format!("{}\n{}", &text[..64], &text[64..]);
+    assert_eq!(reason(&file).0, Some(64));
+    // A comment after the text, and a space inside a line, are still refused.
+    assert_eq!(reason(&format!("{text}\n# comment\n")).0, Some(text.len()));
+    let mut spaced = wrapped(&text, 64, "\r\n").into_bytes();
+    spaced[100] = b' ';
+    assert_eq!(
+        decode_text(&spaced).unwrap_err(),
+        WrapError::NotBase64 { offset: Some(100), reason: "whitespace inside the text" }
+    );
+}
+
+#[test]
+fn errors_in_wrapped_text_name_the_offset_in_the_file() {
+    let text = encode_text(&[0x5a; 200]);
+    let mut file = format!("\u{feff}{}", wrapped(&text, 76, "\r\n")).into_bytes();
+    // The 3-byte mark, 76 characters and CRLF, then the 11th character of line 2.
+    let at = 3 + 78 + 10;
+    file[at] = b'*';
+    assert_eq!(
+        decode_text(&file).unwrap_err(),
+        WrapError::NotBase64 { offset: Some(at), reason: "invalid character" }
+    );
+    // Padding in the middle of the joined text, on the second line.
+    let mut file = wrapped(&text, 64, "\n").into_bytes();
+    file[64 + 1 + 5] = b'=';
+    assert!(matches!(
+        decode_text(&file),
+        Err(WrapError::NotBase64 { offset: Some(70), reason: "misplaced '=' padding" })
+    ));
+}
+
+#[test]
+fn takes_a_file_that_is_not_text_as_the_raw_blob() {
+    let blob: Vec<u8> = (0u8..=255).cycle().take(MIN_BLOB_LEN + 7).collect();
+    assert!(!is_text(&blob));
+    assert_eq!(decode_file(&blob).unwrap(), (blob.clone(), Encoding::Binary));
+    assert_eq!(encode_file(&blob, Encoding::Binary), blob);
+    let text = encode_file(&blob, Encoding::Base64);
+    assert_eq!(text, encode_text(&blob).into_bytes());
+    assert_eq!(decode_file(&text).unwrap(), (blob.clone(), Encoding::Base64));
+    // A blob that starts with the bytes of a byte order mark is still raw.
+    let marked = [UTF8_BOM, &blob].concat();
+    assert_eq!(decode_file(&marked).unwrap(), (marked.clone(), Encoding::Binary));
+    // Too short or too long to be a blob: the error says the file was read as raw bytes.
+    let short = &blob[..MIN_BLOB_LEN - 1];
+    let err = decode_file(short).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "raw wrapped blob (the file is not base64 text) is too short: 87 bytes, at least 88 \
+         needed"
+    );
+    let long = vec![0u8; MAX_BLOB_LEN + 1];
+    assert!(matches!(decode_file(&long), Err(WrapError::TooLong { len, .. }) if len == long.len()));
+    assert_eq!(decode_file(&vec![0u8; MAX_BLOB_LEN]).unwrap().1, Encoding::Binary);
+    // Text stays text, so a typo is reported as what it is.
+    assert!(matches!(decode_file(b"-_-_ABEi"), Err(WrapError::NotBase64 { offset: Some(0), .. })));
+    assert!(matches!(decode_file(b""), Err(WrapError::NotBase64 { offset: None, .. })));
+}
+
+#[test]
+fn encodings_parse_and_print_their_names() {
+    for e in [Encoding::Base64, Encoding::Binary] {
+        assert_eq!(e.to_string().parse::<Encoding>().unwrap(), e);
+    }
+    assert_eq!("BINARY".parse::<Encoding>().unwrap(), Encoding::Binary);
+    assert_eq!(Encoding::default(), Encoding::Base64);
+    assert!("raw".parse::<Encoding>().is_err());
 }
 
 // ---- blob and key ----
@@ -713,6 +827,24 @@ proptest! {
     #[test]
     fn decode_text_never_panics(text in proptest::collection::vec(any::<u8>(), 0..300)) {
         let _ = decode_text(&text);
+    }
+
+    #[test]
+    fn decode_file_reads_both_encodings_of_any_blob(
+        blob in proptest::collection::vec(any::<u8>(), MIN_BLOB_LEN..400),
+        width in 0usize..2,
+    ) {
+        let text = encode_text(&blob);
+        let lines = wrapped(&text, LINE_WIDTHS[width], "\r\n");
+        prop_assert_eq!(decode_file(lines.as_bytes()).unwrap(), (blob.clone(), Encoding::Base64));
+        if !is_text(&blob) {
+            prop_assert_eq!(decode_file(&encode_file(&blob, Encoding::Binary)).unwrap(), (blob, Encoding::Binary));
+        }
+    }
+
+    #[test]
+    fn decode_file_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = decode_file(&bytes);
     }
 
     /// (An empty text is refused on purpose: an empty file is no wrapped object.)

@@ -607,12 +607,18 @@ impl Run<'_> {
                 let result = settle_write(client, &write, || (), &mut send, self.sink);
                 result.map_err(|e| {
                     let hint = if e.may_have_executed() {
-                        "every object was restored and verified, and the key may have been \
-                         deleted: log in with a restored authentication key (-k ID) and list the \
-                         objects to check; delete it yourself if it is still there"
+                        format!(
+                            "every object was restored and verified, and the key may have been \
+                             deleted: log in with a restored authentication key (-k ID) and \
+                             list the objects to check; if it is still there, delete it with \
+                             `yhsm delete 0x{login_id:04x} authentication-key`"
+                        )
                     } else {
-                        "everything was restored; delete it yourself once you have checked that \
-                         a restored authentication key logs in"
+                        format!(
+                            "everything was restored; once a restored authentication key logs \
+                             in, delete this one with `yhsm delete 0x{login_id:04x} \
+                             authentication-key`"
+                        )
                     };
                     Error::failure(format!("cannot delete authentication key 0x{login_id:04x}"))
                         .with_source(e)

@@ -84,6 +84,12 @@ impl RestoreReport {
             _ => Some(format!("fix the other causes shown above; {SKIPPED_HINT}")),
         };
         let objects = if total == 1 { "object" } else { "objects" };
+        // An object that was on the device before and differs: restore never replaces one.
+        let conflicting = self
+            .files
+            .iter()
+            .find(|f| f.outcome == Outcome::AlreadyPresent && f.verified() == Some(false))
+            .and_then(|f| Some(format!("0x{:04x} {}", f.id?, f.object_type?)));
         if self.dry_run {
             return Some(
                 Error::failure(format!(
@@ -101,13 +107,17 @@ impl RestoreReport {
                 if bad == 1 { "was" } else { "were" },
                 self.auth_key
             ))
-            .with_hint(match hint {
-                Some(hint) => format!(
+            .with_hint(match (hint, conflicting) {
+                (Some(hint), _) => format!(
                     "{hint}; then run restore again (objects already on the device are skipped \
                      and verified)"
                 ),
-                None => "fix the cause shown above and run restore again: objects already on the \
-                         device are skipped and verified"
+                (None, Some(object)) => format!(
+                    "an object already on the device that differs from the backup's is left as \
+                     it is: delete it (`yhsm delete {object}`), then run restore again"
+                ),
+                (None, None) => "fix the cause shown above and run restore again: objects \
+                                 already on the device are skipped and verified"
                     .to_owned(),
             }),
         )
