@@ -34,8 +34,8 @@ pub fn algorithm(oid: &ObjectIdentifier) -> Option<Algorithm> {
 }
 
 /// Evaluates `$body` with `$curve` naming the RustCrypto curve type of the EC algorithm
-/// `$algorithm`, or `$other` for an algorithm without arithmetic here (brainpool P-512,
-/// anything not EC). The one list of the curves that can be computed with.
+/// `$algorithm`, or `$other` for an algorithm without arithmetic here (anything not EC).
+/// The one list of the curves that can be computed with.
 ///
 /// ```
 /// use yhsm_keys::for_curve;
@@ -45,7 +45,8 @@ pub fn algorithm(oid: &ObjectIdentifier) -> Option<Algorithm> {
 ///     for_curve!(alg, |C| Some(std::any::type_name::<C>()), else None)
 /// }
 /// assert!(curve_name(Algorithm::ECP384).is_some_and(|n| n.ends_with("NistP384")));
-/// assert_eq!(curve_name(Algorithm::ECBP512), None);
+/// assert!(curve_name(Algorithm::ECBP512).is_some_and(|n| n.ends_with("BrainpoolP512r1")));
+/// assert_eq!(curve_name(Algorithm::ED25519), None);
 /// ```
 #[macro_export]
 macro_rules! for_curve {
@@ -58,6 +59,7 @@ macro_rules! for_curve {
             ECK256 => k256::Secp256k1,
             ECBP256 => bp256::BrainpoolP256r1,
             ECBP384 => bp384::BrainpoolP384r1,
+            ECBP512 => bp512::BrainpoolP512r1,
         )
     };
 }

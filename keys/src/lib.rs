@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod bp512;
 pub mod curve;
 mod ed25519;
 mod read;
@@ -21,6 +22,7 @@ pub use write::to_pkcs8;
 pub mod __private {
     pub use yhsm_proto::Algorithm;
     pub mod curves {
+        pub use crate::bp512;
         pub use {bp256, bp384, k256, p224, p256, p384, p521};
     }
 }

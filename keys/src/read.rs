@@ -7,8 +7,8 @@
 //!
 //! Public keys are computed from the private key and, when the key carries one too,
 //! checked against it: every curve with arithmetic in [`crate::curve`], ed25519 with
-//! curve25519-dalek. For a curve without (brainpool P-512) the public key is taken from
-//! the key, unchecked, and a key without one is refused.
+//! curve25519-dalek. For a curve without (none of the device's today) the public key would
+//! be taken from the key, unchecked, and a key without one refused.
 
 use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier, OctetStringRef, UintRef};
 use der::{Decode, Reader, SliceReader, Tag, TagMode, TagNumber};

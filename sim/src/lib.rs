@@ -15,6 +15,8 @@ pub mod session;
 mod shared;
 pub mod state;
 pub mod store;
+#[cfg(test)]
+mod test_support;
 
 #[cfg(all(feature = "usb-gadget", target_os = "linux"))]
 pub mod usb_gadget;

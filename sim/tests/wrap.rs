@@ -85,6 +85,7 @@ fn round_trips_every_key_type_under_every_wrap_key_size() {
         Algorithm::ECK256,
         Algorithm::ECBP256,
         Algorithm::ECBP384,
+        Algorithm::ECBP512,
         Algorithm::ED25519,
     ] {
         next += 1;
@@ -249,6 +250,7 @@ fn ecdsa_signatures_verify_on_every_curve_for_every_digest_length() {
         Algorithm::ECBP256,
         Algorithm::ECBP384,
         Algorithm::ECP224,
+        Algorithm::ECBP512,
     ];
     for (i, alg) in (1u16..).zip(algs) {
         s.call(
@@ -264,6 +266,7 @@ fn ecdsa_signatures_verify_on_every_curve_for_every_digest_length() {
     check_ecdsa!(s, &mut dev, "bp256", bp256::BrainpoolP256r1, 32, 5);
     check_ecdsa!(s, &mut dev, "bp384", bp384::BrainpoolP384r1, 48, 6);
     check_ecdsa!(s, &mut dev, "p224", p224::NistP224, 28, 7);
+    check_ecdsa!(s, &mut dev, "bp512", yhsm_keys::bp512::BrainpoolP512r1, 64, 8);
 }
 
 #[test]

@@ -92,3 +92,6 @@ where
     let shared: AffinePoint<C> = shared;
     Ok(shared.x().to_vec())
 }
+
+#[cfg(test)]
+mod tests;
