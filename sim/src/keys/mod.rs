@@ -3,6 +3,7 @@
 
 pub mod ec;
 pub mod kwp;
+pub mod otp;
 pub mod pkcs8;
 pub mod rsa;
 pub mod sym;
