@@ -6,6 +6,7 @@ pub mod kwp;
 pub mod otp;
 pub mod pkcs8;
 pub mod rsa;
+pub mod ssh;
 pub mod sym;
 
 use chacha20::ChaCha20Rng;

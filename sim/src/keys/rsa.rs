@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use yhsm_proto::Algorithm;
 use yhsm_proto::frame::ErrorCode;
+use yhsm_proto::secret::ct_eq;
 use yhsm_proto::wrap::Body;
 use zeroize::Zeroizing;
 
@@ -236,9 +237,15 @@ pub fn sign_pkcs1(
     digest: &[u8],
     rng: &mut ChaCha20Rng,
 ) -> Result<Vec<u8>, ErrorCode> {
-    let hash = Hash::from_len(digest.len()).ok_or(ErrorCode::INVALID_DATA)?;
     let key = key_of(alg, body)?;
-    let k = key.size();
+    let em = emsa_pkcs1(digest, key.size())?;
+    Ok(private_op(&key, &em, rng)?.to_vec())
+}
+
+/// EMSA-PKCS1-v1_5 (RFC 8017 §9.2) of a digest (its hash told by its length) for a
+/// `k`-byte modulus.
+fn emsa_pkcs1(digest: &[u8], k: usize) -> Result<Zeroizing<Vec<u8>>, ErrorCode> {
+    let hash = Hash::from_len(digest.len()).ok_or(ErrorCode::INVALID_DATA)?;
     let t_len = hash.digest_info_prefix().len() + digest.len();
     let ps = k.checked_sub(t_len + 3).filter(|ps| *ps >= 8).ok_or(ErrorCode::INVALID_DATA)?;
     let mut em = Zeroizing::new(Vec::with_capacity(k));
@@ -247,7 +254,29 @@ pub fn sign_pkcs1(
     em.push(0x00);
     em.extend_from_slice(hash.digest_info_prefix());
     em.extend_from_slice(digest);
-    Ok(private_op(&key, &em, rng)?.to_vec())
+    Ok(em)
+}
+
+/// Whether `signature` is an RSASSA-PKCS1-v1_5 signature of `digest` by the modulus `n`
+/// (e = 65537): the timestamps of SSH certificate requests.
+pub fn verify_pkcs1(n: &[u8], digest: &[u8], signature: &[u8]) -> bool {
+    let k = n.len();
+    let Ok(expected) = emsa_pkcs1(digest, k) else { return false };
+    let Ok(public) = rsa::PublicKey::new(to_uint(n), BoxedUint::from(PUBLIC_EXPONENT)) else {
+        return false;
+    };
+    if signature.len() != k {
+        return false;
+    }
+    let Ok(s) = BoxedUint::from_be_slice(signature, public.n_bits_precision()) else {
+        return false;
+    };
+    // A signature not below the modulus is invalid (RFC 8017 §5.2.2).
+    if s >= *public.n().as_ref() {
+        return false;
+    }
+    let Ok(m) = rsa::hazmat::rsa_encrypt(&public, &s) else { return false };
+    to_bytes(&m, k).is_ok_and(|em| ct_eq(&em, &expected))
 }
 
 /// SIGN_PSS: RSASSA-PSS over a digest (its hash told by its length) with MGF1 `mgf` and a
