@@ -1,6 +1,7 @@
 //! Symmetric primitives: HMAC (SIGN_HMAC / VERIFY_HMAC), AES-CCM for WRAP_DATA /
-//! UNWRAP_DATA (the same `nonce(13) || ciphertext || tag(16)` layout as wrapped objects,
-//! PROTOCOL.md §5), AES-ECB and AES-CBC for symmetric keys.
+//! UNWRAP_DATA (the `nonce(13) || ciphertext || tag(16)` layout of wrapped objects around
+//! a leading NUL byte, docs/PROTOCOL.md §5.2, §7.6), AES-ECB and AES-CBC for symmetric
+//! keys.
 
 use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use aes::{Aes128, Aes192, Aes256};
@@ -105,6 +106,30 @@ pub fn ccm_open(key: &[u8], blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, ErrorCode
     }
 }
 
+/// The bytes WRAP_DATA adds: nonce, the leading NUL byte, tag (libyubihsm's
+/// `YH_CCM_WRAP_OVERHEAD`, `1 + 13 + 16`).
+pub const WRAP_DATA_OVERHEAD: usize = 1 + NONCE_LEN + TAG_LEN;
+
+/// WRAP_DATA: `nonce || CCM(00 || data) || tag`. Yubico's command reference: "The wrapped
+/// data includes a leading encrypted nul byte that is added automatically by the YubiHSM2.
+/// This byte is checked by UNWRAP DATA".
+pub fn wrap_data(key: &[u8], nonce: [u8; NONCE_LEN], data: &[u8]) -> Result<Vec<u8>, ErrorCode> {
+    let mut plain = Zeroizing::new(Vec::with_capacity(1 + data.len()));
+    plain.push(0);
+    plain.extend_from_slice(data);
+    ccm_seal(key, nonce, &plain)
+}
+
+/// UNWRAP_DATA: opens a [`wrap_data`] blob and checks and drops its leading NUL byte
+/// (invalid-data when it is missing or not zero, as for a tag that does not verify).
+pub fn unwrap_data(key: &[u8], blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, ErrorCode> {
+    let plain = ccm_open(key, blob)?;
+    match plain.split_first() {
+        Some((0, data)) => Ok(Zeroizing::new(data.to_vec())),
+        _ => Err(ErrorCode::INVALID_DATA),
+    }
+}
+
 /// The direction of an AES operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -190,6 +215,36 @@ mod tests {
             bad[14] ^= 1;
             assert_eq!(ccm_open(&key, &bad).unwrap_err(), ErrorCode::INVALID_DATA);
         }
+    }
+
+    /// Made by pyca/cryptography's AESCCM (16-byte tag) from the format of Yubico's command
+    /// reference: key `20..2f`, nonce `60..6c`, data "wrap me" behind a NUL byte; and the
+    /// same behind `01`, which UNWRAP_DATA must refuse.
+    #[test]
+    fn wraps_data_behind_an_encrypted_nul_byte() {
+        let key: Vec<u8> = (0x20..0x30).collect();
+        let nonce: [u8; 13] = core::array::from_fn(|i| 0x60 + u8::try_from(i).unwrap());
+        let expected = "606162636465666768696a6b6c858a72889b6bb7d76519a32961ac987d9a06b6a8dbfa4ac9";
+        let blob = wrap_data(&key, nonce, b"wrap me").unwrap();
+        assert_eq!(hex::encode(&blob), expected);
+        assert_eq!(blob.len(), b"wrap me".len() + WRAP_DATA_OVERHEAD);
+        assert_eq!(WRAP_DATA_OVERHEAD, 30);
+        assert_eq!(unwrap_data(&key, &blob).unwrap().as_slice(), b"wrap me");
+        // A blob whose first plaintext byte is not NUL authenticates but is refused.
+        let not_nul = hex::decode(
+            "606162636465666768696a6b6c848a72889b6bb7d7fbff50bb89561ec17dac39a17bc4421b",
+        )
+        .unwrap();
+        assert_eq!(ccm_open(&key, &not_nul).unwrap()[0], 1);
+        assert_eq!(unwrap_data(&key, &not_nul), Err(ErrorCode::INVALID_DATA));
+        // So is a blob without the NUL byte (the simulator's old format), and empty data.
+        let old = ccm_seal(&key, nonce, b"wrap me").unwrap();
+        assert_eq!(unwrap_data(&key, &old), Err(ErrorCode::INVALID_DATA));
+        let empty = ccm_seal(&key, nonce, b"").unwrap();
+        assert_eq!(unwrap_data(&key, &empty), Err(ErrorCode::INVALID_DATA));
+        let mut bad = blob.clone();
+        bad[13] ^= 1;
+        assert_eq!(unwrap_data(&key, &bad), Err(ErrorCode::INVALID_DATA));
     }
 
     #[test]
