@@ -22,6 +22,7 @@ use yhsm_proto::secret::SecretArray;
 use yhsm_proto::wrap::Body;
 use yhsm_proto::{Algorithm, Capabilities, Domains, Label, ObjectType, Origin};
 
+use crate::attest::{DeviceAttestation, DeviceIdentity};
 use crate::clock::{Clock, SystemClock};
 use crate::cmd::{self, After, Ctx};
 use crate::fault::{Action, Fault, FaultPlan};
@@ -92,6 +93,8 @@ pub struct Device {
     pub(crate) log: AuditLog,
     pub(crate) disabled_algorithms: BTreeSet<u8>,
     pub(crate) device_key: SecretArray<32>,
+    /// The device attestation key and certificate, made when first needed.
+    pub(crate) attestation: Option<DeviceAttestation>,
     pub(crate) rng: ChaCha20Rng,
     clock: Box<dyn Clock>,
     faults: FaultPlan,
@@ -131,6 +134,7 @@ impl Device {
             log: AuditLog::default(),
             disabled_algorithms: BTreeSet::new(),
             device_key,
+            attestation: None,
             rng,
             clock,
             faults: FaultPlan::default(),
@@ -151,6 +155,7 @@ impl Device {
         log: AuditLog,
         disabled_algorithms: BTreeSet<u8>,
         device_key: SecretArray<32>,
+        attestation: Option<DeviceAttestation>,
     ) -> Result<Self, getrandom::Error> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)?;
@@ -161,6 +166,7 @@ impl Device {
             log,
             disabled_algorithms,
             device_key,
+            attestation,
             rng: ChaCha20Rng::from_seed(seed),
             clock: Box::new(SystemClock::new()),
             faults: FaultPlan::default(),
@@ -260,6 +266,19 @@ impl Device {
     /// state file when it did).
     pub fn take_changed(&mut self) -> bool {
         std::mem::take(&mut self.changed)
+    }
+
+    /// The device attestation key and its certificate (opaque object 0), made from the RNG
+    /// the first time they are needed and kept from then on: through resets, and in the
+    /// state file.
+    pub fn device_attestation(&mut self) -> Result<&DeviceAttestation, ErrorCode> {
+        if self.attestation.is_none() {
+            let identity =
+                DeviceIdentity { version: self.config.version, serial: self.config.serial };
+            self.attestation = Some(DeviceAttestation::generate(identity, &mut self.rng)?);
+            self.changed = true;
+        }
+        self.attestation.as_ref().ok_or(ErrorCode::INVALID_DATA)
     }
 
     /// The factory state: one authentication key (PROTOCOL.md §3 "Factory state"),

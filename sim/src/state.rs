@@ -2,9 +2,11 @@
 //!
 //! A small versioned binary format written with the proto codec (no serde): magic
 //! `YHSMSIM1`, then the configuration, the device's asymmetric-authentication key, the
-//! audit log and its settings, disabled algorithms, sequence counters and every object
-//! with its body in the wrapped-body layout. It is saved atomically (temporary file, then
-//! rename) after every request that changed the device.
+//! audit log and its settings, disabled algorithms, sequence counters, every object
+//! with its body in the wrapped-body layout, and, once it exists, the device attestation
+//! key and certificate (a trailing section: files saved before it existed have none). It is
+//! saved atomically (temporary file, then rename) after every request that changed the
+//! device.
 //!
 //! The file holds every key of the simulated device in the clear: it is for tests and
 //! demonstrations only; never put real key material into a simulator.
@@ -20,11 +22,14 @@ use yhsm_proto::secret::SecretArray;
 use yhsm_proto::wrap::Body;
 use yhsm_proto::{Algorithm, Capabilities, Domains, Label, ObjectType, Origin};
 
+use crate::attest::DeviceAttestation;
 use crate::device::{Config, Device};
 use crate::log::AuditLog;
 use crate::store::{Object, Store};
 
 const MAGIC: &[u8; 8] = b"YHSMSIM1";
+/// The tag of the attestation section.
+const ATTESTATION: u8 = 0xa7;
 
 /// Why a state file could not be read or written. Names the file and the part at fault,
 /// never key bytes.
@@ -120,6 +125,13 @@ pub fn encode(device: &Device) -> Vec<u8> {
             .u32(u32::try_from(body.len()).unwrap_or(u32::MAX))
             .bytes(&body);
     }
+    if let Some(att) = &device.attestation {
+        let cert = att.certificate();
+        w.u8(ATTESTATION)
+            .bytes(att.scalar())
+            .u16(u16::try_from(cert.len()).unwrap_or(0))
+            .bytes(cert.get(..usize::from(u16::MAX)).unwrap_or(cert));
+    }
     w.into_vec()
 }
 
@@ -193,9 +205,23 @@ pub fn decode(bytes: &[u8]) -> Result<Device, DecodeError> {
             .map_err(|_| DecodeError::invalid("objects (duplicate or too many)"))?;
         store.set_sequence(id, object_type.0, next);
     }
+    let attestation = if r.is_empty() {
+        None
+    } else {
+        if r.u8("attestation section")? != ATTESTATION {
+            return Err(DecodeError::invalid("attestation section"));
+        }
+        let scalar = r.take(32, "attestation key")?;
+        let len = usize::from(r.u16("attestation certificate length")?);
+        let cert = r.take(len, "attestation certificate")?.to_vec();
+        Some(
+            DeviceAttestation::from_parts(scalar, cert)
+                .map_err(|_| DecodeError::invalid("attestation key or certificate"))?,
+        )
+    };
     r.finish("state file")?;
     let config = Config { serial, version, part_number };
-    Device::restore(config, store, log, disabled, device_key)
+    Device::restore(config, store, log, disabled, device_key, attestation)
         .map_err(|_| DecodeError::invalid("no OS random numbers"))
 }
 
