@@ -1,6 +1,6 @@
 //! Asymmetric key commands (PROTOCOL.md §3 "Payloads"): put-asymmetric-key,
-//! generate-asymmetric-key, get-public-key, sign-ecdsa, sign-eddsa and derive-ecdh. The
-//! RSA operations are in `rsa`.
+//! generate-asymmetric-key, get-public-key, sign-ecdsa, sign-eddsa, derive-ecdh and
+//! sign-attestation-certificate. The RSA operations are in `rsa`.
 
 use alloc::vec::Vec;
 
@@ -285,6 +285,66 @@ key_and_data_request! {
     secret_in_response: Redact::From(0),
 }
 
+/// SIGN_ATTESTATION_CERTIFICATE (64): `key_id(2) attesting_key_id(2)` → an X.509
+/// certificate (DER) for the asymmetric key `key_id`, signed by the asymmetric key
+/// `attesting_key_id` with the certificate stored as opaque object `attesting_key_id` as
+/// template; `attesting_key_id` 0 is the device's own attestation key (docs/PROTOCOL.md
+/// §7.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SignAttestationCertificate {
+    pub key_id: ObjectId,
+    pub attesting_key_id: ObjectId,
+}
+
+/// The answer to [`SignAttestationCertificate`]: one DER SEQUENCE (only its outer length
+/// is checked here).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignAttestationCertificateResponse {
+    pub certificate: Vec<u8>,
+}
+
+impl Command for SignAttestationCertificate {
+    const CODE: CommandCode = CommandCode::SIGN_ATTESTATION_CERTIFICATE;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
+    type Response = SignAttestationCertificateResponse;
+
+    fn encode(&self, w: &mut Writer) {
+        w.u16(self.key_id).u16(self.attesting_key_id);
+    }
+
+    fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(data);
+        let key_id = r.u16("sign-attestation-certificate: key id")?;
+        let attesting_key_id = r.u16("sign-attestation-certificate: attesting key id")?;
+        r.finish("sign-attestation-certificate")?;
+        Ok(Self { key_id, attesting_key_id })
+    }
+}
+
+impl Response for SignAttestationCertificateResponse {
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(&self.certificate);
+    }
+
+    fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        // A certificate needs the two-byte long form of the length (`82 hi lo`).
+        let fits = match data {
+            [0x30, 0x82, hi, lo, body @ ..] => {
+                *hi != 0 && body.len() == usize::from(u16::from_be_bytes([*hi, *lo]))
+            }
+            _ => is_der_sequence(data),
+        };
+        if !fits {
+            return Err(DecodeError::bad_length(
+                "sign-attestation-certificate response",
+                data.len(),
+            ));
+        }
+        Ok(Self { certificate: data.to_vec() })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +397,30 @@ mod tests {
         assert!(SignEcdsaResponse::decode(&long).is_ok());
         // The long form for a short length is not DER.
         assert!(SignEcdsaResponse::decode(&[0x30, 0x81, 2, 5, 0]).is_err());
+    }
+
+    #[test]
+    fn round_trips_attestation_requests_and_checks_the_certificate_length() {
+        let req = SignAttestationCertificate { key_id: 0x0102, attesting_key_id: 0 };
+        assert_eq!(req.to_data().as_slice(), &[1, 2, 0, 0]);
+        assert_eq!(SignAttestationCertificate::decode(&req.to_data()), Ok(req));
+        for len in 0..4 {
+            assert!(SignAttestationCertificate::decode(&req.to_data()[..len]).is_err());
+        }
+        assert!(SignAttestationCertificate::decode(&[1, 2, 0, 0, 0]).is_err());
+
+        let mut cert = vec![0x30, 0x82, 0x01, 0x00];
+        cert.extend_from_slice(&[0; 0x100]);
+        let answer = SignAttestationCertificateResponse::decode(&cert).unwrap();
+        assert_eq!(answer.to_data().as_slice(), cert.as_slice());
+        for len in [0, 1, 4, cert.len() - 1] {
+            assert!(SignAttestationCertificateResponse::decode(&cert[..len]).is_err(), "{len}");
+        }
+        let mut longer = cert.clone();
+        longer.push(0);
+        assert!(SignAttestationCertificateResponse::decode(&longer).is_err());
+        // Not a SEQUENCE; the long form with a leading zero length byte.
+        assert!(SignAttestationCertificateResponse::decode(&[0x31, 0]).is_err());
+        assert!(SignAttestationCertificateResponse::decode(&[0x30, 0x82, 0, 1, 5]).is_err());
     }
 }

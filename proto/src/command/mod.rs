@@ -46,8 +46,9 @@ mod wrap;
 
 pub use asymmetric::{
     DeriveEcdh, DeriveEcdhResponse, GenerateAsymmetricKey, GenerateAsymmetricKeyResponse,
-    GetPublicKey, PublicKey, PutAsymmetricKey, PutAsymmetricKeyResponse, SignEcdsa,
-    SignEcdsaResponse, SignEddsa, SignEddsaResponse,
+    GetPublicKey, PublicKey, PutAsymmetricKey, PutAsymmetricKeyResponse,
+    SignAttestationCertificate, SignAttestationCertificateResponse, SignEcdsa, SignEcdsaResponse,
+    SignEddsa, SignEddsaResponse,
 };
 pub use auth::{
     AuthenticationKey, ChangeAuthenticationKey, ChangeAuthenticationKeyResponse,
@@ -75,8 +76,9 @@ pub use option::{
     AuditMode, DeviceOption, GetOption, GetOptionResponse, SetOption, SetOptionResponse,
 };
 pub use otp::{
-    CreateOtpAead, CreateOtpAeadResponse, GenerateOtpAeadKey, GenerateOtpAeadKeyResponse,
-    PutOtpAeadKey, PutOtpAeadKeyResponse,
+    CreateOtpAead, CreateOtpAeadResponse, DecryptOtp, DecryptOtpResponse, GenerateOtpAeadKey,
+    GenerateOtpAeadKeyResponse, OTP_AEAD_LEN, OTP_LEN, PutOtpAeadKey, PutOtpAeadKeyResponse,
+    RandomizeOtpAead, RandomizeOtpAeadResponse, RewrapOtpAead, RewrapOtpAeadResponse,
 };
 pub use redact::{REDACTED_BYTE, Redact, carries_key_material, redact_request, redact_response};
 #[cfg(any(test, feature = "fuzzing"))]
@@ -95,7 +97,10 @@ pub use symmetric::{
     EncryptEcb, EncryptEcbResponse, GenerateSymmetricKey, GenerateSymmetricKeyResponse,
     PutSymmetricKey, PutSymmetricKeyResponse,
 };
-pub use template::{GetTemplate, GetTemplateResponse, PutTemplate, PutTemplateResponse};
+pub use template::{
+    GetTemplate, GetTemplateResponse, PutTemplate, PutTemplateResponse, SignSshCertificate,
+    SignSshCertificateResponse,
+};
 pub use wrap::{
     ExportWrapped, ExportWrappedResponse, GenerateWrapKey, GenerateWrapKeyResponse, ImportWrapped,
     ImportWrappedResponse, MIN_WRAPPED_LEN, PutWrapKey, PutWrapKeyResponse, UnwrapData,

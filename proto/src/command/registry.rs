@@ -62,12 +62,12 @@ macro_rules! every_command {
             // object.rs
             ListObjects, GetObjectInfo, DeleteObject, PutOpaque, GetOpaque,
             // template.rs
-            PutTemplate, GetTemplate,
+            PutTemplate, GetTemplate, SignSshCertificate,
             // auth.rs
             PutAuthenticationKey, ChangeAuthenticationKey,
             // asymmetric.rs
             PutAsymmetricKey, GenerateAsymmetricKey, GetPublicKey, SignEcdsa, SignEddsa,
-            DeriveEcdh,
+            DeriveEcdh, SignAttestationCertificate,
             // rsa.rs
             SignPkcs1, SignPss, DecryptPkcs1, DecryptOaep,
             // hmac.rs
@@ -76,7 +76,8 @@ macro_rules! every_command {
             PutSymmetricKey, GenerateSymmetricKey, EncryptEcb, DecryptEcb, EncryptCbc,
             DecryptCbc,
             // otp.rs
-            PutOtpAeadKey, GenerateOtpAeadKey, CreateOtpAead,
+            PutOtpAeadKey, GenerateOtpAeadKey, CreateOtpAead, RandomizeOtpAead, RewrapOtpAead,
+            DecryptOtp,
             // wrap.rs
             PutWrapKey, GenerateWrapKey, ExportWrapped, ImportWrapped, WrapData, UnwrapData,
             // rsa_wrap.rs

@@ -1,5 +1,6 @@
-//! Template commands (docs/PROTOCOL.md §7.3; layouts as python-yubihsm sends them):
-//! put-template and get-template. A template (an SSH certificate template) is stored as
+//! Template commands (docs/PROTOCOL.md §7.3, §7.5; layouts as python-yubihsm sends them):
+//! put-template, get-template and sign-ssh-certificate, which signs an SSH certificate
+//! under a template's constraints. A template (an SSH certificate template) is stored as
 //! it is sent.
 
 use alloc::vec::Vec;
@@ -8,7 +9,7 @@ use super::non_empty_rest;
 use super::{Command, ObjectHeader, Response, check_created_id, header_names, id_response};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::frame::CommandCode;
-use crate::object::ObjectId;
+use crate::object::{Algorithm, ObjectId};
 
 /// PUT_TEMPLATE (5e): hdr + template (not empty) → id.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,5 +86,91 @@ impl Response for GetTemplateResponse {
             return Err(DecodeError::bad_length("get-template response", 0));
         }
         Ok(Self { template: data.to_vec() })
+    }
+}
+
+/// SIGN_SSH_CERTIFICATE (5d): `key_id(2) template_id(2) algorithm(1) request` → the
+/// certificate's signature. The request is `timestamp(4) signature certificate` (the
+/// timestamp signature's length is the template's timestamp key's, so this decoder keeps
+/// it whole); the algorithm is the signing scheme (rsa-pkcs1-sha1/256/512).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignSshCertificate {
+    pub key_id: ObjectId,
+    pub template_id: ObjectId,
+    pub algorithm: Algorithm,
+    pub request: Vec<u8>,
+}
+
+/// The answer to [`SignSshCertificate`]: the certificate's signature field, `uint32
+/// length || string name || string signature`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignSshCertificateResponse {
+    pub signature: Vec<u8>,
+}
+
+impl Command for SignSshCertificate {
+    const CODE: CommandCode = CommandCode::SIGN_SSH_CERTIFICATE;
+    const REPEATABLE: bool = false;
+    const MUTATING: bool = true;
+    type Response = SignSshCertificateResponse;
+
+    fn encode(&self, w: &mut Writer) {
+        w.u16(self.key_id).u16(self.template_id).u8(self.algorithm.0).bytes(&self.request);
+    }
+
+    fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(data);
+        let key_id = r.u16("sign-ssh-certificate: key id")?;
+        let template_id = r.u16("sign-ssh-certificate: template id")?;
+        let algorithm = Algorithm(r.u8("sign-ssh-certificate: algorithm")?);
+        let request = non_empty_rest(&mut r, "sign-ssh-certificate: request")?.to_vec();
+        Ok(Self { key_id, template_id, algorithm, request })
+    }
+}
+
+impl Response for SignSshCertificateResponse {
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(&self.signature);
+    }
+
+    fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        // The outer SSH string: its length is the rest of the answer.
+        let what = "sign-ssh-certificate response";
+        let mut r = Reader::new(data);
+        let len = r.u32(what)?;
+        if usize::try_from(len).ok() != Some(r.remaining()) || len == 0 {
+            return Err(DecodeError::bad_length(what, data.len()));
+        }
+        Ok(Self { signature: data.to_vec() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn round_trips_ssh_signing_requests_and_checks_the_answer_length() {
+        let req = SignSshCertificate {
+            key_id: 5,
+            template_id: 10,
+            algorithm: Algorithm::RSA_PKCS1_SHA1,
+            request: vec![9; 300],
+        };
+        let data = req.to_data();
+        assert_eq!(&data[..5], &[0, 5, 0, 10, 1]);
+        assert_eq!(SignSshCertificate::decode(&data), Ok(req));
+        for len in 0..=5 {
+            assert!(SignSshCertificate::decode(&data[..len]).is_err(), "{len}");
+        }
+        let answer = [&[0, 0, 0, 3][..], &[1, 2, 3]].concat();
+        let decoded = SignSshCertificateResponse::decode(&answer).unwrap();
+        assert_eq!(decoded.to_data().as_slice(), answer.as_slice());
+        for len in 0..answer.len() {
+            assert!(SignSshCertificateResponse::decode(&answer[..len]).is_err(), "{len}");
+        }
+        assert!(SignSshCertificateResponse::decode(&[answer.as_slice(), &[0]].concat()).is_err());
+        assert!(SignSshCertificateResponse::decode(&[0, 0, 0, 0]).is_err());
     }
 }

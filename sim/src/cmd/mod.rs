@@ -271,11 +271,16 @@ mod tests {
 
     /// Codes with a proto type that the simulator does not answer inside a session:
     /// get-device-info and get-device-public-key are answered outside one (`crate::device`);
-    /// the OTP AEAD operations are not simulated yet.
+    /// the OTP AEAD operations, attestation and SSH certificates are not simulated yet.
     const NOT_IN_A_SESSION: &[CommandCode] = &[
         CommandCode::GET_DEVICE_INFO,
         CommandCode::GET_DEVICE_PUBLIC_KEY,
         CommandCode::CREATE_OTP_AEAD,
+        CommandCode::RANDOMIZE_OTP_AEAD,
+        CommandCode::REWRAP_OTP_AEAD,
+        CommandCode::DECRYPT_OTP,
+        CommandCode::SIGN_ATTESTATION_CERTIFICATE,
+        CommandCode::SIGN_SSH_CERTIFICATE,
     ];
 
     #[test]
