@@ -314,3 +314,30 @@ proptest! {
         prop_assert!(dev.handle(&[0x01, 0, 1, 1]).frame().is_some());
     }
 }
+
+/// WRAP_DATA adds 30 bytes (libyubihsm's `YH_CCM_WRAP_OVERHEAD`: nonce, the leading
+/// encrypted NUL byte, tag) and UNWRAP_DATA gives back exactly the data.
+#[test]
+fn wrap_data_carries_a_leading_nul_byte_that_unwrap_data_removes() {
+    use yhsm_proto::command::{UnwrapData, WrapData};
+    let (mut dev, _) = device();
+    let mut s = open_factory(&mut dev);
+    let caps = Capabilities(Capabilities::WRAP_DATA.0 | Capabilities::UNWRAP_DATA.0);
+    let req = PutWrapKey {
+        header: header(0x30, "data", 1, caps, Algorithm::AES128_CCM_WRAP),
+        delegated: Capabilities::NONE,
+        key: SecretBytes::new(vec![0x44; 16]),
+    };
+    s.call(&mut dev, &req).unwrap();
+    for len in [1, 16, 1000] {
+        let data = vec![0xa5; len];
+        let wrap = WrapData { key_id: 0x30, plaintext: SecretBytes::new(data.clone()) };
+        let wrapped = s.call(&mut dev, &wrap).unwrap().wrapped;
+        assert_eq!(wrapped.len(), len + 30);
+        let unwrap = UnwrapData { key_id: 0x30, wrapped: wrapped.clone() };
+        assert_eq!(s.call(&mut dev, &unwrap).unwrap().plaintext.expose_secret(), data);
+        // Cut or altered, it does not unwrap.
+        let cut = UnwrapData { key_id: 0x30, wrapped: wrapped[..wrapped.len() - 1].to_vec() };
+        assert!(s.call(&mut dev, &cut).is_err());
+    }
+}

@@ -1,15 +1,18 @@
 //! Asymmetric key commands (proto `command/asymmetric.rs`): put-asymmetric-key,
-//! generate-asymmetric-key, get-public-key, sign-ecdsa, sign-eddsa and derive-ecdh. The
-//! RSA operations are in `rsa`.
+//! generate-asymmetric-key, get-public-key, sign-ecdsa, sign-eddsa, derive-ecdh and
+//! sign-attestation-certificate (the certificate itself is `crate::attest`). The RSA
+//! operations are in `rsa`.
 
 use yhsm_proto::command::{
     DeriveEcdh, GenerateAsymmetricKey, GetPublicKey, PublicKey, PutAsymmetricKey, Response,
-    SignEcdsa, SignEddsa,
+    SignAttestationCertificate, SignEcdsa, SignEddsa,
 };
 use yhsm_proto::frame::ErrorCode;
 use yhsm_proto::{Algorithm, Capabilities, ObjectType, Origin};
 
+use super::object::raw_bytes;
 use super::{Ctx, Done, Handle, Handler, check_new, new_object, store_new, usable};
+use crate::attest::{self, Attested, Attester, DeviceIdentity};
 use crate::device::Device;
 use crate::keys;
 
@@ -20,6 +23,7 @@ pub(super) const HANDLERS: &[Handler] = &[
     Handler::of::<SignEcdsa>(),
     Handler::of::<SignEddsa>(),
     Handler::of::<DeriveEcdh>(),
+    Handler::of::<SignAttestationCertificate>(),
 ];
 
 impl Handle for PutAsymmetricKey {
@@ -80,6 +84,43 @@ impl Handle for DeriveEcdh {
         let id = self.key_id;
         let object = usable(dev, ctx, id, ObjectType::ASYMMETRIC_KEY, Capabilities::DERIVE_ECDH)?;
         Ok(Done::data(keys::derive_ecdh(object.algorithm, &object.body, &self.point)?).target(id))
+    }
+}
+
+impl Handle for SignAttestationCertificate {
+    fn run(self, dev: &mut Device, ctx: &Ctx) -> Result<Done, ErrorCode> {
+        let cap = Capabilities::SIGN_ATTESTATION_CERTIFICATE;
+        ctx.authority.require(cap)?;
+        let key =
+            dev.store.visible(&ctx.authority, self.key_id, ObjectType::ASYMMETRIC_KEY)?.clone();
+        let attested = Attested {
+            id: key.id,
+            algorithm: key.algorithm,
+            label: key.label,
+            domains: key.domains,
+            capabilities: key.capabilities,
+            origin: key.origin,
+            body: &key.body,
+        };
+        let device = DeviceIdentity { version: dev.config.version, serial: dev.config.serial };
+        let cert = if self.attesting_key_id == 0 {
+            let own = dev.device_attestation()?.clone();
+            attest::attest(&attested, &own.attester(), device, &mut dev.rng)?
+        } else {
+            // The attesting key, with the capability, and its certificate under the same id.
+            let signer =
+                usable(dev, ctx, self.attesting_key_id, ObjectType::ASYMMETRIC_KEY, cap)?.clone();
+            let template =
+                dev.store.visible(&ctx.authority, self.attesting_key_id, ObjectType::OPAQUE)?;
+            let template = raw_bytes(template)?;
+            let attester = Attester {
+                algorithm: signer.algorithm,
+                body: &signer.body,
+                certificate: &template,
+            };
+            attest::attest(&attested, &attester, device, &mut dev.rng)?
+        };
+        Ok(Done::data(cert).target(self.key_id).second(self.attesting_key_id))
     }
 }
 

@@ -270,18 +270,9 @@ mod tests {
     use yhsm_proto::command::info;
 
     /// Codes with a proto type that the simulator does not answer inside a session:
-    /// get-device-info and get-device-public-key are answered outside one (`crate::device`);
-    /// the OTP AEAD operations, attestation and SSH certificates are not simulated yet.
-    const NOT_IN_A_SESSION: &[CommandCode] = &[
-        CommandCode::GET_DEVICE_INFO,
-        CommandCode::GET_DEVICE_PUBLIC_KEY,
-        CommandCode::CREATE_OTP_AEAD,
-        CommandCode::RANDOMIZE_OTP_AEAD,
-        CommandCode::REWRAP_OTP_AEAD,
-        CommandCode::DECRYPT_OTP,
-        CommandCode::SIGN_ATTESTATION_CERTIFICATE,
-        CommandCode::SIGN_SSH_CERTIFICATE,
-    ];
+    /// get-device-info and get-device-public-key are answered outside one (`crate::device`).
+    const NOT_IN_A_SESSION: &[CommandCode] =
+        &[CommandCode::GET_DEVICE_INFO, CommandCode::GET_DEVICE_PUBLIC_KEY];
 
     #[test]
     fn each_code_has_one_handler_and_one_proto_type_with_the_same_facts() {

@@ -1,5 +1,6 @@
 //! Object commands (proto `command/object.rs`): list-objects, get-object-info,
-//! delete-object, put-opaque and get-opaque.
+//! delete-object, put-opaque and get-opaque (whose object 0 is the device attestation
+//! certificate, as on a device).
 
 use yhsm_proto::command::{
     DeleteObject, Filter, GetObjectInfo, GetOpaque, ListEntry, ListObjects, ListObjectsResponse,
@@ -70,6 +71,11 @@ impl Handle for PutOpaque {
 impl Handle for GetOpaque {
     fn run(self, dev: &mut Device, ctx: &Ctx) -> Result<Done, ErrorCode> {
         ctx.authority.require(Capabilities::GET_OPAQUE)?;
+        // Opaque object 0 is the device attestation certificate (no stored object has id
+        // 0: it asks for a free id).
+        if self.id == 0 {
+            return Ok(Done::data(dev.device_attestation()?.certificate().to_vec()).target(0));
+        }
         let object = dev.store.visible(&ctx.authority, self.id, ObjectType::OPAQUE)?;
         Ok(Done::data(raw_bytes(object)?).target(self.id))
     }

@@ -1,19 +1,31 @@
-//! Yubico OTP AEAD commands (proto `command/otp.rs`): put-otp-aead-key and
-//! generate-otp-aead-key. The AEAD operations themselves (create, randomize, rewrap,
-//! decrypt-otp) are not simulated: invalid-command.
+//! Yubico OTP AEAD commands (proto `command/otp.rs`): put-otp-aead-key,
+//! generate-otp-aead-key, and the AEAD operations on them (create-otp-aead,
+//! randomize-otp-aead, rewrap-otp-aead, decrypt-otp; the crypto is `keys::otp`). Each
+//! operation needs its capability on the session's key and on the OTP AEAD key; rewrap
+//! needs rewrap-from on the source key and rewrap-to on the destination.
 
-use yhsm_proto::command::{GenerateOtpAeadKey, ObjectHeader, PutOtpAeadKey};
+use yhsm_proto::command::{
+    CreateOtpAead, DecryptOtp, DecryptOtpResponse, GenerateOtpAeadKey, ObjectHeader, PutOtpAeadKey,
+    RandomizeOtpAead, Response, RewrapOtpAead,
+};
 use yhsm_proto::frame::ErrorCode;
-use yhsm_proto::secret::SecretBytes;
+use yhsm_proto::secret::{SecretArray, SecretBytes};
 use yhsm_proto::wrap::Body;
 use yhsm_proto::{Algorithm, Capabilities, ObjectType, Origin};
 use zeroize::Zeroizing;
 
-use super::{Ctx, Done, Handle, Handler, check_new, new_object, store_new};
+use super::{Ctx, Done, Handle, Handler, check_new, new_object, store_new, usable};
 use crate::device::Device;
+use crate::keys::otp::{self, AeadKey, Credential, decrypt_otp};
 
-pub(super) const HANDLERS: &[Handler] =
-    &[Handler::of::<PutOtpAeadKey>(), Handler::of::<GenerateOtpAeadKey>()];
+pub(super) const HANDLERS: &[Handler] = &[
+    Handler::of::<PutOtpAeadKey>(),
+    Handler::of::<GenerateOtpAeadKey>(),
+    Handler::of::<CreateOtpAead>(),
+    Handler::of::<RandomizeOtpAead>(),
+    Handler::of::<RewrapOtpAead>(),
+    Handler::of::<DecryptOtp>(),
+];
 
 impl Handle for PutOtpAeadKey {
     fn run(self, dev: &mut Device, ctx: &Ctx) -> Result<Done, ErrorCode> {
@@ -37,12 +49,7 @@ impl Handle for GenerateOtpAeadKey {
 }
 
 fn key_size(algorithm: Algorithm) -> Result<usize, ErrorCode> {
-    match algorithm {
-        Algorithm::AES128_YUBICO_OTP => Ok(16),
-        Algorithm::AES192_YUBICO_OTP => Ok(24),
-        Algorithm::AES256_YUBICO_OTP => Ok(32),
-        _ => Err(ErrorCode::INVALID_DATA),
-    }
+    otp::key_size(algorithm).ok_or(ErrorCode::INVALID_DATA)
 }
 
 /// Stores an OTP AEAD key: its body is the nonce id followed by the key (an OTP AEAD
@@ -63,4 +70,80 @@ fn store(
     let mut body = Zeroizing::new(nonce_id.to_be_bytes().to_vec());
     body.extend_from_slice(&key);
     Ok(Done::id(store_new(dev, id, new, Body::Raw(SecretBytes::from_slice(&body)))?))
+}
+
+impl Handle for CreateOtpAead {
+    fn run(self, dev: &mut Device, ctx: &Ctx) -> Result<Done, ErrorCode> {
+        let credential = Credential { key: self.key, private_id: self.private_id };
+        let aead = seal(dev, ctx, self.key_id, Capabilities::CREATE_OTP_AEAD, &credential)?;
+        Ok(Done::data(aead).target(self.key_id))
+    }
+}
+
+impl Handle for RandomizeOtpAead {
+    fn run(self, dev: &mut Device, ctx: &Ctx) -> Result<Done, ErrorCode> {
+        usable(dev, ctx, self.key_id, ObjectType::OTP_AEAD_KEY, Capabilities::RANDOMIZE_OTP_AEAD)?;
+        let mut random = Zeroizing::new([0u8; 16 + 6]);
+        dev.random(random.as_mut_slice());
+        let (key, id) = random.split_at(16);
+        let credential = Credential {
+            key: SecretArray::from_slice(key).ok_or(ErrorCode::INVALID_DATA)?,
+            private_id: SecretArray::from_slice(id).ok_or(ErrorCode::INVALID_DATA)?,
+        };
+        let aead = seal(dev, ctx, self.key_id, Capabilities::RANDOMIZE_OTP_AEAD, &credential)?;
+        Ok(Done::data(aead).target(self.key_id))
+    }
+}
+
+impl Handle for RewrapOtpAead {
+    fn run(self, dev: &mut Device, ctx: &Ctx) -> Result<Done, ErrorCode> {
+        let credential =
+            open(dev, ctx, self.key_id, Capabilities::REWRAP_FROM_OTP_AEAD_KEY, &self.aead)?;
+        let to = Capabilities::REWRAP_TO_OTP_AEAD_KEY;
+        let aead = seal(dev, ctx, self.new_key_id, to, &credential)?;
+        Ok(Done::data(aead).target(self.key_id).second(self.new_key_id))
+    }
+}
+
+impl Handle for DecryptOtp {
+    fn run(self, dev: &mut Device, ctx: &Ctx) -> Result<Done, ErrorCode> {
+        let credential = open(dev, ctx, self.key_id, Capabilities::DECRYPT_OTP, &self.aead)?;
+        let data = decrypt_otp(&credential, &self.otp)?;
+        let answer = DecryptOtpResponse {
+            use_counter: data.use_counter,
+            session_counter: data.session_counter,
+            timestamp_high: data.timestamp_high,
+            timestamp_low: data.timestamp_low,
+        };
+        Ok(Done::data(answer.to_data().to_vec()).target(self.key_id))
+    }
+}
+
+/// Seals `credential` under the OTP AEAD key `id` (usable with `cap`) with a fresh nonce.
+fn seal(
+    dev: &mut Device,
+    ctx: &Ctx,
+    id: u16,
+    cap: Capabilities,
+    credential: &Credential,
+) -> Result<Vec<u8>, ErrorCode> {
+    let mut nonce = [0u8; 6];
+    dev.random(&mut nonce);
+    let object = usable(dev, ctx, id, ObjectType::OTP_AEAD_KEY, cap)?;
+    let Body::Raw(body) = &object.body else { return Err(ErrorCode::INVALID_DATA) };
+    let key = AeadKey::from_body(object.algorithm, body.expose_secret())?;
+    Ok(key.seal(nonce, credential)?.to_vec())
+}
+
+/// Opens `aead` with the OTP AEAD key `id` (usable with `cap`).
+fn open(
+    dev: &Device,
+    ctx: &Ctx,
+    id: u16,
+    cap: Capabilities,
+    aead: &[u8],
+) -> Result<Credential, ErrorCode> {
+    let object = usable(dev, ctx, id, ObjectType::OTP_AEAD_KEY, cap)?;
+    let Body::Raw(body) = &object.body else { return Err(ErrorCode::INVALID_DATA) };
+    AeadKey::from_body(object.algorithm, body.expose_secret())?.open(aead)
 }

@@ -95,7 +95,7 @@ impl Handle for WrapData {
         let key = data_wrap_key(dev, ctx, self.key_id, Capabilities::WRAP_DATA)?;
         let mut nonce = [0u8; 13];
         dev.random(&mut nonce);
-        let out = sym::ccm_seal(key.expose_secret(), nonce, self.plaintext.expose_secret())?;
+        let out = sym::wrap_data(key.expose_secret(), nonce, self.plaintext.expose_secret())?;
         Ok(Done::data(out).target(self.key_id))
     }
 }
@@ -103,7 +103,7 @@ impl Handle for WrapData {
 impl Handle for UnwrapData {
     fn run(self, dev: &mut Device, ctx: &Ctx) -> Result<Done, ErrorCode> {
         let key = data_wrap_key(dev, ctx, self.key_id, Capabilities::UNWRAP_DATA)?;
-        let out = sym::ccm_open(key.expose_secret(), &self.wrapped)?.to_vec();
+        let out = sym::unwrap_data(key.expose_secret(), &self.wrapped)?.to_vec();
         Ok(Done::data(out).target(self.key_id))
     }
 }

@@ -293,3 +293,85 @@ fn reads_principals_of_every_key_type_and_refuses_others() {
         assert_eq!(principals(&cert[..len]), Err(ErrorCode::INVALID_DATA), "{len}");
     }
 }
+/// Through the device's handler: the CA key needs sign-ssh-certificate, the session too;
+/// the template is found by id and must parse.
+#[test]
+fn the_device_signs_with_a_stored_key_and_template() {
+    use crate::clock::ManualClock;
+    use crate::cmd::{Ctx, execute};
+    use crate::device::{Config, Device};
+    use crate::store::Authority;
+    use yhsm_proto::command::{
+        Command, ObjectHeader, PutAsymmetricKey, PutTemplate, SignSshCertificate,
+    };
+    use yhsm_proto::frame::CommandCode;
+    use yhsm_proto::secret::SecretBytes;
+    use yhsm_proto::{Capabilities, Domains, Label};
+
+    let s = setup();
+    let mut dev =
+        Device::with_clock_and_seed(Config::default(), Box::new(ManualClock::new()), [5; 32]);
+    let ctx = |capabilities| Ctx {
+        authority: Authority {
+            key_id: 1,
+            capabilities,
+            delegated: Capabilities::ALL,
+            domains: Domains::ALL,
+        },
+    };
+    let all = ctx(Capabilities::ALL);
+    let header = |id, algorithm, capabilities| ObjectHeader {
+        id,
+        label: Label::default(),
+        domains: Domains(1),
+        capabilities,
+        algorithm,
+    };
+    let (p, q, _) = test_key(1);
+    let ssh_cap = Capabilities::SIGN_SSH_CERTIFICATE;
+    for (id, cap) in [(5, ssh_cap), (1, Capabilities::SIGN_PKCS)] {
+        let put = PutAsymmetricKey {
+            header: header(id, Algorithm::RSA3072, cap),
+            key: SecretBytes::new([p.as_slice(), &q].concat()),
+        };
+        execute(&mut dev, &all, CommandCode::PUT_ASYMMETRIC_KEY, &put.to_data()).unwrap();
+    }
+    let (_, _, ts_n) = test_key(0);
+    for (id, data) in [(10, template(&ts_n, &[1, 5], &["root"])), (11, vec![0x5a; 64])] {
+        let put = PutTemplate {
+            header: header(id, Algorithm::TEMPLATE_SSH, Capabilities::NONE),
+            template: data,
+        };
+        execute(&mut dev, &all, CommandCode::PUT_TEMPLATE, &put.to_data()).unwrap();
+    }
+    let cert = certificate(&s.user_n, &["user1"], &s.ca_n);
+    let sign = |key_id, template_id| SignSshCertificate {
+        key_id,
+        template_id,
+        algorithm: Algorithm::RSA_PKCS1_SHA256,
+        request: request(&s.ts_key, 99, &cert),
+    };
+    let code = CommandCode::SIGN_SSH_CERTIFICATE;
+    let done = execute(&mut dev, &all, code, &sign(5, 10).to_data()).unwrap();
+    // PKCS#1 v1.5 is deterministic: the same signature as the module's.
+    let mut rng = ChaCha20Rng::from_seed([3; 32]);
+    let direct = super::sign(
+        &Template::parse(&template(&ts_n, &[1, 5], &["root"])).unwrap(),
+        ca(&s, 5),
+        Algorithm::RSA_PKCS1_SHA256,
+        &sign(5, 10).request,
+        &mut rng,
+    )
+    .unwrap();
+    assert_eq!(done.data.as_slice(), direct.as_slice());
+    let refused = |dev: &mut Device, ctx: &Ctx, req: SignSshCertificate| {
+        execute(dev, ctx, code, &req.to_data()).err()
+    };
+    // Key 1 is in the template's list but lacks the capability; a session key without it.
+    assert_eq!(refused(&mut dev, &all, sign(1, 10)), Some(ErrorCode::INSUFFICIENT_PERMISSIONS));
+    let weak = ctx(Capabilities::SIGN_PKCS);
+    assert_eq!(refused(&mut dev, &weak, sign(5, 10)), Some(ErrorCode::INSUFFICIENT_PERMISSIONS));
+    // No such template; a template object that is not an SSH template.
+    assert_eq!(refused(&mut dev, &all, sign(5, 12)), Some(ErrorCode::OBJECT_NOT_FOUND));
+    assert_eq!(refused(&mut dev, &all, sign(5, 11)), Some(ErrorCode::INVALID_DATA));
+}
