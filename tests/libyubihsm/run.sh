@@ -92,7 +92,8 @@ start_sim() {
     sim_pid=$!
     url=
     for _ in $(seq 1 400); do
-        url=$(sed -n 's/^listening on //p' "$work/sim-$name.out")
+        # The background shell may not have created the file yet.
+        url=$(sed -n 's/^listening on //p' "$work/sim-$name.out" 2>/dev/null || true)
         [ -z "$url" ] || return 0
         sleep 0.05
     done
