@@ -35,11 +35,11 @@ const HOST_CHALLENGE: [u8; 8] = [0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7]
 pub const MAX_STEPS: usize = 48;
 /// Steps after the one that brings the input's RSA work to this cost
 /// ([`rsa_work::Work::cost_ms`]: Miller-Rabin rounds, private-key operations, keys built
-/// from primes outside the pool) are ignored: a few RSA operations per input exercise
-/// the code, dozens would take seconds in the instrumented build. One step adds at most
-/// about 300 ms (an RSA-4096 key built and used), so no input does more than about half
-/// a second of RSA work.
-pub const RSA_COST_BUDGET_MS: u32 = 250;
+/// from primes outside the pool) are ignored: two RSA-2048 operations, or one of a larger
+/// key, per input reach every RSA path, and more would only slow the fuzzer down. One
+/// step adds at most about 300 ms (an RSA-4096 key built from other primes and used), so
+/// no input does more than about 0.4 s of RSA work in the instrumented build.
+pub const RSA_COST_BUDGET_MS: u32 = 120;
 
 /// One step of an input: a kind byte, a big-endian 16-bit length, then that many bytes
 /// (fewer at the end of the input). Kinds are taken modulo 4.

@@ -10,7 +10,7 @@
 //!   once, not at every put, import, sign or decrypt;
 //! - a prime check of a put RSA key answers a pool prime (prime) or a number with a factor
 //!   below 256 (composite) without arithmetic, and any other number with one Miller-Rabin
-//!   round to base 2 instead of Baillie-PSW (its Lucas half costs three times as much).
+//!   round to base 2 instead of Baillie-PSW (its Lucas half costs four times as much).
 //!   Only a strong pseudoprime to base 2 would be answered otherwise than by the real
 //!   simulator, and a fuzzer does not make a 1024-bit one;
 //! - the rest is counted ([`Work::cost_ms`]), and [`device_command`] ignores the steps
@@ -28,6 +28,7 @@ use std::sync::OnceLock;
 
 use chacha20::ChaCha20Rng;
 use crypto_primes::hazmat::MillerRabin;
+// crypto-bigint's `Odd`, through elliptic-curve: the crate of `rsa::BoxedUint`.
 use elliptic_curve::bigint::Odd;
 use rand_core::Rng as _;
 use rsa::BoxedUint;
@@ -76,8 +77,8 @@ pub enum Op {
 
 impl Op {
     /// About what the operation takes in the instrumented build (AddressSanitizer and
-    /// coverage; CPU time on a 2026 laptop core, `fuzz/README.md`), for a key of
-    /// `modulus_bytes`.
+    /// coverage), in CPU time on the 2-core machine of `fuzz/README.md`'s runs, for a
+    /// key of `modulus_bytes`. A prime search is seconds; the pool makes it rare.
     pub fn cost_ms(self, modulus_bytes: usize) -> u32 {
         let by_size: [u32; 3] = match self {
             Self::MillerRabin => [20, 45, 80],
