@@ -259,17 +259,27 @@ fn private_op(
     input: &[u8],
     rng: &mut ChaCha20Rng,
 ) -> Result<Zeroizing<Vec<u8>>, ErrorCode> {
-    let k = key.size();
-    if input.len() != k {
+    if input.len() != key.size() {
         return Err(ErrorCode::WRONG_LENGTH);
     }
+    #[cfg(any(test, feature = "fuzzing"))]
+    if let Some(answer) = crate::fuzzing::rsa_work::private_op(key, input) {
+        return answer;
+    }
+    blinded_private_op(key, input, rng)
+}
+
+/// [`private_op`] on an input of the modulus size, blinded with randomness from `rng`.
+pub(crate) fn blinded_private_op(
+    key: &rsa::PrivateKey,
+    input: &[u8],
+    rng: &mut ChaCha20Rng,
+) -> Result<Zeroizing<Vec<u8>>, ErrorCode> {
     let c = BoxedUint::from_be_slice(input, key.n_bits_precision())
         .map_err(|_| ErrorCode::INVALID_DATA)?;
-    #[cfg(any(test, feature = "fuzzing"))]
-    crate::fuzzing::rsa_work::count_private_op(k);
     let m = rsa::hazmat::rsa_decrypt_and_check(key, Some(rng), &c)
         .map_err(|_| ErrorCode::INVALID_DATA)?;
-    to_bytes(&m, k)
+    to_bytes(&m, key.size())
 }
 
 /// SIGN_PKCS1: RSASSA-PKCS1-v1_5 over a digest of 20, 32, 48 or 64 bytes.

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use rand_core::SeedableRng;
+use rsa::traits::PublicKeyParts as _;
 
 use super::*;
 
@@ -106,6 +107,7 @@ fn a_pool_line_that_does_not_parse_is_named() {
 #[test]
 fn a_scope_takes_generated_keys_from_the_pool_and_counts_the_rest() {
     let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    forget_answers();
     let scope = Scope::enter();
     let body = sim_rsa::generate(Algorithm::RSA4096, &mut rng).unwrap();
     assert!(pool().iter().any(|k| k.alg == Algorithm::RSA4096 && k.body == body));
@@ -127,7 +129,7 @@ fn a_scope_takes_generated_keys_from_the_pool_and_counts_the_rest() {
     let (p, _) = pool_primes(Algorithm::RSA2048).next().unwrap();
     let square = BoxedUint::from_be_slice(p, 2048).unwrap().wrapping_square().to_be_bytes();
     let (_, q) = pool_primes(Algorithm::RSA4096).next().unwrap();
-    let composite = [&square[square.len() - 256..], q].concat();
+    let composite = [&square, q].concat();
     assert!(sim_rsa::from_primes(Algorithm::RSA4096, &composite).is_err());
     let work = scope.work();
     assert_eq!(
@@ -138,6 +140,7 @@ fn a_scope_takes_generated_keys_from_the_pool_and_counts_the_rest() {
             miller_rabin_checks: 1,
             key_builds: 1,
             private_ops: 1,
+            remembered_ops: 0,
             generated_keys: 0,
             cost_ms: Op::KeyBuild.cost_ms(384)
                 + Op::PrivateOp.cost_ms(384)
@@ -162,8 +165,51 @@ fn outside_a_scope_the_hooks_do_nothing() {
     assert!(pooled_private_key(Algorithm::RSA2048, p, q).is_none());
     assert!(pooled_key(Algorithm::RSA2048, &mut rng).is_none());
     assert_eq!(rng.next_u64(), twin.next_u64(), "no randomness drawn");
-    count_private_op(256);
+    let key = pool().first().unwrap();
+    assert!(private_op(&key.key, &[1; 256]).is_none());
+    // A signature is blinded with the device's randomness.
+    sim_rsa::sign_pkcs1(key.alg, &key.body, &[7; 32], &mut rng).unwrap();
+    assert_ne!(rng.next_u64(), twin.next_u64());
     assert_eq!(Scope::enter().work(), Work::default());
+}
+
+#[test]
+fn a_scope_remembers_private_key_operations_and_leaves_the_device_rng_alone() {
+    forget_answers();
+    let mut rng = ChaCha20Rng::from_seed([3; 32]);
+    let mut twin = ChaCha20Rng::from_seed([3; 32]);
+    let key = pool().iter().find(|k| k.alg == Algorithm::RSA2048).unwrap();
+    let sign = |digest: usize, rng: &mut ChaCha20Rng| {
+        let digest = [u8::try_from(digest).unwrap(); 32];
+        sim_rsa::sign_pkcs1(key.alg, &key.body, &digest, rng).unwrap()
+    };
+    let ops = |scope: &Scope| (scope.work().private_ops, scope.work().remembered_ops);
+
+    let scope = Scope::enter();
+    let first = sign(1, &mut rng);
+    assert_eq!(sign(1, &mut rng), first);
+    assert_eq!(ops(&scope), (1, 1));
+    assert_eq!(scope.work().cost_ms, Op::PrivateOp.cost_ms(256), "remembered costs nothing");
+    assert_eq!(rng.next_u64(), twin.next_u64(), "no device randomness for blinding");
+    drop(scope);
+    // Remembered across scopes, as across inputs.
+    let scope = Scope::enter();
+    assert_eq!(sign(1, &mut rng), first);
+    assert_ne!(sign(2, &mut rng), first);
+    assert_eq!(ops(&scope), (1, 1));
+    // The remembered answer is the operation's: the public key recovers the padding.
+    let public = rsa::PublicKey::new(key.key.n().as_ref().clone(), 65537u64.into()).unwrap();
+    let m = rsa::hazmat::rsa_encrypt(&public, &BoxedUint::from_be_slice(&first, 2048).unwrap());
+    let em = m.unwrap().to_be_bytes();
+    assert!(em.starts_with(&[0, 1, 0xff]) && em.ends_with(&[1; 32]));
+    // Only the last CACHED_OPS answers are kept: after as many others, the first is
+    // computed again.
+    for digest in 3..3 + CACHED_OPS {
+        sign(digest, &mut rng);
+    }
+    let scope = Scope::enter();
+    sign(1, &mut rng);
+    assert_eq!(ops(&scope), (1, 0));
 }
 
 #[test]
