@@ -23,6 +23,8 @@ use yhsm_proto::scp03::{ClientHandshake, ClientSession, SessionError};
 use crate::clock::ManualClock;
 use crate::device::{self, Config, Device, Reply};
 
+pub mod rsa_work;
+
 /// The RNG seed of the fuzzed device: a fixed seed and a manual clock make every run of
 /// an input identical, so a saved crash replays.
 pub const SEED: [u8; 32] = [0x5e; 32];
@@ -31,6 +33,13 @@ const HOST_CHALLENGE: [u8; 8] = [0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7]
 /// Steps after this many are ignored: enough to build and use objects, and a bound on
 /// the time one input takes.
 pub const MAX_STEPS: usize = 48;
+/// Steps after the one that brings the input's RSA work to this cost
+/// ([`rsa_work::Work::cost_ms`]: Miller-Rabin rounds, private-key operations, keys built
+/// from primes outside the pool) are ignored: two RSA-2048 operations, or one of a larger
+/// key, per input reach every RSA path, and more would only slow the fuzzer down. One
+/// step adds at most about 300 ms (an RSA-4096 key built from other primes and used), so
+/// no input does more than about 0.4 s of RSA work in the instrumented build.
+pub const RSA_COST_BUDGET_MS: u32 = 120;
 
 /// One step of an input: a kind byte, a big-endian 16-bit length, then that many bytes
 /// (fewer at the end of the input). Kinds are taken modulo 4.
@@ -103,13 +112,23 @@ pub fn encode_input(authenticated: bool, steps: &[Step<'_>]) -> Vec<u8> {
 /// - inside a session, every answer opens with proto's client half (R-MAC, counter,
 ///   padding, inner length), unless it is a bare error that ended the session;
 /// - every audit log read chains (`verify_log_chain`).
+///
+/// RSA work is bounded so that every input runs in well under a second with
+/// AddressSanitizer: generated RSA keys come from a fixed pool, prime checks are cheaper,
+/// and steps after [`RSA_COST_BUDGET_MS`] of RSA work are ignored ([`rsa_work`]).
 pub fn device_command(data: &[u8]) {
     run(data);
 }
 
 /// [`device_command`], returning the device afterwards (`None` for an empty input).
 pub fn run(data: &[u8]) -> Option<Device> {
+    run_metered(data).map(|(dev, _)| dev)
+}
+
+/// [`run`], also returning the RSA work the input caused.
+pub fn run_metered(data: &[u8]) -> Option<(Device, rsa_work::Work)> {
     let (&mode, rest) = data.split_first()?;
+    let rsa = rsa_work::Scope::enter();
     let clock = ManualClock::new();
     let mut dev = Device::with_clock_and_seed(Config::default(), Box::new(clock.clone()), SEED);
     let mut host = Host { session: None, authenticated: mode & 1 == 1 };
@@ -118,6 +137,9 @@ pub fn run(data: &[u8]) -> Option<Device> {
         assert!(host.session.is_some(), "a fresh device opens a session with the factory key");
     }
     for step in steps(rest) {
+        if rsa.work().cost_ms >= RSA_COST_BUDGET_MS {
+            break;
+        }
         match step {
             Step::Raw(request) => {
                 send(&mut dev, request);
@@ -135,7 +157,8 @@ pub fn run(data: &[u8]) -> Option<Device> {
             }
         }
     }
-    Some(dev)
+    let work = rsa.work();
+    Some((dev, work))
 }
 
 /// The host side: proto's client half with the factory key.

@@ -12,7 +12,6 @@ use yhsm_proto::frame::ErrorCode;
 use yhsm_proto::wrap::Body;
 use zeroize::Zeroizing;
 
-use rsa::BoxedUint;
 use rsa::traits::PrivateKeyParts;
 
 /// The PKCS#8 encoding of the asymmetric key `body` of algorithm `alg`. An ed25519 key
@@ -20,12 +19,7 @@ use rsa::traits::PrivateKeyParts;
 pub fn encode(alg: Algorithm, body: &Body) -> Result<Zeroizing<Vec<u8>>, ErrorCode> {
     let d = match body {
         Body::Rsa { p, q, .. } => {
-            let key = rsa::PrivateKey::from_p_q(
-                BoxedUint::from_be_slice_vartime(p.expose_secret()),
-                BoxedUint::from_be_slice_vartime(q.expose_secret()),
-                BoxedUint::from(super::rsa::PUBLIC_EXPONENT),
-            )
-            .map_err(|_| ErrorCode::INVALID_DATA)?;
+            let key = super::rsa::private_key(alg, p.expose_secret(), q.expose_secret())?;
             Some(Zeroizing::new(key.d().to_be_bytes()))
         }
         _ => None,

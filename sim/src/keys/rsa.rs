@@ -144,7 +144,24 @@ fn to_bytes(v: &BoxedUint, len: usize) -> Result<Zeroizing<Vec<u8>>, ErrorCode> 
 }
 
 /// A key built from its primes, checked to have the modulus size of `alg`.
-fn private_key(alg: Algorithm, p: &[u8], q: &[u8]) -> Result<rsa::PrivateKey, ErrorCode> {
+pub(crate) fn private_key(
+    alg: Algorithm,
+    p: &[u8],
+    q: &[u8],
+) -> Result<rsa::PrivateKey, ErrorCode> {
+    #[cfg(any(test, feature = "fuzzing"))]
+    if let Some(key) = crate::fuzzing::rsa_work::pooled_private_key(alg, p, q) {
+        return Ok(key);
+    }
+    build_private_key(alg, p, q)
+}
+
+/// [`private_key`], always computed.
+pub(crate) fn build_private_key(
+    alg: Algorithm,
+    p: &[u8],
+    q: &[u8],
+) -> Result<rsa::PrivateKey, ErrorCode> {
     let size = alg.rsa_modulus_size().ok_or(ErrorCode::INVALID_DATA)?;
     let key = rsa::PrivateKey::from_p_q(to_uint(p), to_uint(q), BoxedUint::from(PUBLIC_EXPONENT))
         .map_err(|_| ErrorCode::INVALID_DATA)?;
@@ -155,7 +172,7 @@ fn private_key(alg: Algorithm, p: &[u8], q: &[u8]) -> Result<rsa::PrivateKey, Er
 }
 
 /// The stored body of `key`: p and q as the key holds them, the CRT values and n.
-fn body_of(alg: Algorithm, key: &rsa::PrivateKey) -> Result<Body, ErrorCode> {
+pub(crate) fn body_of(alg: Algorithm, key: &rsa::PrivateKey) -> Result<Body, ErrorCode> {
     let size = alg.rsa_modulus_size().ok_or(ErrorCode::INVALID_DATA)?;
     let half = size / 2;
     let [p, q] = key.primes() else { return Err(ErrorCode::INVALID_DATA) };
@@ -183,16 +200,40 @@ pub fn from_primes(alg: Algorithm, key: &[u8]) -> Result<Body, ErrorCode> {
     }
     let (p, q) = key.split_at(size / 2);
     for prime in [p, q] {
-        if !crypto_primes::is_prime(crypto_primes::Flavor::Any, &to_uint(prime)) {
+        if !is_prime(prime) {
             return Err(ErrorCode::INVALID_DATA);
         }
+    }
+    body_of_primes(alg, p, q)
+}
+
+/// Whether `candidate` (big-endian) is a probable prime (Baillie-PSW; the fuzzing
+/// configuration answers with a cheaper test, `crate::fuzzing::rsa_work`).
+fn is_prime(candidate: &[u8]) -> bool {
+    #[cfg(any(test, feature = "fuzzing"))]
+    if let Some(known) = crate::fuzzing::rsa_work::known_prime(candidate) {
+        return known;
+    }
+    crypto_primes::is_prime(crypto_primes::Flavor::Any, &to_uint(candidate))
+}
+
+/// The body of the key with primes `p` and `q` (their primality is not checked).
+fn body_of_primes(alg: Algorithm, p: &[u8], q: &[u8]) -> Result<Body, ErrorCode> {
+    #[cfg(any(test, feature = "fuzzing"))]
+    if let Some(body) = crate::fuzzing::rsa_work::pooled_body(alg, p, q) {
+        return Ok(body);
     }
     body_of(alg, &private_key(alg, p, q)?)
 }
 
-/// A fresh key of `alg`'s size.
+/// A fresh key of `alg`'s size (in the fuzzing configuration: one of a fixed pool,
+/// `crate::fuzzing::rsa_work`).
 pub fn generate(alg: Algorithm, rng: &mut ChaCha20Rng) -> Result<Body, ErrorCode> {
     let size = alg.rsa_modulus_size().ok_or(ErrorCode::INVALID_DATA)?;
+    #[cfg(any(test, feature = "fuzzing"))]
+    if let Some(pooled) = crate::fuzzing::rsa_work::pooled_key(alg, rng) {
+        return Ok(pooled);
+    }
     let key = rsa::PrivateKey::new(rng, 8 * size).map_err(|_| ErrorCode::INVALID_DATA)?;
     body_of(alg, &key)
 }
@@ -201,7 +242,7 @@ pub fn generate(alg: Algorithm, rng: &mut ChaCha20Rng) -> Result<Body, ErrorCode
 /// are those of p and q.
 pub fn check_body(alg: Algorithm, body: &Body) -> Result<(), ErrorCode> {
     let Body::Rsa { p, q, .. } = body else { return Err(ErrorCode::INVALID_DATA) };
-    let fresh = body_of(alg, &private_key(alg, p.expose_secret(), q.expose_secret())?)?;
+    let fresh = body_of_primes(alg, p.expose_secret(), q.expose_secret())?;
     if &fresh == body { Ok(()) } else { Err(ErrorCode::INVALID_DATA) }
 }
 
@@ -219,15 +260,27 @@ fn private_op(
     input: &[u8],
     rng: &mut ChaCha20Rng,
 ) -> Result<Zeroizing<Vec<u8>>, ErrorCode> {
-    let k = key.size();
-    if input.len() != k {
+    if input.len() != key.size() {
         return Err(ErrorCode::WRONG_LENGTH);
     }
+    #[cfg(any(test, feature = "fuzzing"))]
+    if let Some(answer) = crate::fuzzing::rsa_work::private_op(key, input) {
+        return answer;
+    }
+    blinded_private_op(key, input, rng)
+}
+
+/// [`private_op`] on an input of the modulus size, blinded with randomness from `rng`.
+pub(crate) fn blinded_private_op(
+    key: &rsa::PrivateKey,
+    input: &[u8],
+    rng: &mut ChaCha20Rng,
+) -> Result<Zeroizing<Vec<u8>>, ErrorCode> {
     let c = BoxedUint::from_be_slice(input, key.n_bits_precision())
         .map_err(|_| ErrorCode::INVALID_DATA)?;
     let m = rsa::hazmat::rsa_decrypt_and_check(key, Some(rng), &c)
         .map_err(|_| ErrorCode::INVALID_DATA)?;
-    to_bytes(&m, k)
+    to_bytes(&m, key.size())
 }
 
 /// SIGN_PKCS1: RSASSA-PKCS1-v1_5 over a digest of 20, 32, 48 or 64 bytes.
