@@ -669,13 +669,28 @@ fn format(p: &mut Parser, arg: &Opt) -> Result<ShareFormat> {
     parsed(p, arg, "yubihsm-setup or yubihsm-manager", |s| s.parse().ok())
 }
 
+/// `-t K` of `shares split`: 2 to 9. With a threshold of 1 every share would be the key
+/// itself, so no format allows it for a split.
+fn threshold(p: &mut Parser, arg: &Opt) -> Result<u8> {
+    parsed(
+        p,
+        arg,
+        "a threshold from 2 to 9 (with 1, every share would hold the key in clear)",
+        |s| s.parse::<u8>().ok().filter(|n| (2..=9).contains(n)),
+    )
+}
+
+/// `-n N` of `shares split` and `shares convert`: at least the threshold, which is at
+/// least 2, and at most 9.
 fn count(p: &mut Parser, arg: &Opt) -> Result<u8> {
-    parsed(p, arg, "a number from 1 to 9", |s| s.parse::<u8>().ok().filter(|n| (1..=9).contains(n)))
+    parsed(p, arg, "a number of shares from 2 to 9 (and at least the threshold)", |s| {
+        s.parse::<u8>().ok().filter(|n| (2..=9).contains(n))
+    })
 }
 
 fn parse_split(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let mut key = KeyOptions::default();
-    let (mut threshold, mut n, mut id_, mut domains_, mut caps, mut delegated) =
+    let (mut threshold_, mut n, mut id_, mut domains_, mut caps, mut delegated) =
         (None, None, None, None, None, None);
     let mut share_format = ShareFormat::YubihsmSetup;
     while let Some(arg) = p.next().map_err(lexopt_error)? {
@@ -684,7 +699,7 @@ fn parse_split(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             continue;
         }
         match &arg {
-            _ if is(&arg, 't', "threshold") => threshold = Some(count(p, &arg)?),
+            _ if is(&arg, 't', "threshold") => threshold_ = Some(threshold(p, &arg)?),
             _ if is(&arg, 'n', "shares") => n = Some(count(p, &arg)?),
             _ if is(&arg, 'i', "id") => id_ = Some(id(p, &arg)?),
             _ if is(&arg, 'd', "domains") => domains_ = Some(domains(p, &arg)?),
@@ -698,9 +713,17 @@ fn parse_split(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             }
         }
     }
+    let threshold = require(threshold_, "-t (the threshold)")?;
+    let count = require(n, "-n (the number of shares)")?;
+    if count < threshold {
+        return Err(Error::usage(format!(
+            "`-n {count}` is fewer shares than the threshold `-t {threshold}`: make from {threshold} \
+             to 9 shares"
+        )));
+    }
     let options = yhsm::wrapkey::shares::SplitOptions {
-        threshold: require(threshold, "-t (the threshold)")?,
-        count: require(n, "-n (the number of shares)")?,
+        threshold,
+        count,
         format: share_format,
         wrap_key_id: require(id_, "--id (the wrap key's object id)")?,
         domains: require(domains_, "--domains")?,
@@ -1293,7 +1316,8 @@ shares, one per line. yubihsm-setup shares carry only AES-256 keys.
 Options:
       --shares-file FILE  The shares, one per line (- for standard input)
       --to FORMAT         yubihsm-setup or yubihsm-manager
-  -n, --shares N          Shares to make (default: the highest share number in FILE)
+  -n, --shares N          Shares to make, from the threshold to 9 (default: the highest
+                          share number in FILE)
   -h, --help              Show this help
 ";
 

@@ -180,7 +180,8 @@ pub fn split(key: &WrapKey, options: &SplitOptions) -> Result<Vec<Share>> {
 }
 
 /// Re-splits recovered shares into `to`, keeping the threshold; `count` shares (default:
-/// the highest index among `from`, so converting a complete set keeps its size).
+/// the highest index among `from`, so converting a complete set keeps its size). A
+/// `count` below the threshold is a usage error (`-n`), never silently raised.
 pub fn convert(
     from: &SharesFile,
     recovered: &RecoveredKey,
@@ -188,6 +189,12 @@ pub fn convert(
     count: Option<u8>,
 ) -> Result<Vec<Share>> {
     let threshold = recovered.0.threshold;
+    if let Some(n) = count.filter(|&n| n < threshold) {
+        return Err(Error::usage(format!(
+            "`-n {n}` is fewer shares than the threshold of these shares ({threshold}): make from \
+             {threshold} to 9 shares"
+        )));
+    }
     let count = count
         .or_else(|| from.shares.iter().map(Share::index).max())
         .unwrap_or(threshold)
