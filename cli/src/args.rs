@@ -15,6 +15,7 @@ use lexopt::Parser;
 use lexopt::prelude::*;
 use yhsm::options::GlobalOptions;
 use yhsm::util::password::{NewPassword, PASSWORD_ARGUMENT_WARNING, Password};
+use yhsm::util::timeout::{self, TIMEOUT_ENV, TIMEOUT_EXPECTED};
 use yhsm::wrap::WrapSpec;
 use yhsm::wrapkey::{NO_WRAP_KEY_HINT, WRAP_KEY_ARGUMENT_WARNING, WrapKeySource};
 use yhsm::{Error, Result};
@@ -160,9 +161,25 @@ pub struct ConvertArgs {
     pub count: Option<u8>,
 }
 
-/// Parses the arguments after the program name.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
-    parse_args(args).map_err(|e| e.or_hint(HELP_HINT))
+/// Parses the arguments after the program name; `env_timeout` is the value of
+/// `YHSM_TIMEOUT`, used when `--timeout` is not given.
+pub fn parse(
+    args: impl IntoIterator<Item = OsString>,
+    env_timeout: Option<OsString>,
+) -> Result<Cli> {
+    let mut cli = parse_args(args).map_err(|e| e.or_hint(HELP_HINT))?;
+    if let Some(value) = env_timeout.filter(|v| !v.is_empty())
+        && cli.global.timeout.is_none()
+    {
+        let value = value.to_str().and_then(timeout::parse_seconds).ok_or_else(|| {
+            Error::usage(format!(
+                "the {TIMEOUT_ENV} environment variable: expected {TIMEOUT_EXPECTED}"
+            ))
+            .with_hint(HELP_HINT)
+        })?;
+        cli.global.timeout = Some(value);
+    }
+    Ok(cli)
 }
 
 fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
@@ -466,6 +483,9 @@ fn global_option(arg: &Opt, p: &mut Parser, cli: &mut Cli) -> Result<bool> {
         }
         Opt::Long(l) if l == "trace-raw-keys" => g.trace_raw_keys = true,
         Opt::Long(l) if l == "force" => g.force = true,
+        Opt::Long(l) if l == "timeout" => {
+            g.timeout = Some(parsed(p, arg, TIMEOUT_EXPECTED, timeout::parse_seconds)?);
+        }
         _ => return Ok(false),
     }
     Ok(true)
@@ -1155,6 +1175,10 @@ Global options (before or after the command):
                           (put-wrap-key, import-wrapped, restore, ...) are refused
       --trace-raw-keys    With --trace-raw, run those too (test devices only)
       --force             Replace existing output files (trace files, dump, wrap)
+      --timeout SECONDS   How long to wait for the device's answer to one command
+                          (default 120, enough for RSA-4096 key generation; also the
+                          YHSM_TIMEOUT variable). A device that leaves two commands in
+                          a row unanswered ends the command.
   -h, --help              Show this help; `yhsm COMMAND --help` shows a command's
   -V, --version           Show the version
 

@@ -19,6 +19,7 @@ use crate::options::GlobalOptions;
 use crate::trace;
 use crate::util::password;
 use crate::util::prompt::Prompter;
+use crate::util::timeout;
 
 /// Opens the transport a connector URL names: the real one ([`yhsm_transport::open`]), or
 /// in tests a simulator the test holds (to inject faults and look at the device).
@@ -30,21 +31,32 @@ pub fn open_transport(url: &ConnectorUrl) -> Result<Box<dyn Transport>, Transpor
     yhsm_transport::open(url, Timeouts::default())
 }
 
+/// What opens the transport of `-c` with the wait of `--timeout` (or `YHSM_TIMEOUT`).
+pub fn opener(
+    global: &GlobalOptions,
+) -> impl FnMut(&ConnectorUrl) -> Result<Box<dyn Transport>, TransportError> + use<> {
+    let timeouts = timeout::timeouts(global.timeout);
+    move |url| yhsm_transport::open(url, timeouts)
+}
+
 /// Opens the connector the global options name, with the observers of `-v` and
 /// `--trace` installed, and reads the device info (outside a session).
 pub fn open(global: &GlobalOptions) -> Result<Client> {
-    open_with(global, &mut open_transport)
+    open_with(global, &mut opener(global))
 }
 
-/// [`open`] through `transport` instead of [`open_transport`]: the same observers and
-/// the same messages.
+/// [`open`] through `transport` instead of [`opener`]: the same observers, the same
+/// messages, and the same end to waiting on a device that stopped answering
+/// ([`timeout::StallGuard`]).
 pub fn open_with(global: &GlobalOptions, transport: &mut OpenTransport<'_>) -> Result<Client> {
     let mut options = ClientOptions::new();
     if let Some(observer) = trace::observer(global)? {
         options = options.observer(observer);
     }
+    let exchange_timeout = timeout::timeouts(global.timeout).exchange;
     let connected = transport(&global.connector)
         .map_err(|source| ClientError::Connect { source })
+        .map(|t| Box::new(timeout::StallGuard::new(t, exchange_timeout)) as Box<dyn Transport>)
         .and_then(|t| Client::with_transport_options(t, options));
     connected.map_err(|e| {
         let what = match &e {
@@ -93,7 +105,7 @@ pub fn login(
     env: Option<OsString>,
     prompter: &mut dyn Prompter,
 ) -> Result<Login> {
-    login_with(global, env, prompter, &mut open_transport)
+    login_with(global, env, prompter, &mut opener(global))
 }
 
 /// [`login`] through `transport` (see [`open_with`]).

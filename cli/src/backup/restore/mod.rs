@@ -118,11 +118,11 @@ pub fn command(
     env_password: Option<OsString>,
     sink: &mut dyn FnMut(&Event),
 ) -> Result<RestoreReport> {
-    command_with(global, args, prompter, env_password, &mut device::open_transport, sink)
+    command_with(global, args, prompter, env_password, &mut device::opener(global), sink)
 }
 
 /// [`command`] on the device `transport` opens: the binary passes
-/// [`device::open_transport`]; the fault-injection tests a simulator they hold.
+/// [`device::opener`]; the fault-injection tests a simulator they hold.
 pub fn command_with(
     global: &GlobalOptions,
     args: &Args,
