@@ -32,6 +32,8 @@ pub struct Cli {
     pub command: Command,
     /// Printed before the command runs (`-p`, `--wrap-key`).
     pub warnings: Vec<&'static str>,
+    /// The options seen so far, by their long names (see [`once`]).
+    seen: Vec<String>,
 }
 
 impl Command {
@@ -125,7 +127,8 @@ pub struct SimGadgetArgs {
 #[derive(Debug)]
 pub struct InspectArgs {
     pub files: Vec<PathBuf>,
-    pub key: WrapKeySource,
+    /// `None`: ask for the shares at the terminal, as restore does.
+    pub key: Option<WrapKeySource>,
     pub json: bool,
 }
 
@@ -142,8 +145,8 @@ pub struct WrapArgs {
 
 #[derive(Debug)]
 pub struct CombineArgs {
-    /// `None`: ask for the shares at the terminal.
-    pub shares_file: Option<PathBuf>,
+    /// `--shares-file`, once or more; none: ask for the shares at the terminal.
+    pub shares_files: Vec<PathBuf>,
     pub json: bool,
     pub reveal: bool,
 }
@@ -156,7 +159,8 @@ pub struct SplitArgs {
 
 #[derive(Debug)]
 pub struct ConvertArgs {
-    pub shares_file: PathBuf,
+    /// `--shares-file`, once or more.
+    pub shares_files: Vec<PathBuf>,
     pub to: ShareFormat,
     pub count: Option<u8>,
 }
@@ -184,8 +188,12 @@ pub fn parse(
 
 fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
     let mut p = Parser::from_args(args);
-    let mut cli =
-        Cli { global: GlobalOptions::default(), command: Command::Version, warnings: vec![] };
+    let mut cli = Cli {
+        global: GlobalOptions::default(),
+        command: Command::Version,
+        warnings: vec![],
+        seen: vec![],
+    };
     let name = loop {
         let Some(arg) = p.next().map_err(lexopt_error)? else {
             return Err(Error::usage("no command given").with_hint(HELP_HINT));
@@ -198,7 +206,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
             Short('V') | Long("version") => return Ok(cli),
             Value(v) => break v,
             arg => {
-                let arg = owned(&arg);
+                let arg = once(&mut cli, &arg, &[])?;
                 if !global_option(&arg, &mut p, &mut cli)? {
                     return Err(unknown_option(&arg).with_hint(HELP_HINT));
                 }
@@ -278,7 +286,7 @@ fn parse_command(name: &str, p: &mut Parser, cli: &mut Cli) -> Result<Command> {
                     Some(Short('h') | Long("help")) => return Ok(Command::Help(SHARES_HELP)),
                     Some(Value(v)) => break v.into_string().unwrap_or_default(),
                     Some(arg) => {
-                        let arg = owned(&arg);
+                        let arg = once(cli, &arg, &[])?;
                         if !global_option(&arg, p, cli)? {
                             return Err(unknown_option(&arg)
                                 .with_hint("run `yhsm shares --help` for usage"));
@@ -318,7 +326,7 @@ fn parse_command(name: &str, p: &mut Parser, cli: &mut Cli) -> Result<Command> {
                     Some(Short('h') | Long("help")) => return Ok(Command::Help(SIM_HELP)),
                     Some(Value(v)) => break v.into_string().unwrap_or_default(),
                     Some(arg) => {
-                        let arg = owned(&arg);
+                        let arg = once(cli, &arg, &[])?;
                         if !global_option(&arg, p, cli)? {
                             return Err(
                                 unknown_option(&arg).with_hint("run `yhsm sim --help` for usage")
@@ -383,6 +391,62 @@ fn unknown_command() -> Error {
          delete, reset, change-password, put-authkey, raw or sim",
     )
     .with_hint(HELP_HINT)
+}
+
+/// Options that may be given more than once: `-vv`, and one `--shares-file` per
+/// custodian (issue 10 §5). Any other option given twice is a usage error, whichever of
+/// its spellings (`-d`, `--keep-authkey`) each time.
+const REPEATABLE: [&str; 3] = ["verbose", "shares-file", "help"];
+
+/// The global options' short forms; a command's own short forms (`-c` is `wrap`'s
+/// `--capabilities`) come first.
+const GLOBAL_SHORTS: &[(char, &str)] =
+    &[('c', "connector"), ('k', "authkey"), ('p', "password"), ('v', "verbose"), ('h', "help")];
+const WRAP_SHORTS: &[(char, &str)] = &[
+    ('a', "algorithm"),
+    ('i', "id"),
+    ('l', "label"),
+    ('d', "domains"),
+    ('c', "capabilities"),
+    ('e', "delegated"),
+];
+const SPLIT_SHORTS: &[(char, &str)] = &[
+    ('t', "threshold"),
+    ('n', "shares"),
+    ('i', "id"),
+    ('d', "domains"),
+    ('c', "capabilities"),
+    ('e', "delegated"),
+];
+const CONVERT_SHORTS: &[(char, &str)] = &[('n', "shares")];
+const RESTORE_SHORTS: &[(char, &str)] = &[('d', "keep-authkey")];
+const DUMP_SHORTS: &[(char, &str)] = &[('w', "wrapkey")];
+
+/// `arg` as an [`Opt`], refusing an option given before (see [`REPEATABLE`]); `shorts`
+/// names the command's own short options.
+fn once(cli: &mut Cli, arg: &lexopt::Arg<'_>, shorts: &[(char, &'static str)]) -> Result<Opt> {
+    let opt = owned(arg);
+    let name = match &opt {
+        Opt::Value => return Ok(opt),
+        Opt::Long(l) => l.clone(),
+        Opt::Short(c) => shorts
+            .iter()
+            .chain(GLOBAL_SHORTS)
+            .find(|(s, _)| s == c)
+            .map_or_else(|| c.to_string(), |(_, long)| (*long).to_owned()),
+    };
+    if REPEATABLE.contains(&name.as_str()) {
+        return Ok(opt);
+    }
+    if cli.seen.contains(&name) {
+        return Err(Error::usage(format!(
+            "`{}` is given more than once; give each option once (only -v and --shares-file \
+             may be repeated)",
+            spelled(&opt)
+        )));
+    }
+    cli.seen.push(name);
+    Ok(opt)
 }
 
 /// An option as the user wrote it, for messages.
@@ -516,8 +580,16 @@ impl KeyOptions {
                 self.sources.push(WrapKeySource::Hex(Zeroizing::new(text(p, arg)?)));
                 cli.warnings.push(WRAP_KEY_ARGUMENT_WARNING);
             }
+            // One shares file per custodian: every --shares-file adds to one source.
             Opt::Long(l) if l == "shares-file" && shares => {
-                self.sources.push(WrapKeySource::SharesFile(path(p)?));
+                let file = path(p)?;
+                match self.sources.iter_mut().find_map(|s| match s {
+                    WrapKeySource::SharesFiles(files) => Some(files),
+                    _ => None,
+                }) {
+                    Some(files) => files.push(file),
+                    None => self.sources.push(WrapKeySource::SharesFiles(vec![file])),
+                }
             }
             _ => return Ok(false),
         }
@@ -556,7 +628,7 @@ fn parse_inspect(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             files.push(PathBuf::from(v));
             continue;
         }
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         if key.take(&arg, p, cli, true)? {
             continue;
         }
@@ -569,7 +641,7 @@ fn parse_inspect(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             }
         }
     }
-    let key = key.one(true)?;
+    let key = if key.sources.is_empty() { None } else { Some(key.one(true)?) };
     if files.is_empty() {
         return Err(Error::usage("no files given: name the .yhw files to inspect"));
     }
@@ -621,7 +693,7 @@ fn parse_wrap(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let (mut input, mut out, mut force, mut in_hex) = (None, None, false, false);
     let mut encoding_ = Encoding::Base64;
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, WRAP_SHORTS)?;
         if key.take(&arg, p, cli, true)? {
             continue;
         }
@@ -668,11 +740,11 @@ fn parse_wrap(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
 }
 
 fn parse_combine(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
-    let (mut shares_file, mut json, mut reveal) = (None, false, false);
+    let (mut shares_files, mut json, mut reveal) = (Vec::new(), false, false);
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         match &arg {
-            Opt::Long(l) if l == "shares-file" => shares_file = Some(path(p)?),
+            Opt::Long(l) if l == "shares-file" => shares_files.push(path(p)?),
             Opt::Long(l) if l == "json" => json = true,
             Opt::Long(l) if l == "reveal" => reveal = true,
             _ => {
@@ -682,7 +754,7 @@ fn parse_combine(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             }
         }
     }
-    Ok(Command::SharesCombine(CombineArgs { shares_file, json, reveal }))
+    Ok(Command::SharesCombine(CombineArgs { shares_files, json, reveal }))
 }
 
 fn format(p: &mut Parser, arg: &Opt) -> Result<ShareFormat> {
@@ -714,7 +786,7 @@ fn parse_split(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
         (None, None, None, None, None, None);
     let mut share_format = ShareFormat::YubihsmSetup;
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, SPLIT_SHORTS)?;
         if key.take(&arg, p, cli, false)? {
             continue;
         }
@@ -754,11 +826,11 @@ fn parse_split(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
 }
 
 fn parse_convert(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
-    let (mut shares_file, mut to, mut n) = (None, None, None);
+    let (mut shares_files, mut to, mut n) = (Vec::new(), None, None);
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, CONVERT_SHORTS)?;
         match &arg {
-            Opt::Long(l) if l == "shares-file" => shares_file = Some(path(p)?),
+            Opt::Long(l) if l == "shares-file" => shares_files.push(path(p)?),
             Opt::Long(l) if l == "to" => to = Some(format(p, &arg)?),
             _ if is(&arg, 'n', "shares") => n = Some(count(p, &arg)?),
             _ => {
@@ -769,7 +841,11 @@ fn parse_convert(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
         }
     }
     Ok(Command::SharesConvert(ConvertArgs {
-        shares_file: require(shares_file, "--shares-file")?,
+        shares_files: if shares_files.is_empty() {
+            return Err(Error::usage("missing --shares-file"));
+        } else {
+            shares_files
+        },
         to: require(to, "--to")?,
         count: n,
     }))
@@ -785,9 +861,9 @@ fn parse_restore(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             }
             continue;
         }
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, RESTORE_SHORTS)?;
         match &arg {
-            Opt::Long(l) if l == "shares-file" => args.shares_file = Some(path(p)?),
+            Opt::Long(l) if l == "shares-file" => args.shares_files.push(path(p)?),
             // `-d` as in yubihsm-setup restore, for operators' muscle memory.
             Opt::Long(l) if l == "keep-authkey" => args.keep_authkey = true,
             Opt::Short('d') => args.keep_authkey = true,
@@ -816,7 +892,7 @@ fn parse_verify(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             }
             continue;
         }
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         if key.take(&arg, p, cli, true)? {
             continue;
         }
@@ -852,7 +928,7 @@ fn parse_dump(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             dir = Some(PathBuf::from(v));
             continue;
         }
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, DUMP_SHORTS)?;
         match &arg {
             _ if is(&arg, 'w', "wrapkey") => wrap_id = Some(id(p, &arg)?),
             Opt::Long(l) if l == "include-seed" => include_seed = true,
@@ -883,7 +959,7 @@ fn parse_dump(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
 fn parse_json_only(p: &mut Parser, cli: &mut Cli, help: &'static str) -> Result<Option<bool>> {
     let mut json = false;
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         match &arg {
             Opt::Long(l) if l == "json" => json = true,
             _ => {
@@ -914,7 +990,7 @@ fn parse_raw(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
                 .push(v.into_string().map_err(|_| Error::usage("an argument is not valid UTF-8"))?);
             continue;
         }
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         if let Some(help) = common(&arg, p, cli, RAW_HELP)? {
             return Ok(help);
         }
@@ -1066,7 +1142,7 @@ fn serial(p: &mut Parser, arg: &Opt) -> Result<u32> {
 fn parse_sim_serve(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let (mut listen, mut state, mut serial_) = (None, None, None);
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         match &arg {
             Opt::Long(l) if l == "listen" => listen = Some(text(p, &arg)?),
             Opt::Long(l) if l == "state" => state = Some(path(p)?),
@@ -1094,7 +1170,7 @@ fn parse_sim_serve(_: &mut Parser, _: &mut Cli) -> Result<Command> {
 fn parse_sim_gadget(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let (mut serial_, mut udc, mut state, mut delay_ms) = (None, None, None, 0);
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         match &arg {
             Opt::Long(l) if l == "serial" => serial_ = Some(serial(p, &arg)?),
             Opt::Long(l) if l == "udc" => udc = Some(text(p, &arg)?),
@@ -1186,15 +1262,18 @@ Exit status: 0 success, 1 failure, 2 usage error.
 ";
 
 pub const INSPECT_HELP: &str = "\
-Usage: yhsm inspect (--wrap-key-file FILE | --wrap-key HEX | --shares-file FILE) [--json] FILE...
+Usage: yhsm inspect [--wrap-key-file FILE | --wrap-key HEX | --shares-file FILE...] [--json]
+                    FILE...
 
 Decrypts .yhw files offline and shows each object's header and, for asymmetric keys, its
-public key. Private key material is never shown. Exits 1 if any file fails.
+public key. Private key material is never shown. Without a key option, asks for the
+wrap key's shares at the terminal without echoing them. Exits 1 if any file fails.
 
 Options:
       --wrap-key-file FILE  The wrap key: 16, 24 or 32 raw bytes, or their hex
       --wrap-key HEX        The wrap key in hex (visible to other users; prefer a file)
-      --shares-file FILE    Recover the wrap key from shares, one per line (- for stdin)
+      --shares-file FILE    Recover the wrap key from shares, one per line (- for stdin);
+                            may be given once per custodian
       --json                Print a JSON array with one object per file
   -h, --help                Show this help
 ";
@@ -1250,7 +1329,8 @@ decrypts was restored and verified.
 
 Options:
       --shares-file FILE  The wrap key's shares, one per line (blank lines and # comments
-                          ignored); without it, yhsm asks for them at the terminal
+                          ignored; - for standard input); may be given once per
+                          custodian; without it, yhsm asks for them at the terminal
   -d, --keep-authkey      Never delete the authentication key used to log in (as
                           yubihsm-setup restore -d)
       --dry-run           Decrypt, log in and list the device, print the plan; write nothing
@@ -1271,8 +1351,9 @@ hold. The authentication key used to log in and the backup's wrap key are expect
 extras. Exits 1 on any difference.
 
 Options:
-      --shares-file FILE    The wrap key's shares; without a key option, yhsm asks for
-                            the shares at the terminal
+      --shares-file FILE    The wrap key's shares (may be given once per custodian);
+                            without a key option, yhsm asks for the shares at the
+                            terminal
       --wrap-key-file FILE  The wrap key: 16, 24 or 32 raw bytes, or their hex
       --wrap-key HEX        The wrap key in hex (visible to other users; prefer a file)
       --wrap-id ID          With a raw key: the wrap key's id on the device (an expected
@@ -1302,7 +1383,8 @@ delegated capabilities and algorithm. Without --shares-file, asks for the shares
 terminal without echoing them.
 
 Options:
-      --shares-file FILE  The shares, one per line (- for standard input)
+      --shares-file FILE  The shares, one per line (- for standard input); may be given
+                          once per custodian
       --json              Print a JSON object
       --reveal            Also print the wrap key itself, in hex
   -h, --help              Show this help
@@ -1338,7 +1420,8 @@ yubihsm-manager) with the same threshold and new random polynomials. Prints the 
 shares, one per line. yubihsm-setup shares carry only AES-256 keys.
 
 Options:
-      --shares-file FILE  The shares, one per line (- for standard input)
+      --shares-file FILE  The shares, one per line (- for standard input); may be given
+                          once per custodian
       --to FORMAT         yubihsm-setup or yubihsm-manager
   -n, --shares N          Shares to make, from the threshold to 9 (default: the highest
                           share number in FILE)

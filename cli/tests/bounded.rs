@@ -61,7 +61,7 @@ fn restore_on(dev: &SharedDevice) -> (u8, Option<yhsm::Error>, Vec<Event>) {
     };
     let args = Args {
         dir: PathBuf::from(EXAMPLE),
-        shares_file: Some(Path::new(EXAMPLE).join("shares.txt")),
+        shares_files: vec![Path::new(EXAMPLE).join("shares.txt")],
         ..Args::default()
     };
     let mut events = Vec::new();

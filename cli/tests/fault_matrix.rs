@@ -264,7 +264,7 @@ fn restore_on(fx: &Fixture, dev: &SharedDevice, trace: Option<PathBuf>) -> Ran {
     };
     let args = Args {
         dir: fx.backup.clone(),
-        shares_file: Some(fx.dir.join("shares.txt")),
+        shares_files: vec![fx.dir.join("shares.txt")],
         ..Args::default()
     };
     let mut ran = Ran::default();

@@ -291,3 +291,63 @@ fn put_authkey_delete_and_reset_at_a_terminal() {
     assert_eq!(after(&screen, "Type `reset 1000001` to confirm: ", 0), "reset 1000001");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Before (issue 10 §5): `--shares-file -` read a terminal with echo on, so every share
+/// typed there stayed on the screen; `inspect` had no prompt at all. Now `-` on a
+/// terminal reads one share per line without echo, for every command that takes shares,
+/// and `inspect` without a key asks for the shares as restore does.
+#[test]
+fn shares_from_a_terminal_on_standard_input_are_not_echoed() {
+    if !has_script() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    // S1 and S2 are shares of the vectors' AES-256 wrap key.
+    let vectors = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/wrapped");
+    assert!(!vectors.contains('\''), "the test quotes paths with '");
+    let file = format!("'{vectors}/opaque_data.yhw'");
+    for (args, done) in [
+        ("shares combine --shares-file - --reveal".to_owned(), "algorithm:"),
+        ("shares convert --shares-file - --to yubihsm-manager".to_owned(), "2-2-"),
+        (format!("inspect --shares-file - {file}"), "origin:"),
+    ] {
+        let mut t = Terminal::spawn(&args);
+        t.wait_for("Share 1: ");
+        t.type_line(S1);
+        t.wait_for("Share 2: ");
+        t.type_line(S2);
+        t.wait_for("Share 3: ");
+        t.type_line("");
+        t.wait_for(done);
+        let (ok, screen) = t.finish();
+        assert!(ok, "{args}: yhsm failed; screen:\n{screen}");
+        for share in [S1, S2] {
+            assert!(!screen.contains(&share[4..20]), "{args}: a share was echoed:\n{screen}");
+        }
+    }
+}
+
+#[test]
+fn inspect_without_a_key_asks_for_the_shares_without_echo() {
+    if !has_script() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/backup");
+    let shares = std::fs::read_to_string(format!("{example}/shares.txt")).unwrap();
+    let shares: Vec<&str> = shares.lines().filter(|l| !l.starts_with('#')).collect();
+    let mut t = Terminal::spawn(&format!("inspect '{example}/0x0200-opaque.yhw'"));
+    t.wait_for("Enter the number of shares: ");
+    t.type_line("2");
+    t.wait_for("Enter share number 1: ");
+    t.type_line(shares[0]);
+    t.wait_for("Enter share number 2: ");
+    t.type_line(shares[1]);
+    t.wait_for("origin:");
+    let (ok, screen) = t.finish();
+    assert!(ok, "yhsm failed; screen:\n{screen}");
+    assert!(screen.contains("type:"), "{screen}");
+    for share in [shares[0], shares[1]] {
+        assert!(!screen.contains(&share[4..20]), "a share was echoed; screen:\n{screen}");
+    }
+}

@@ -135,4 +135,13 @@ impl Prompter for TtyPrompter {
         let mut tty = open_tty()?;
         tty.write_all(format!("{text}\n").as_bytes())
     }
+
+    fn stdin_is_terminal(&self) -> bool {
+        io::stdin().is_terminal()
+    }
+
+    fn is_interactive(&self) -> bool {
+        // A prompt needs the controlling terminal; without one (cron, CI) nobody answers.
+        open_tty().is_ok()
+    }
 }

@@ -21,6 +21,16 @@ pub trait Prompter {
     fn read_secret(&mut self, prompt: &str) -> io::Result<Option<Zeroizing<String>>>;
     /// Shows a line of text (progress, or why an answer was refused).
     fn message(&mut self, text: &str) -> io::Result<()>;
+    /// Whether standard input is a terminal, so that `-` (read standard input) is typed
+    /// by a person and must not be echoed. `false` unless the prompter knows better.
+    fn stdin_is_terminal(&self) -> bool {
+        false
+    }
+    /// Whether a person answers the prompts (so a refused answer can be asked again, and
+    /// a question asked at all). `true` unless the prompter knows better.
+    fn is_interactive(&self) -> bool {
+        true
+    }
 }
 
 /// Answers from a list, recording everything shown. For tests (here and in the device
@@ -133,12 +143,7 @@ enum Refusal {
 }
 
 fn check_next_share(text: &str, earlier: &[Share], count: u8) -> Result<Share, Refusal> {
-    let share = Share::parse(text).map_err(|e| match e {
-        yhsm_proto::shares::ShareError::Malformed { problem, .. } => {
-            Refusal::Retry(problem.to_string())
-        }
-        other => Refusal::Retry(other.to_string()),
-    })?;
+    let share = crate::wrapkey::shares::parse_share(text).map_err(Refusal::Retry)?;
     let Some(first) = earlier.first() else {
         if share.threshold() > count {
             return Err(Refusal::Fatal(

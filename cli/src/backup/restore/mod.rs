@@ -77,8 +77,9 @@ pub const WRAP_KEY_LABEL: &str = "Wrap key";
 pub struct Args {
     /// The backup directory (default `.`).
     pub dir: PathBuf,
-    /// `None`: ask for the shares at the terminal.
-    pub shares_file: Option<PathBuf>,
+    /// `--shares-file`, once or once per custodian; none: ask for the shares at the
+    /// terminal.
+    pub shares_files: Vec<PathBuf>,
     pub keep_authkey: bool,
     pub dry_run: bool,
     pub json: bool,
@@ -132,9 +133,10 @@ pub fn command_with(
     sink: &mut dyn FnMut(&Event),
 ) -> Result<RestoreReport> {
     let mut backup = Backup::read_dir(&args.dir)?;
-    let recovered = match &args.shares_file {
-        Some(path) => shares::combine_file(path)?,
-        None => shares::combine_prompted(prompter)?,
+    let recovered = if args.shares_files.is_empty() {
+        shares::combine_prompted(prompter)?
+    } else {
+        shares::combine_files(&args.shares_files, prompter)?
     };
     let wrap = WrapKeyToStore::from_recovered(&recovered)?;
     drop(recovered);
