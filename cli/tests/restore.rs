@@ -448,10 +448,11 @@ fn a_garbled_handshake_while_proving_an_authentication_key_is_tried_once_more() 
     // The session with the backup's keys of 0x0003 fails its card cryptogram: it looks
     // like another key on the device, until it is tried again.
     let dev = device();
-    // Exchanges: 0 device info, 1-2 login, 3 list, 4 wrap key, 5-9 imports, 10
-    // get-object-info of 0x0003, 11 close, 12 create-session with the backup's keys.
+    // Exchanges: 0 device info, 1-2 login, 3 list, 4-5 preflight (the login key's info,
+    // storage), 6 wrap key, 7-11 imports, 12 get-object-info of 0x0003, 13 close, 14
+    // create-session with the backup's keys.
     dev.lock()
-        .add_fault(Fault::once(Trigger::Exchange(12), Action::CorruptResponse { offset: 20 }));
+        .add_fault(Fault::once(Trigger::Exchange(14), Action::CorruptResponse { offset: 20 }));
     let out = run(&dev, defaults());
     assert!(out.report.ok(), "{:?}", out.report);
     assert_eq!(
@@ -468,7 +469,7 @@ fn a_garbled_handshake_while_proving_an_authentication_key_is_tried_once_more() 
 fn an_unplugged_device_stops_the_run_naming_the_object_and_a_second_run_finishes() {
     let dev = device();
     // The third import: the device is gone before the request reaches it.
-    dev.lock().add_fault(Fault::once(Trigger::Exchange(7), Action::Unplug));
+    dev.lock().add_fault(Fault::once(Trigger::Exchange(9), Action::Unplug));
     let out = run(&dev, defaults());
     let e = out.report.error.as_ref().unwrap();
     assert!(

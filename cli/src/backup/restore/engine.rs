@@ -9,7 +9,7 @@ use yhsm_proto::command::{ObjectHeader, PutWrapKey};
 use yhsm_proto::{Capabilities, ErrorCode, Label, ObjectId, ObjectType, SecretBytes};
 use yhsm_transport::{Client, ClientError, Credentials};
 
-use super::{Event, Options, RestoreReport, Step, WRAP_KEY_LABEL, WrapKeyToStore};
+use super::{Event, Options, RestoreReport, Step, WRAP_KEY_LABEL, WrapKeyToStore, preflight};
 use crate::backup::compare::{self, Difference, PublicKeyCheck};
 use crate::backup::dir::{Backup, Entry, FileState};
 use crate::backup::report::{FileReport, Outcome};
@@ -36,6 +36,7 @@ pub fn run(
             files: Vec::new(),
             auth_key_deleted: false,
             auth_key_kept_reason: None,
+            problems: Vec::new(),
             error: None,
         },
         sink,
@@ -203,6 +204,7 @@ impl Run<'_> {
         login: &mut dyn FnMut() -> Result<Login>,
     ) -> Result<()> {
         self.preflight(backup, wrap)?;
+        let mut problems = preflight::conflicting_files(backup);
 
         let Login { mut client, credentials } = login()?;
         let login_id = credentials.key_id();
@@ -241,6 +243,9 @@ impl Run<'_> {
             .iter()
             .map(|e| (e.id, e.object_type))
             .collect();
+
+        problems.extend(self.device_checks(&mut client, backup, wrap, &present, login_id)?);
+        self.stop_on_problems(problems)?;
 
         self.store_wrap_key(&mut client, backup, wrap, &present)?;
         let all_undecryptable = self.import(&mut client, backup, wrap, &present)?;
@@ -297,6 +302,55 @@ impl Run<'_> {
         }
         self.emit(Event::Preflight { files: backup.files.len(), decryptable, wrap_key: a.id });
         Ok(())
+    }
+
+    /// Step 3, before the first write: the login key's permissions and the device's
+    /// storage against what the run will do ([`preflight`]). Checks the device would not
+    /// answer are reported as not done.
+    fn device_checks(
+        &mut self,
+        client: &mut Client,
+        backup: &Backup,
+        wrap: &WrapKeyToStore,
+        present: &HashSet<(ObjectId, ObjectType)>,
+        login_id: ObjectId,
+    ) -> Result<Vec<preflight::Problem>> {
+        let deletes = self.planned_keep_reason(backup, login_id).is_none()
+            && self.report.files.iter().all(|f| f.outcome != Outcome::Skipped);
+        let plan = preflight::Plan::new(backup, wrap, present, deletes);
+        let found = preflight::device_problems(client, login_id, wrap, &plan)?;
+        for what in found.not_checked {
+            self.emit(Event::NotChecked(what));
+        }
+        Ok(found.problems)
+    }
+
+    /// Reports what preflight found. A real run stops here, before its first write; a dry
+    /// run goes on to show its plan, and fails at the end.
+    fn stop_on_problems(&mut self, problems: Vec<preflight::Problem>) -> Result<()> {
+        if problems.is_empty() {
+            return Ok(());
+        }
+        for problem in &problems {
+            self.emit(Event::PreflightProblem(problem.clone()));
+        }
+        let n = problems.len();
+        self.report.problems = problems;
+        let error = Error::failure(format!(
+            "preflight found {n} {} (see above); {}",
+            if n == 1 { "problem" } else { "problems" },
+            if self.options.dry_run {
+                "the restore would fail"
+            } else {
+                "nothing was written to the device"
+            }
+        ))
+        .with_hint("fix each one, then run restore again");
+        if self.options.dry_run {
+            self.report.error = Some(error);
+            return Ok(());
+        }
+        Err(error)
     }
 
     /// Step 3: stores the wrap key, or notes the one already there.

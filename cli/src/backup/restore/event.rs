@@ -40,6 +40,11 @@ pub enum Event {
         object: String,
         missing: Capabilities,
     },
+    /// Preflight found something that makes the run fail (the run stops before its
+    /// first write; a dry run reports every one).
+    PreflightProblem(String),
+    /// A preflight check the device would not answer: not done.
+    NotChecked(String),
     /// Preflight passed.
     Preflight {
         files: usize,
@@ -156,6 +161,8 @@ pub fn render(event: &Event) -> Vec<Line> {
             if *files == 1 { "file" } else { "files" },
             if *decryptable == 1 { "decrypts" } else { "decrypt" }
         )),
+        Event::PreflightProblem(problem) => out(format!("Preflight problem: {problem}")),
+        Event::NotChecked(what) => vec![Line::Warning(format!("preflight: {what}"))],
         Event::UsingAuthKey(id) => out(format!("Using authentication key 0x{id:04x}")),
         Event::WrapKeyStored(id) => {
             out(format!("Stored wrap key with ID 0x{id:04x} on the device"))

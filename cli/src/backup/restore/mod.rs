@@ -49,6 +49,7 @@
 
 pub(crate) mod engine;
 mod event;
+pub mod preflight;
 mod report;
 
 use std::ffi::OsString;

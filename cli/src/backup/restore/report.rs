@@ -19,6 +19,9 @@ pub struct RestoreReport {
     pub files: Vec<FileReport>,
     pub auth_key_deleted: bool,
     pub auth_key_kept_reason: Option<String>,
+    /// What preflight found that makes the run fail (it stopped before writing; a dry
+    /// run reports them all).
+    pub problems: Vec<String>,
     /// What stopped the run, or the login key's deletion failing.
     pub error: Option<Error>,
 }
@@ -153,6 +156,10 @@ impl RestoreReport {
             ("files", Value::Array(files)),
             ("auth_key_deleted", Value::Bool(self.auth_key_deleted)),
             ("auth_key_kept_reason", Value::string_or_null(self.auth_key_kept_reason.as_deref())),
+            (
+                "preflight_problems",
+                Value::Array(self.problems.iter().map(|p| Value::string(p.as_str())).collect()),
+            ),
             ("error", Value::string_or_null(self.error.as_ref().map(Error::chain))),
         ])
     }
@@ -187,6 +194,7 @@ mod tests {
             ],
             auth_key_deleted: true,
             auth_key_kept_reason: None,
+            problems: Vec::new(),
             error: None,
         };
         assert!(r.ok());
