@@ -868,6 +868,7 @@ fn parse_restore(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             Opt::Long(l) if l == "keep-authkey" => args.keep_authkey = true,
             Opt::Short('d') => args.keep_authkey = true,
             Opt::Long(l) if l == "dry-run" => args.dry_run = true,
+            Opt::Long(l) if l == "allow-skipped" => args.allow_skipped = true,
             Opt::Long(l) if l == "json" => args.json = true,
             _ => {
                 if let Some(help) = common(&arg, p, cli, RESTORE_HELP)? {
@@ -1316,7 +1317,8 @@ Options:
 ";
 
 pub const RESTORE_HELP: &str = "\
-Usage: yhsm restore [DIR] [--shares-file FILE] [-d|--keep-authkey] [--dry-run] [--json]
+Usage: yhsm restore [DIR] [--shares-file FILE...] [-d|--keep-authkey] [--dry-run]
+                    [--allow-skipped] [--json]
 
 Restores the .yhw files of DIR (default: the current directory) onto the YubiHSM, as
 yubihsm-setup restore does. The wrap key is recovered from shares; every file is decrypted
@@ -1333,7 +1335,11 @@ Options:
                           custodian; without it, yhsm asks for them at the terminal
   -d, --keep-authkey      Never delete the authentication key used to log in (as
                           yubihsm-setup restore -d)
-      --dry-run           Decrypt, log in and list the device, print the plan; write nothing
+      --dry-run           Decrypt, log in and list the device, check the login key's
+                          permissions and the free storage, print the plan; write nothing
+      --allow-skipped     Files that do not decrypt under the shares' key belong to
+                          another backup: delete the login key all the same once every
+                          other object is restored (at a terminal, restore asks instead)
       --json              Print one JSON result object (see the README)
   -h, --help              Show this help
 

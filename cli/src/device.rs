@@ -138,13 +138,82 @@ impl Login {
 /// that went away, e.g. rebooting after a reset; move the first client's observer over
 /// with [`Client::take_observer`] and [`Client::set_observer`]).
 pub fn reopen(global: &GlobalOptions) -> Result<Client> {
-    open_transport(&global.connector)
+    opener(global)(&global.connector)
         .map_err(|source| ClientError::Connect { source })
         .and_then(Client::with_transport)
         .map_err(|e| {
             Error::failure(format!("cannot connect to the YubiHSM at {}", global.connector))
                 .with_source(e)
         })
+}
+
+/// How many times a password typed at the terminal may be wrong before the command
+/// gives up (issue 10 §5).
+pub const PASSWORD_ATTEMPTS: usize = 3;
+
+/// Whether the password will be typed at the terminal (no file, `-p` or environment
+/// variable gives it).
+pub fn password_is_typed(global: &GlobalOptions, env: Option<&OsString>) -> bool {
+    global.password.file.is_none()
+        && global.password.argument.is_none()
+        && env.is_none_or(|v| v.is_empty())
+}
+
+/// Why logging in failed, for the commands that log in before anything else: the key
+/// missing (most likely deleted by a restore that finished) says so.
+pub fn login_error(e: ClientError, key_id: yhsm_proto::ObjectId) -> Error {
+    let error = Error::failure("cannot log in; nothing was written");
+    if e.code() == Some(yhsm_proto::ErrorCode::OBJECT_NOT_FOUND) {
+        error.with_source(e).with_hint(format!(
+            "authentication key 0x{key_id:04x} is not on the device (a restore that finished \
+             deletes it): log in with a restored authentication key (-k ID)"
+        ))
+    } else {
+        error.with_source(e)
+    }
+}
+
+/// Connects and logs in now, checking the password, before the command asks anyone for
+/// anything else (restore asks custodians for their shares after this). A password typed
+/// at the terminal that the device refuses is asked for again, up to
+/// [`PASSWORD_ATTEMPTS`] times in all; one from a file, `-p` or the environment is not.
+/// Returns the authenticated client and its credentials.
+pub fn login_now(
+    global: &GlobalOptions,
+    env: Option<OsString>,
+    prompter: &mut dyn Prompter,
+    transport: &mut OpenTransport<'_>,
+) -> Result<Login> {
+    let typed = password_is_typed(global, env.as_ref());
+    let mut client = open_with(global, transport)?;
+    let mut env = env;
+    let mut attempt = 1;
+    loop {
+        let password =
+            password::resolve_password(&global.password, global.authkey, env.take(), &mut |p| {
+                prompter.read_secret(p)
+            })?;
+        let credentials = Credentials::password(global.authkey, password.expose_secret());
+        drop(password);
+        match client.authenticate(credentials.clone()) {
+            Ok(()) => return Ok(Login { client, credentials }),
+            Err(ClientError::AuthenticationFailed { .. })
+                if typed && attempt < PASSWORD_ATTEMPTS =>
+            {
+                let left = PASSWORD_ATTEMPTS - attempt;
+                prompter
+                    .message(&format!(
+                        "Wrong password for authentication key 0x{:04x} (or another key under \
+                         that id); {left} {} left",
+                        global.authkey,
+                        if left == 1 { "attempt" } else { "attempts" }
+                    ))
+                    .map_err(|e| Error::failure("cannot write to the terminal").with_source(e))?;
+                attempt += 1;
+            }
+            Err(e) => return Err(login_error(e, global.authkey)),
+        }
+    }
 }
 
 /// A failed command on an open client: `what` says what was being done.

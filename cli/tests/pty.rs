@@ -141,8 +141,9 @@ fn shares_typed_at_the_terminal_are_not_echoed() {
     }
 }
 
-/// `yhsm restore` asks for the shares and then the password at the terminal, echoing
-/// neither, and goes on to restore the example backup onto the simulator.
+/// `yhsm restore` asks for the password first (yubihsm-setup's order: a wrong password is
+/// caught before the custodians type) and then for the shares, echoing neither, and goes
+/// on to restore the example backup onto the simulator. A wrong password is asked again.
 #[cfg(feature = "sim")]
 #[test]
 fn restore_prompts_for_shares_and_password_without_echo() {
@@ -155,6 +156,12 @@ fn restore_prompts_for_shares_and_password_without_echo() {
     let shares: Vec<&str> = shares.lines().filter(|l| !l.starts_with('#')).collect();
     assert!(!example.contains('\''), "the test quotes paths with '");
     let mut t = Terminal::spawn(&format!("-c sim: restore '{example}'"));
+    t.wait_for("Password for authentication key 0x0001: ");
+    t.type_line("not it");
+    t.wait_for("Wrong password for authentication key 0x0001");
+    t.wait_for("Password for authentication key 0x0001: ");
+    t.type_line("password");
+    t.wait_for("Using authentication key 0x0001");
     t.wait_for("Enter the number of shares: ");
     t.type_line("2");
     t.wait_for("Enter share number 1: ");
@@ -163,8 +170,6 @@ fn restore_prompts_for_shares_and_password_without_echo() {
     t.wait_for("Enter share number 2: ");
     t.type_line(shares[0]);
     t.wait_for("Received share 2 of 2");
-    t.wait_for("Password for authentication key 0x0001: ");
-    t.type_line("password");
     t.wait_for("All done");
     let (ok, screen) = t.finish();
 
@@ -175,9 +180,11 @@ fn restore_prompts_for_shares_and_password_without_echo() {
         assert!(!screen.contains(&share[4..20]), "a share was echoed; screen:\n{screen}");
     }
     let prompt = "Password for authentication key 0x0001: ";
-    let after = &screen[screen.find(prompt).unwrap() + prompt.len()..];
-    let line = after.split(['\r', '\n']).next().unwrap();
-    assert!(!line.contains("password"), "the password was echoed; screen:\n{screen}");
+    for (at, _) in screen.match_indices(prompt) {
+        let line = screen[at + prompt.len()..].split(['\r', '\n']).next().unwrap();
+        assert!(!line.contains("password"), "the password was echoed; screen:\n{screen}");
+        assert!(!line.contains("not it"), "the password was echoed; screen:\n{screen}");
+    }
 }
 
 /// A scratch directory for a simulator state file (the device starts in factory state).

@@ -238,6 +238,33 @@ impl Backup {
         }
     }
 
+    /// Whether any file not decrypted yet decrypts under `key`, without changing the
+    /// files: `None` when no file is a wrapped blob waiting to be decrypted (then the
+    /// key is not what is wrong). For asking for the shares again when they are wrong.
+    pub fn decrypts_under(&self, key: &WrapKey) -> Option<bool> {
+        let mut blobs = self.files.iter().filter_map(|f| match &f.state {
+            FileState::Encoded(blob) => Some(blob),
+            _ => None,
+        });
+        let first = blobs.next()?;
+        // The plaintexts are zeroized as they are dropped.
+        Some(
+            std::iter::once(first)
+                .chain(blobs)
+                .any(|b| !matches!(wrap::unwrap(key, b), Err(WrapError::Authentication))),
+        )
+    }
+
+    /// The names of the files that do not decrypt under the key given to
+    /// [`Backup::decrypt`]: under another key, or damaged.
+    pub fn not_under_key(&self) -> Vec<&str> {
+        self.files
+            .iter()
+            .filter(|f| matches!(f.state, FileState::NotUnderKey))
+            .map(|f| f.name.as_str())
+            .collect()
+    }
+
     /// The decrypted objects, in file order, with their file names.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &Entry)> {
         self.files.iter().filter_map(|f| f.entry().map(|e| (f.name.as_str(), e)))

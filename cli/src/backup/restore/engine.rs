@@ -37,6 +37,7 @@ pub fn run(
             auth_key_deleted: false,
             auth_key_kept_reason: None,
             problems: Vec::new(),
+            skipped_other_backup: Vec::new(),
             error: None,
         },
         sink,
@@ -209,20 +210,14 @@ impl Run<'_> {
         let Login { mut client, credentials } = login()?;
         let login_id = credentials.key_id();
         self.report.auth_key = login_id;
-        self.emit(Event::UsingAuthKey(login_id));
-        client.authenticate(credentials.clone()).map_err(|e| {
-            let error = Error::failure("cannot log in; nothing was written");
-            if e.code() == Some(ErrorCode::OBJECT_NOT_FOUND) {
-                // The login key is not there: most likely an earlier run restored
-                // everything and deleted it.
-                error.with_source(e).with_hint(format!(
-                    "authentication key 0x{login_id:04x} is not on the device (a restore that \
-                     finished deletes it): log in with a restored authentication key (-k ID)"
-                ))
-            } else {
-                error.with_source(e)
-            }
-        })?;
+        // Logged in already when the shares were typed (the command logs in first, and
+        // said so then).
+        if client.auth_key_id() != Some(login_id) {
+            self.emit(Event::UsingAuthKey(login_id));
+            client
+                .authenticate(credentials.clone())
+                .map_err(|e| crate::device::login_error(e, login_id))?;
+        }
         let listed = match client.list_objects(&[]) {
             // A garbled answer (the client repeats a lost one itself): a read, so once more.
             Err(e) if !refused(&e) => {
@@ -281,6 +276,13 @@ impl Run<'_> {
         if decryptable == 0 {
             return Err(nothing_to_restore(backup));
         }
+        if self.options.allow_skipped {
+            let files: Vec<String> = backup.not_under_key().into_iter().map(String::from).collect();
+            if !files.is_empty() {
+                self.report.skipped_other_backup.clone_from(&files);
+                self.emit(Event::SkippedOtherBackup(files));
+            }
+        }
         let a = &wrap.attributes;
         if !a.capabilities.contains(Capabilities::IMPORT_WRAPPED) {
             return Err(Error::failure(format!(
@@ -315,8 +317,8 @@ impl Run<'_> {
         present: &HashSet<(ObjectId, ObjectType)>,
         login_id: ObjectId,
     ) -> Result<Vec<preflight::Problem>> {
-        let deletes = self.planned_keep_reason(backup, login_id).is_none()
-            && self.report.files.iter().all(|f| f.outcome != Outcome::Skipped);
+        let deletes =
+            self.planned_keep_reason(backup, login_id).is_none() && self.report.skipped() == 0;
         let plan = preflight::Plan::new(backup, wrap, present, deletes);
         let found = preflight::device_problems(client, login_id, wrap, &plan)?;
         for what in found.not_checked {

@@ -40,6 +40,9 @@ pub enum Event {
         object: String,
         missing: Capabilities,
     },
+    /// Files that do not decrypt under the shares' key, which the operator said belong
+    /// to another backup: they do not keep the login key.
+    SkippedOtherBackup(Vec<String>),
     /// Preflight found something that makes the run fail (the run stops before its
     /// first write; a dry run reports every one).
     PreflightProblem(String),
@@ -160,6 +163,13 @@ pub fn render(event: &Event) -> Vec<Line> {
             "Preflight: {decryptable} of {files} {} {} under wrap key 0x{wrap_key:04x}",
             if *files == 1 { "file" } else { "files" },
             if *decryptable == 1 { "decrypts" } else { "decrypt" }
+        )),
+        Event::SkippedOtherBackup(files) => out(format!(
+            "{} {} not restored: {} another backup's, as you said: {}",
+            files.len(),
+            if files.len() == 1 { "file is" } else { "files are" },
+            if files.len() == 1 { "it is" } else { "they are" },
+            files.join(", ")
         )),
         Event::PreflightProblem(problem) => out(format!("Preflight problem: {problem}")),
         Event::NotChecked(what) => vec![Line::Warning(format!("preflight: {what}"))],

@@ -49,6 +49,7 @@
 
 pub(crate) mod engine;
 mod event;
+mod interactive;
 pub mod preflight;
 mod report;
 
@@ -64,7 +65,7 @@ pub use self::report::RestoreReport;
 use crate::backup::Backup;
 use crate::backup::compare::Attributes;
 use crate::device::{self, OpenTransport};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::options::GlobalOptions;
 use crate::util::prompt::Prompter;
 use crate::wrapkey::shares::{self, RecoveredKey};
@@ -84,6 +85,9 @@ pub struct Args {
     pub keep_authkey: bool,
     pub dry_run: bool,
     pub json: bool,
+    /// `--allow-skipped`: files that do not decrypt under the shares' key belong to
+    /// another backup, so they do not keep the login key.
+    pub allow_skipped: bool,
 }
 
 /// Choices that change what the engine does.
@@ -93,6 +97,10 @@ pub struct Options {
     pub dry_run: bool,
     /// Never delete the login key.
     pub keep_authkey: bool,
+    /// Files that do not decrypt under the shares' key are another backup's (the operator
+    /// said so, with `--allow-skipped` or at the terminal): they are named, and do not
+    /// keep the login key. Files that are not wrapped objects at all still do.
+    pub allow_skipped: bool,
     /// The login key's id, for the report before logging in.
     pub auth_key: ObjectId,
 }
@@ -134,18 +142,30 @@ pub fn command_with(
     sink: &mut dyn FnMut(&Event),
 ) -> Result<RestoreReport> {
     let mut backup = Backup::read_dir(&args.dir)?;
-    let recovered = if args.shares_files.is_empty() {
-        shares::combine_prompted(prompter)?
-    } else {
-        shares::combine_files(&args.shares_files, prompter)?
-    };
-    let wrap = WrapKeyToStore::from_recovered(&recovered)?;
-    drop(recovered);
-    let options = Options {
+    let mut options = Options {
         dry_run: args.dry_run,
         keep_authkey: args.keep_authkey,
+        allow_skipped: args.allow_skipped,
         auth_key: global.authkey,
     };
+    if args.shares_files.is_empty() {
+        // Shares typed by custodians: log in first, as yubihsm-setup does, so that a wrong
+        // password never costs them their typing (issue 10 §5).
+        let login = device::login_now(global, env_password, prompter, transport)?;
+        sink(&Event::UsingAuthKey(login.credentials.key_id()));
+        let wrap = interactive::shares_until_they_decrypt(&backup, prompter)?;
+        options.allow_skipped |=
+            interactive::ask_about_skipped(&mut backup, &wrap, args, prompter)?;
+        let mut login = Some(login);
+        let mut connect =
+            || login.take().ok_or_else(|| Error::failure("restore logs in only once"));
+        return Ok(run(&mut backup, &wrap, &mut connect, options, sink));
+    }
+    // Shares from files: every file is decrypted before the device is even opened.
+    let recovered = shares::combine_files(&args.shares_files, prompter)?;
+    let wrap = WrapKeyToStore::from_recovered(&recovered)?;
+    drop(recovered);
+    options.allow_skipped |= interactive::ask_about_skipped(&mut backup, &wrap, args, prompter)?;
     let mut env_password = env_password;
     let mut connect = || device::login_with(global, env_password.take(), prompter, transport);
     Ok(run(&mut backup, &wrap, &mut connect, options, sink))
