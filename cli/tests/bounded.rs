@@ -279,3 +279,36 @@ fn a_standard_output_that_cannot_be_written_ends_in_exit_1() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
     }
 }
+
+/// Before: `All done` was the last line, and whoever ran the restore had to guess which
+/// key to log in with now that the factory key was gone.
+#[test]
+fn a_finished_restore_says_which_authentication_keys_are_left() {
+    let dev = device();
+    let (code, error, events) = restore_on(&dev);
+    assert_eq!(code, 0, "{error:?}");
+    let n = events.len();
+    assert_eq!(events[n - 2], Event::Done);
+    assert_eq!(events[n - 1], Event::AuthKeysLeft(vec![3, 4]));
+    assert_eq!(
+        restore::render(&events[n - 1]),
+        [restore::Line::Out(
+            "Authentication keys left to log in with: 0x0003, 0x0004 (-k ID)".into()
+        )]
+    );
+
+    // Kept, the login key is one of them; the JSON report lists them too.
+    let dir = scratch("left");
+    let out = yhsm(&restore_args("sim:", &["--keep-authkey", "--json"]), &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["auth_keys_left"], serde_json::json!([1, 3, 4]));
+    let out = yhsm(&restore_args("sim:", &["--keep-authkey"]), &dir);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.ends_with(
+            "All done\nAuthentication keys left to log in with: 0x0001, 0x0003, 0x0004 (-k ID)\n"
+        ),
+        "{stdout}"
+    );
+}

@@ -117,7 +117,8 @@ fn restores_the_example_and_deletes_the_login_key() {
     assert!(out.report.auth_key_deleted && out.report.wrap_key_stored);
     assert!(out.events.contains(&Event::AuthKeyProven(3)));
     assert!(out.events.contains(&Event::AuthKeyProven(4)));
-    assert_eq!(out.events.last(), Some(&Event::Done));
+    assert_eq!(out.events.iter().rev().nth(1), Some(&Event::Done));
+    assert_eq!(out.events.last(), Some(&Event::AuthKeysLeft(vec![3, 4])));
     // The objects carry the backup's attributes, imported under wrap.
     let device = dev.lock();
     let ec = device.store().get(0x100, ObjectType::ASYMMETRIC_KEY).unwrap();
@@ -338,7 +339,8 @@ fn a_lost_answer_to_deleting_the_login_key_is_settled_by_looking_at_the_device()
             "it is no longer on the device, so it was deleted".to_owned()
         )]
     );
-    assert_eq!(out.events.last(), Some(&Event::Done));
+    assert_eq!(out.events.iter().rev().nth(1), Some(&Event::Done));
+    assert_eq!(out.events.last(), Some(&Event::AuthKeysLeft(vec![3, 4])));
     assert_eq!(objects(&dev), example_objects());
 }
 
@@ -789,7 +791,13 @@ fn the_binary_restores_twice_on_a_state_file() {
     let stdout = String::from_utf8(second.stdout).unwrap();
     assert!(!stdout.contains("Successfully imported"), "{stdout}");
     assert_eq!(stdout.matches("is already on the device, skipped").count(), 5);
-    assert!(stdout.ends_with("Previous authentication key 0x0001 deleted\nAll done\n"), "{stdout}");
+    assert!(
+        stdout.ends_with(
+            "Previous authentication key 0x0001 deleted\nAll done\nAuthentication keys left to \
+             log in with: 0x0003, 0x0004 (-k ID)\n"
+        ),
+        "{stdout}"
+    );
     assert_eq!(state_objects(&dir.join("state")), example_objects());
 }
 

@@ -38,6 +38,7 @@ pub fn run(
             auth_key_kept_reason: None,
             problems: Vec::new(),
             skipped_other_backup: Vec::new(),
+            auth_keys_left: Vec::new(),
             error: None,
         },
         sink,
@@ -51,6 +52,9 @@ pub fn run(
     }
     if r.report.ok() {
         (r.sink)(&if options.dry_run { Event::DryRunDone } else { Event::Done });
+        if !options.dry_run {
+            (r.sink)(&Event::AuthKeysLeft(r.report.auth_keys_left.clone()));
+        }
     }
     r.report
 }
@@ -255,7 +259,33 @@ impl Run<'_> {
             return Ok(());
         }
         self.verify(&mut client, backup, &credentials)?;
-        self.login_key(&mut client, backup, &credentials, all_undecryptable)
+        self.login_key(&mut client, backup, &credentials, all_undecryptable)?;
+        self.report.auth_keys_left = self.auth_keys_left(&present, login_id);
+        Ok(())
+    }
+
+    /// The authentication keys someone can log in with after the run, as far as it
+    /// knows: those it listed (the login key's domains), and those it restored and
+    /// verified, less the login key if it deleted it.
+    fn auth_keys_left(
+        &self,
+        present: &HashSet<(ObjectId, ObjectType)>,
+        login_id: ObjectId,
+    ) -> Vec<ObjectId> {
+        let listed = present.iter().filter(|(_, t)| *t == AUTH_KEY).map(|(id, _)| *id);
+        let restored = self
+            .report
+            .files
+            .iter()
+            .filter(|f| f.object_type == Some(AUTH_KEY) && f.verified() == Some(true))
+            .filter_map(|f| f.id);
+        let mut left: Vec<ObjectId> = listed
+            .chain(restored)
+            .filter(|id| !(self.report.auth_key_deleted && *id == login_id))
+            .collect();
+        left.sort_unstable();
+        left.dedup();
+        left
     }
 
     /// Step 2: decrypts every file, reports those skipped, checks the wrap key.

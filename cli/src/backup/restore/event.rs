@@ -138,6 +138,9 @@ pub enum Event {
     DryRunDone,
     /// Everything was restored and verified.
     Done,
+    /// After [`Event::Done`]: the authentication keys left to log in with (those the run
+    /// listed or restored and verified, less a deleted login key).
+    AuthKeysLeft(Vec<ObjectId>),
 }
 
 /// A line of human output.
@@ -241,6 +244,19 @@ pub fn render(event: &Event) -> Vec<Line> {
         }
         Event::DryRunDone => out("Dry run: nothing was written to the device".to_owned()),
         Event::Done => out("All done".to_owned()),
+        Event::AuthKeysLeft(ids) if ids.is_empty() => {
+            out("No authentication key on the device is known to this run: check before \
+                 logging out"
+                .to_owned())
+        }
+        Event::AuthKeysLeft(ids) => {
+            let list: Vec<String> = ids.iter().map(|id| format!("0x{id:04x}")).collect();
+            out(format!(
+                "{} left to log in with: {} (-k ID)",
+                if ids.len() == 1 { "Authentication key" } else { "Authentication keys" },
+                list.join(", ")
+            ))
+        }
     }
 }
 

@@ -25,6 +25,9 @@ pub struct RestoreReport {
     /// Files that do not decrypt under the shares' key, which the operator said belong to
     /// another backup (`--allow-skipped`, or at the terminal): skipped, and no failure.
     pub skipped_other_backup: Vec<String>,
+    /// The authentication keys left to log in with after a run that finished (see
+    /// `Event::AuthKeysLeft`); empty otherwise.
+    pub auth_keys_left: Vec<ObjectId>,
     /// What stopped the run, or the login key's deletion failing.
     pub error: Option<Error>,
 }
@@ -176,6 +179,12 @@ impl RestoreReport {
             ("auth_key_deleted", Value::Bool(self.auth_key_deleted)),
             ("auth_key_kept_reason", Value::string_or_null(self.auth_key_kept_reason.as_deref())),
             (
+                "auth_keys_left",
+                Value::Array(
+                    self.auth_keys_left.iter().map(|id| Value::Number(u64::from(*id))).collect(),
+                ),
+            ),
+            (
                 "skipped_other_backup",
                 Value::Array(
                     self.skipped_other_backup.iter().map(|f| Value::string(f.as_str())).collect(),
@@ -221,6 +230,7 @@ mod tests {
             auth_key_kept_reason: None,
             problems: Vec::new(),
             skipped_other_backup: Vec::new(),
+            auth_keys_left: Vec::new(),
             error: None,
         };
         assert!(r.ok());
