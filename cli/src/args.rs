@@ -421,6 +421,9 @@ const SPLIT_SHORTS: &[(char, &str)] = &[
 const CONVERT_SHORTS: &[(char, &str)] = &[('n', "shares")];
 const RESTORE_SHORTS: &[(char, &str)] = &[('d', "keep-authkey")];
 const DUMP_SHORTS: &[(char, &str)] = &[('w', "wrapkey")];
+const DELETE_SHORTS: &[(char, &str)] = &[('y', "yes")];
+const PUT_AUTHKEY_SHORTS: &[(char, &str)] =
+    &[('i', "id"), ('l', "label"), ('d', "domains"), ('c', "capabilities"), ('e', "delegated")];
 
 /// `arg` as an [`Opt`], refusing an option given before (see [`REPEATABLE`]); `shorts`
 /// names the command's own short options.
@@ -1018,7 +1021,7 @@ fn parse_delete(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
                 .push(v.into_string().map_err(|_| Error::usage("an argument is not valid UTF-8"))?);
             continue;
         }
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, DELETE_SHORTS)?;
         match &arg {
             _ if is(&arg, 'y', "yes") => yes = true,
             _ => {
@@ -1051,7 +1054,7 @@ const OBJECT_TYPES: &str = "opaque, authentication-key, asymmetric-key, wrap-key
 fn parse_reset(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let mut args = yhsm::admin::reset::Args::default();
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         match &arg {
             Opt::Long(l) if l == "serial" => {
                 args.serial =
@@ -1083,7 +1086,7 @@ fn new_password_file(arg: &Opt, p: &mut Parser, into: &mut NewPassword) -> Resul
 fn parse_change_password(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let mut new_password = NewPassword::Prompt;
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         if new_password_file(&arg, p, &mut new_password)? {
             continue;
         }
@@ -1099,7 +1102,7 @@ fn parse_put_authkey(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let (mut id_, mut label, mut domains_, mut caps, mut delegated, mut profile) =
         (0, None, None, None, None, None);
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, PUT_AUTHKEY_SHORTS)?;
         if new_password_file(&arg, p, &mut new_password)? {
             continue;
         }
