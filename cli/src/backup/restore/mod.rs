@@ -12,9 +12,13 @@
 //!    wrapped under this key") and count as not restored; objects whose
 //!    capabilities the wrap key does not delegate are warned about (the device will
 //!    refuse them); a wrap key without import-wrapped stops the run.
-//! 3. Connect and log in; list the device's objects. The wrap key is stored, or, if an
-//!    object with its id and type exists, used as it is (the imports show whether it is
-//!    the same key; its attributes are compared with the shares').
+//! 3. Connect and log in (with typed shares this comes first, before any share is asked
+//!    for: [`device::login_now`]); list the device's objects. Preflight on the device
+//!    ([`preflight`]): the login key's permissions and the free storage against what the
+//!    run will do; with the offline problems (two files for one object), every problem is
+//!    reported and the run stops before its first write. The wrap key is stored, or, if
+//!    an object with its id and type exists, used as it is (the imports show whether it
+//!    is the same key; its attributes are compared with the shares').
 //! 4. Each object not already on the device with the same (id, type) is imported. One
 //!    already there is skipped, and still verified, so a second run finishes an
 //!    interrupted one. A device refusal fails that object and the others go on.
@@ -26,7 +30,9 @@
 //!    the login key is not itself in the backup (deleting it would delete a restored
 //!    key), and another authentication key from the backup is on the device, verified,
 //!    and (for a symmetric key) opens a session. Otherwise it is kept, and the reason
-//!    said. `--keep-authkey` always keeps it.
+//!    said. `--keep-authkey` always keeps it. Files under another key that the operator
+//!    declared another backup's (`--allow-skipped`, or asked at a terminal) do not keep
+//!    it. Then `All done`, and the authentication keys left to log in with.
 //!
 //! A write whose outcome is unknown — its answer lost or garbled, or its session expired
 //! under it (the client never sends such a command twice, see `yhsm_transport`'s retry
@@ -37,12 +43,14 @@
 //! the look fails too), the run stops, naming the step and the object, and says whether
 //! the object may have been written; running restore again finishes the job.
 //!
-//! `--dry-run` runs steps 1 to 3 without writing and reports the plan.
+//! `--dry-run` runs steps 1 to 3 without writing, every preflight check included, and
+//! reports the plan; it fails when the real run would.
 //!
 //! Here: the command ([`command`]: backup, shares, login). The steps are in `engine.rs`
 //! (with `settle_write`, the one place a write of unknown outcome is settled, open to the
-//! rest of the crate), what they report as they go in `event.rs`, what the run returns in
-//! `report.rs`.
+//! rest of the crate), preflight's checks in `preflight.rs`, the questions asked at a
+//! terminal in `interactive.rs`, what the steps report as they go in `event.rs`, what the
+//! run returns in `report.rs`.
 //!
 //! [`check_entry`]: crate::backup::compare::check_entry
 //! [`PublicKeyCheck`]: crate::backup::compare::PublicKeyCheck
