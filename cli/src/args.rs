@@ -15,6 +15,7 @@ use lexopt::Parser;
 use lexopt::prelude::*;
 use yhsm::options::GlobalOptions;
 use yhsm::util::password::{NewPassword, PASSWORD_ARGUMENT_WARNING, Password};
+use yhsm::util::timeout::{self, TIMEOUT_ENV, TIMEOUT_EXPECTED};
 use yhsm::wrap::WrapSpec;
 use yhsm::wrapkey::{NO_WRAP_KEY_HINT, WRAP_KEY_ARGUMENT_WARNING, WrapKeySource};
 use yhsm::{Error, Result};
@@ -31,6 +32,8 @@ pub struct Cli {
     pub command: Command,
     /// Printed before the command runs (`-p`, `--wrap-key`).
     pub warnings: Vec<&'static str>,
+    /// The options seen so far, by their long names (see [`once`]).
+    seen: Vec<String>,
 }
 
 impl Command {
@@ -124,7 +127,8 @@ pub struct SimGadgetArgs {
 #[derive(Debug)]
 pub struct InspectArgs {
     pub files: Vec<PathBuf>,
-    pub key: WrapKeySource,
+    /// `None`: ask for the shares at the terminal, as restore does.
+    pub key: Option<WrapKeySource>,
     pub json: bool,
 }
 
@@ -141,8 +145,8 @@ pub struct WrapArgs {
 
 #[derive(Debug)]
 pub struct CombineArgs {
-    /// `None`: ask for the shares at the terminal.
-    pub shares_file: Option<PathBuf>,
+    /// `--shares-file`, once or more; none: ask for the shares at the terminal.
+    pub shares_files: Vec<PathBuf>,
     pub json: bool,
     pub reveal: bool,
 }
@@ -155,20 +159,41 @@ pub struct SplitArgs {
 
 #[derive(Debug)]
 pub struct ConvertArgs {
-    pub shares_file: PathBuf,
+    /// `--shares-file`, once or more.
+    pub shares_files: Vec<PathBuf>,
     pub to: ShareFormat,
     pub count: Option<u8>,
 }
 
-/// Parses the arguments after the program name.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
-    parse_args(args).map_err(|e| e.or_hint(HELP_HINT))
+/// Parses the arguments after the program name; `env_timeout` is the value of
+/// `YHSM_TIMEOUT`, used when `--timeout` is not given.
+pub fn parse(
+    args: impl IntoIterator<Item = OsString>,
+    env_timeout: Option<OsString>,
+) -> Result<Cli> {
+    let mut cli = parse_args(args).map_err(|e| e.or_hint(HELP_HINT))?;
+    if let Some(value) = env_timeout.filter(|v| !v.is_empty())
+        && cli.global.timeout.is_none()
+    {
+        let value = value.to_str().and_then(timeout::parse_seconds).ok_or_else(|| {
+            Error::usage(format!(
+                "the {TIMEOUT_ENV} environment variable: expected {TIMEOUT_EXPECTED}"
+            ))
+            .with_hint(HELP_HINT)
+        })?;
+        cli.global.timeout = Some(value);
+    }
+    Ok(cli)
 }
 
 fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
     let mut p = Parser::from_args(args);
-    let mut cli =
-        Cli { global: GlobalOptions::default(), command: Command::Version, warnings: vec![] };
+    let mut cli = Cli {
+        global: GlobalOptions::default(),
+        command: Command::Version,
+        warnings: vec![],
+        seen: vec![],
+    };
     let name = loop {
         let Some(arg) = p.next().map_err(lexopt_error)? else {
             return Err(Error::usage("no command given").with_hint(HELP_HINT));
@@ -181,7 +206,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
             Short('V') | Long("version") => return Ok(cli),
             Value(v) => break v,
             arg => {
-                let arg = owned(&arg);
+                let arg = once(&mut cli, &arg, &[])?;
                 if !global_option(&arg, &mut p, &mut cli)? {
                     return Err(unknown_option(&arg).with_hint(HELP_HINT));
                 }
@@ -261,7 +286,7 @@ fn parse_command(name: &str, p: &mut Parser, cli: &mut Cli) -> Result<Command> {
                     Some(Short('h') | Long("help")) => return Ok(Command::Help(SHARES_HELP)),
                     Some(Value(v)) => break v.into_string().unwrap_or_default(),
                     Some(arg) => {
-                        let arg = owned(&arg);
+                        let arg = once(cli, &arg, &[])?;
                         if !global_option(&arg, p, cli)? {
                             return Err(unknown_option(&arg)
                                 .with_hint("run `yhsm shares --help` for usage"));
@@ -301,7 +326,7 @@ fn parse_command(name: &str, p: &mut Parser, cli: &mut Cli) -> Result<Command> {
                     Some(Short('h') | Long("help")) => return Ok(Command::Help(SIM_HELP)),
                     Some(Value(v)) => break v.into_string().unwrap_or_default(),
                     Some(arg) => {
-                        let arg = owned(&arg);
+                        let arg = once(cli, &arg, &[])?;
                         if !global_option(&arg, p, cli)? {
                             return Err(
                                 unknown_option(&arg).with_hint("run `yhsm sim --help` for usage")
@@ -366,6 +391,65 @@ fn unknown_command() -> Error {
          delete, reset, change-password, put-authkey, raw or sim",
     )
     .with_hint(HELP_HINT)
+}
+
+/// Options that may be given more than once: `-vv`, and one `--shares-file` per
+/// custodian (issue 10 §5). Any other option given twice is a usage error, whichever of
+/// its spellings (`-d`, `--keep-authkey`) each time.
+const REPEATABLE: [&str; 3] = ["verbose", "shares-file", "help"];
+
+/// The global options' short forms; a command's own short forms (`-c` is `wrap`'s
+/// `--capabilities`) come first.
+const GLOBAL_SHORTS: &[(char, &str)] =
+    &[('c', "connector"), ('k', "authkey"), ('p', "password"), ('v', "verbose"), ('h', "help")];
+const WRAP_SHORTS: &[(char, &str)] = &[
+    ('a', "algorithm"),
+    ('i', "id"),
+    ('l', "label"),
+    ('d', "domains"),
+    ('c', "capabilities"),
+    ('e', "delegated"),
+];
+const SPLIT_SHORTS: &[(char, &str)] = &[
+    ('t', "threshold"),
+    ('n', "shares"),
+    ('i', "id"),
+    ('d', "domains"),
+    ('c', "capabilities"),
+    ('e', "delegated"),
+];
+const CONVERT_SHORTS: &[(char, &str)] = &[('n', "shares")];
+const RESTORE_SHORTS: &[(char, &str)] = &[('d', "keep-authkey")];
+const DUMP_SHORTS: &[(char, &str)] = &[('w', "wrapkey")];
+const DELETE_SHORTS: &[(char, &str)] = &[('y', "yes")];
+const PUT_AUTHKEY_SHORTS: &[(char, &str)] =
+    &[('i', "id"), ('l', "label"), ('d', "domains"), ('c', "capabilities"), ('e', "delegated")];
+
+/// `arg` as an [`Opt`], refusing an option given before (see [`REPEATABLE`]); `shorts`
+/// names the command's own short options.
+fn once(cli: &mut Cli, arg: &lexopt::Arg<'_>, shorts: &[(char, &'static str)]) -> Result<Opt> {
+    let opt = owned(arg);
+    let name = match &opt {
+        Opt::Value => return Ok(opt),
+        Opt::Long(l) => l.clone(),
+        Opt::Short(c) => shorts
+            .iter()
+            .chain(GLOBAL_SHORTS)
+            .find(|(s, _)| s == c)
+            .map_or_else(|| c.to_string(), |(_, long)| (*long).to_owned()),
+    };
+    if REPEATABLE.contains(&name.as_str()) {
+        return Ok(opt);
+    }
+    if cli.seen.contains(&name) {
+        return Err(Error::usage(format!(
+            "`{}` is given more than once; give each option once (only -v and --shares-file \
+             may be repeated)",
+            spelled(&opt)
+        )));
+    }
+    cli.seen.push(name);
+    Ok(opt)
 }
 
 /// An option as the user wrote it, for messages.
@@ -466,6 +550,9 @@ fn global_option(arg: &Opt, p: &mut Parser, cli: &mut Cli) -> Result<bool> {
         }
         Opt::Long(l) if l == "trace-raw-keys" => g.trace_raw_keys = true,
         Opt::Long(l) if l == "force" => g.force = true,
+        Opt::Long(l) if l == "timeout" => {
+            g.timeout = Some(parsed(p, arg, TIMEOUT_EXPECTED, timeout::parse_seconds)?);
+        }
         _ => return Ok(false),
     }
     Ok(true)
@@ -496,8 +583,16 @@ impl KeyOptions {
                 self.sources.push(WrapKeySource::Hex(Zeroizing::new(text(p, arg)?)));
                 cli.warnings.push(WRAP_KEY_ARGUMENT_WARNING);
             }
+            // One shares file per custodian: every --shares-file adds to one source.
             Opt::Long(l) if l == "shares-file" && shares => {
-                self.sources.push(WrapKeySource::SharesFile(path(p)?));
+                let file = path(p)?;
+                match self.sources.iter_mut().find_map(|s| match s {
+                    WrapKeySource::SharesFiles(files) => Some(files),
+                    _ => None,
+                }) {
+                    Some(files) => files.push(file),
+                    None => self.sources.push(WrapKeySource::SharesFiles(vec![file])),
+                }
             }
             _ => return Ok(false),
         }
@@ -536,7 +631,7 @@ fn parse_inspect(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             files.push(PathBuf::from(v));
             continue;
         }
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         if key.take(&arg, p, cli, true)? {
             continue;
         }
@@ -549,7 +644,7 @@ fn parse_inspect(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             }
         }
     }
-    let key = key.one(true)?;
+    let key = if key.sources.is_empty() { None } else { Some(key.one(true)?) };
     if files.is_empty() {
         return Err(Error::usage("no files given: name the .yhw files to inspect"));
     }
@@ -601,7 +696,7 @@ fn parse_wrap(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let (mut input, mut out, mut force, mut in_hex) = (None, None, false, false);
     let mut encoding_ = Encoding::Base64;
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, WRAP_SHORTS)?;
         if key.take(&arg, p, cli, true)? {
             continue;
         }
@@ -648,11 +743,11 @@ fn parse_wrap(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
 }
 
 fn parse_combine(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
-    let (mut shares_file, mut json, mut reveal) = (None, false, false);
+    let (mut shares_files, mut json, mut reveal) = (Vec::new(), false, false);
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         match &arg {
-            Opt::Long(l) if l == "shares-file" => shares_file = Some(path(p)?),
+            Opt::Long(l) if l == "shares-file" => shares_files.push(path(p)?),
             Opt::Long(l) if l == "json" => json = true,
             Opt::Long(l) if l == "reveal" => reveal = true,
             _ => {
@@ -662,29 +757,44 @@ fn parse_combine(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             }
         }
     }
-    Ok(Command::SharesCombine(CombineArgs { shares_file, json, reveal }))
+    Ok(Command::SharesCombine(CombineArgs { shares_files, json, reveal }))
 }
 
 fn format(p: &mut Parser, arg: &Opt) -> Result<ShareFormat> {
     parsed(p, arg, "yubihsm-setup or yubihsm-manager", |s| s.parse().ok())
 }
 
+/// `-t K` of `shares split`: 2 to 9. With a threshold of 1 every share would be the key
+/// itself, so no format allows it for a split.
+fn threshold(p: &mut Parser, arg: &Opt) -> Result<u8> {
+    parsed(
+        p,
+        arg,
+        "a threshold from 2 to 9 (with 1, every share would hold the key in clear)",
+        |s| s.parse::<u8>().ok().filter(|n| (2..=9).contains(n)),
+    )
+}
+
+/// `-n N` of `shares split` and `shares convert`: at least the threshold, which is at
+/// least 2, and at most 9.
 fn count(p: &mut Parser, arg: &Opt) -> Result<u8> {
-    parsed(p, arg, "a number from 1 to 9", |s| s.parse::<u8>().ok().filter(|n| (1..=9).contains(n)))
+    parsed(p, arg, "a number of shares from 2 to 9 (and at least the threshold)", |s| {
+        s.parse::<u8>().ok().filter(|n| (2..=9).contains(n))
+    })
 }
 
 fn parse_split(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let mut key = KeyOptions::default();
-    let (mut threshold, mut n, mut id_, mut domains_, mut caps, mut delegated) =
+    let (mut threshold_, mut n, mut id_, mut domains_, mut caps, mut delegated) =
         (None, None, None, None, None, None);
     let mut share_format = ShareFormat::YubihsmSetup;
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, SPLIT_SHORTS)?;
         if key.take(&arg, p, cli, false)? {
             continue;
         }
         match &arg {
-            _ if is(&arg, 't', "threshold") => threshold = Some(count(p, &arg)?),
+            _ if is(&arg, 't', "threshold") => threshold_ = Some(threshold(p, &arg)?),
             _ if is(&arg, 'n', "shares") => n = Some(count(p, &arg)?),
             _ if is(&arg, 'i', "id") => id_ = Some(id(p, &arg)?),
             _ if is(&arg, 'd', "domains") => domains_ = Some(domains(p, &arg)?),
@@ -698,9 +808,17 @@ fn parse_split(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             }
         }
     }
+    let threshold = require(threshold_, "-t (the threshold)")?;
+    let count = require(n, "-n (the number of shares)")?;
+    if count < threshold {
+        return Err(Error::usage(format!(
+            "`-n {count}` is fewer shares than the threshold `-t {threshold}`: make from {threshold} \
+             to 9 shares"
+        )));
+    }
     let options = yhsm::wrapkey::shares::SplitOptions {
-        threshold: require(threshold, "-t (the threshold)")?,
-        count: require(n, "-n (the number of shares)")?,
+        threshold,
+        count,
         format: share_format,
         wrap_key_id: require(id_, "--id (the wrap key's object id)")?,
         domains: require(domains_, "--domains")?,
@@ -711,11 +829,11 @@ fn parse_split(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
 }
 
 fn parse_convert(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
-    let (mut shares_file, mut to, mut n) = (None, None, None);
+    let (mut shares_files, mut to, mut n) = (Vec::new(), None, None);
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, CONVERT_SHORTS)?;
         match &arg {
-            Opt::Long(l) if l == "shares-file" => shares_file = Some(path(p)?),
+            Opt::Long(l) if l == "shares-file" => shares_files.push(path(p)?),
             Opt::Long(l) if l == "to" => to = Some(format(p, &arg)?),
             _ if is(&arg, 'n', "shares") => n = Some(count(p, &arg)?),
             _ => {
@@ -726,7 +844,11 @@ fn parse_convert(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
         }
     }
     Ok(Command::SharesConvert(ConvertArgs {
-        shares_file: require(shares_file, "--shares-file")?,
+        shares_files: if shares_files.is_empty() {
+            return Err(Error::usage("missing --shares-file"));
+        } else {
+            shares_files
+        },
         to: require(to, "--to")?,
         count: n,
     }))
@@ -742,13 +864,14 @@ fn parse_restore(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             }
             continue;
         }
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, RESTORE_SHORTS)?;
         match &arg {
-            Opt::Long(l) if l == "shares-file" => args.shares_file = Some(path(p)?),
+            Opt::Long(l) if l == "shares-file" => args.shares_files.push(path(p)?),
             // `-d` as in yubihsm-setup restore, for operators' muscle memory.
             Opt::Long(l) if l == "keep-authkey" => args.keep_authkey = true,
             Opt::Short('d') => args.keep_authkey = true,
             Opt::Long(l) if l == "dry-run" => args.dry_run = true,
+            Opt::Long(l) if l == "allow-skipped" => args.allow_skipped = true,
             Opt::Long(l) if l == "json" => args.json = true,
             _ => {
                 if let Some(help) = common(&arg, p, cli, RESTORE_HELP)? {
@@ -773,7 +896,7 @@ fn parse_verify(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             }
             continue;
         }
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         if key.take(&arg, p, cli, true)? {
             continue;
         }
@@ -809,7 +932,7 @@ fn parse_dump(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             dir = Some(PathBuf::from(v));
             continue;
         }
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, DUMP_SHORTS)?;
         match &arg {
             _ if is(&arg, 'w', "wrapkey") => wrap_id = Some(id(p, &arg)?),
             Opt::Long(l) if l == "include-seed" => include_seed = true,
@@ -840,7 +963,7 @@ fn parse_dump(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
 fn parse_json_only(p: &mut Parser, cli: &mut Cli, help: &'static str) -> Result<Option<bool>> {
     let mut json = false;
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         match &arg {
             Opt::Long(l) if l == "json" => json = true,
             _ => {
@@ -871,7 +994,7 @@ fn parse_raw(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
                 .push(v.into_string().map_err(|_| Error::usage("an argument is not valid UTF-8"))?);
             continue;
         }
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         if let Some(help) = common(&arg, p, cli, RAW_HELP)? {
             return Ok(help);
         }
@@ -898,7 +1021,7 @@ fn parse_delete(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
                 .push(v.into_string().map_err(|_| Error::usage("an argument is not valid UTF-8"))?);
             continue;
         }
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, DELETE_SHORTS)?;
         match &arg {
             _ if is(&arg, 'y', "yes") => yes = true,
             _ => {
@@ -931,7 +1054,7 @@ const OBJECT_TYPES: &str = "opaque, authentication-key, asymmetric-key, wrap-key
 fn parse_reset(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let mut args = yhsm::admin::reset::Args::default();
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         match &arg {
             Opt::Long(l) if l == "serial" => {
                 args.serial =
@@ -963,7 +1086,7 @@ fn new_password_file(arg: &Opt, p: &mut Parser, into: &mut NewPassword) -> Resul
 fn parse_change_password(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let mut new_password = NewPassword::Prompt;
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         if new_password_file(&arg, p, &mut new_password)? {
             continue;
         }
@@ -979,7 +1102,7 @@ fn parse_put_authkey(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let (mut id_, mut label, mut domains_, mut caps, mut delegated, mut profile) =
         (0, None, None, None, None, None);
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, PUT_AUTHKEY_SHORTS)?;
         if new_password_file(&arg, p, &mut new_password)? {
             continue;
         }
@@ -1023,7 +1146,7 @@ fn serial(p: &mut Parser, arg: &Opt) -> Result<u32> {
 fn parse_sim_serve(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let (mut listen, mut state, mut serial_) = (None, None, None);
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         match &arg {
             Opt::Long(l) if l == "listen" => listen = Some(text(p, &arg)?),
             Opt::Long(l) if l == "state" => state = Some(path(p)?),
@@ -1051,7 +1174,7 @@ fn parse_sim_serve(_: &mut Parser, _: &mut Cli) -> Result<Command> {
 fn parse_sim_gadget(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let (mut serial_, mut udc, mut state, mut delay_ms) = (None, None, None, 0);
     while let Some(arg) = p.next().map_err(lexopt_error)? {
-        let arg = owned(&arg);
+        let arg = once(cli, &arg, &[])?;
         match &arg {
             Opt::Long(l) if l == "serial" => serial_ = Some(serial(p, &arg)?),
             Opt::Long(l) if l == "udc" => udc = Some(text(p, &arg)?),
@@ -1132,6 +1255,10 @@ Global options (before or after the command):
                           (put-wrap-key, import-wrapped, restore, ...) are refused
       --trace-raw-keys    With --trace-raw, run those too (test devices only)
       --force             Replace existing output files (trace files, dump, wrap)
+      --timeout SECONDS   How long to wait for the device's answer to one command
+                          (default 120, enough for RSA-4096 key generation; also the
+                          YHSM_TIMEOUT variable). A device that leaves two commands in
+                          a row unanswered ends the command.
   -h, --help              Show this help; `yhsm COMMAND --help` shows a command's
   -V, --version           Show the version
 
@@ -1139,15 +1266,18 @@ Exit status: 0 success, 1 failure, 2 usage error.
 ";
 
 pub const INSPECT_HELP: &str = "\
-Usage: yhsm inspect (--wrap-key-file FILE | --wrap-key HEX | --shares-file FILE) [--json] FILE...
+Usage: yhsm inspect [--wrap-key-file FILE | --wrap-key HEX | --shares-file FILE...] [--json]
+                    FILE...
 
 Decrypts .yhw files offline and shows each object's header and, for asymmetric keys, its
-public key. Private key material is never shown. Exits 1 if any file fails.
+public key. Private key material is never shown. Without a key option, asks for the
+wrap key's shares at the terminal without echoing them. Exits 1 if any file fails.
 
 Options:
       --wrap-key-file FILE  The wrap key: 16, 24 or 32 raw bytes, or their hex
       --wrap-key HEX        The wrap key in hex (visible to other users; prefer a file)
-      --shares-file FILE    Recover the wrap key from shares, one per line (- for stdin)
+      --shares-file FILE    Recover the wrap key from shares, one per line (- for stdin);
+                            may be given once per custodian
       --json                Print a JSON array with one object per file
   -h, --help                Show this help
 ";
@@ -1190,7 +1320,8 @@ Options:
 ";
 
 pub const RESTORE_HELP: &str = "\
-Usage: yhsm restore [DIR] [--shares-file FILE] [-d|--keep-authkey] [--dry-run] [--json]
+Usage: yhsm restore [DIR] [--shares-file FILE...] [-d|--keep-authkey] [--dry-run]
+                    [--allow-skipped] [--json]
 
 Restores the .yhw files of DIR (default: the current directory) onto the YubiHSM, as
 yubihsm-setup restore does. The wrap key is recovered from shares; every file is decrypted
@@ -1203,10 +1334,15 @@ decrypts was restored and verified.
 
 Options:
       --shares-file FILE  The wrap key's shares, one per line (blank lines and # comments
-                          ignored); without it, yhsm asks for them at the terminal
+                          ignored; - for standard input); may be given once per
+                          custodian; without it, yhsm asks for them at the terminal
   -d, --keep-authkey      Never delete the authentication key used to log in (as
                           yubihsm-setup restore -d)
-      --dry-run           Decrypt, log in and list the device, print the plan; write nothing
+      --dry-run           Decrypt, log in and list the device, check the login key's
+                          permissions and the free storage, print the plan; write nothing
+      --allow-skipped     Files that do not decrypt under the shares' key belong to
+                          another backup: delete the login key all the same once every
+                          other object is restored (at a terminal, restore asks instead)
       --json              Print one JSON result object (see the README)
   -h, --help              Show this help
 
@@ -1224,8 +1360,9 @@ hold. The authentication key used to log in and the backup's wrap key are expect
 extras. Exits 1 on any difference.
 
 Options:
-      --shares-file FILE    The wrap key's shares; without a key option, yhsm asks for
-                            the shares at the terminal
+      --shares-file FILE    The wrap key's shares (may be given once per custodian);
+                            without a key option, yhsm asks for the shares at the
+                            terminal
       --wrap-key-file FILE  The wrap key: 16, 24 or 32 raw bytes, or their hex
       --wrap-key HEX        The wrap key in hex (visible to other users; prefer a file)
       --wrap-id ID          With a raw key: the wrap key's id on the device (an expected
@@ -1255,7 +1392,8 @@ delegated capabilities and algorithm. Without --shares-file, asks for the shares
 terminal without echoing them.
 
 Options:
-      --shares-file FILE  The shares, one per line (- for standard input)
+      --shares-file FILE  The shares, one per line (- for standard input); may be given
+                          once per custodian
       --json              Print a JSON object
       --reveal            Also print the wrap key itself, in hex
   -h, --help              Show this help
@@ -1291,9 +1429,11 @@ yubihsm-manager) with the same threshold and new random polynomials. Prints the 
 shares, one per line. yubihsm-setup shares carry only AES-256 keys.
 
 Options:
-      --shares-file FILE  The shares, one per line (- for standard input)
+      --shares-file FILE  The shares, one per line (- for standard input); may be given
+                          once per custodian
       --to FORMAT         yubihsm-setup or yubihsm-manager
-  -n, --shares N          Shares to make (default: the highest share number in FILE)
+  -n, --shares N          Shares to make, from the threshold to 9 (default: the highest
+                          share number in FILE)
   -h, --help              Show this help
 ";
 

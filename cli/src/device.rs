@@ -19,6 +19,7 @@ use crate::options::GlobalOptions;
 use crate::trace;
 use crate::util::password;
 use crate::util::prompt::Prompter;
+use crate::util::timeout;
 
 /// Opens the transport a connector URL names: the real one ([`yhsm_transport::open`]), or
 /// in tests a simulator the test holds (to inject faults and look at the device).
@@ -30,21 +31,32 @@ pub fn open_transport(url: &ConnectorUrl) -> Result<Box<dyn Transport>, Transpor
     yhsm_transport::open(url, Timeouts::default())
 }
 
+/// What opens the transport of `-c` with the wait of `--timeout` (or `YHSM_TIMEOUT`).
+pub fn opener(
+    global: &GlobalOptions,
+) -> impl FnMut(&ConnectorUrl) -> Result<Box<dyn Transport>, TransportError> + use<> {
+    let timeouts = timeout::timeouts(global.timeout);
+    move |url| yhsm_transport::open(url, timeouts)
+}
+
 /// Opens the connector the global options name, with the observers of `-v` and
 /// `--trace` installed, and reads the device info (outside a session).
 pub fn open(global: &GlobalOptions) -> Result<Client> {
-    open_with(global, &mut open_transport)
+    open_with(global, &mut opener(global))
 }
 
-/// [`open`] through `transport` instead of [`open_transport`]: the same observers and
-/// the same messages.
+/// [`open`] through `transport` instead of [`opener`]: the same observers, the same
+/// messages, and the same end to waiting on a device that stopped answering
+/// ([`timeout::StallGuard`]).
 pub fn open_with(global: &GlobalOptions, transport: &mut OpenTransport<'_>) -> Result<Client> {
     let mut options = ClientOptions::new();
     if let Some(observer) = trace::observer(global)? {
         options = options.observer(observer);
     }
+    let exchange_timeout = timeout::timeouts(global.timeout).exchange;
     let connected = transport(&global.connector)
         .map_err(|source| ClientError::Connect { source })
+        .map(|t| Box::new(timeout::StallGuard::new(t, exchange_timeout)) as Box<dyn Transport>)
         .and_then(|t| Client::with_transport_options(t, options));
     connected.map_err(|e| {
         let what = match &e {
@@ -93,7 +105,7 @@ pub fn login(
     env: Option<OsString>,
     prompter: &mut dyn Prompter,
 ) -> Result<Login> {
-    login_with(global, env, prompter, &mut open_transport)
+    login_with(global, env, prompter, &mut opener(global))
 }
 
 /// [`login`] through `transport` (see [`open_with`]).
@@ -126,13 +138,82 @@ impl Login {
 /// that went away, e.g. rebooting after a reset; move the first client's observer over
 /// with [`Client::take_observer`] and [`Client::set_observer`]).
 pub fn reopen(global: &GlobalOptions) -> Result<Client> {
-    open_transport(&global.connector)
+    opener(global)(&global.connector)
         .map_err(|source| ClientError::Connect { source })
         .and_then(Client::with_transport)
         .map_err(|e| {
             Error::failure(format!("cannot connect to the YubiHSM at {}", global.connector))
                 .with_source(e)
         })
+}
+
+/// How many times a password typed at the terminal may be wrong before the command
+/// gives up (issue 10 §5).
+pub const PASSWORD_ATTEMPTS: usize = 3;
+
+/// Whether the password will be typed at the terminal (no file, `-p` or environment
+/// variable gives it).
+pub fn password_is_typed(global: &GlobalOptions, env: Option<&OsString>) -> bool {
+    global.password.file.is_none()
+        && global.password.argument.is_none()
+        && env.is_none_or(|v| v.is_empty())
+}
+
+/// Why logging in failed, for the commands that log in before anything else: the key
+/// missing (most likely deleted by a restore that finished) says so.
+pub fn login_error(e: ClientError, key_id: yhsm_proto::ObjectId) -> Error {
+    let error = Error::failure("cannot log in; nothing was written");
+    if e.code() == Some(yhsm_proto::ErrorCode::OBJECT_NOT_FOUND) {
+        error.with_source(e).with_hint(format!(
+            "authentication key 0x{key_id:04x} is not on the device (a restore that finished \
+             deletes it): log in with a restored authentication key (-k ID)"
+        ))
+    } else {
+        error.with_source(e)
+    }
+}
+
+/// Connects and logs in now, checking the password, before the command asks anyone for
+/// anything else (restore asks custodians for their shares after this). A password typed
+/// at the terminal that the device refuses is asked for again, up to
+/// [`PASSWORD_ATTEMPTS`] times in all; one from a file, `-p` or the environment is not.
+/// Returns the authenticated client and its credentials.
+pub fn login_now(
+    global: &GlobalOptions,
+    env: Option<OsString>,
+    prompter: &mut dyn Prompter,
+    transport: &mut OpenTransport<'_>,
+) -> Result<Login> {
+    let typed = password_is_typed(global, env.as_ref());
+    let mut client = open_with(global, transport)?;
+    let mut env = env;
+    let mut attempt = 1;
+    loop {
+        let password =
+            password::resolve_password(&global.password, global.authkey, env.take(), &mut |p| {
+                prompter.read_secret(p)
+            })?;
+        let credentials = Credentials::password(global.authkey, password.expose_secret());
+        drop(password);
+        match client.authenticate(credentials.clone()) {
+            Ok(()) => return Ok(Login { client, credentials }),
+            Err(ClientError::AuthenticationFailed { .. })
+                if typed && attempt < PASSWORD_ATTEMPTS =>
+            {
+                let left = PASSWORD_ATTEMPTS - attempt;
+                prompter
+                    .message(&format!(
+                        "Wrong password for authentication key 0x{:04x} (or another key under \
+                         that id); {left} {} left",
+                        global.authkey,
+                        if left == 1 { "attempt" } else { "attempts" }
+                    ))
+                    .map_err(|e| Error::failure("cannot write to the terminal").with_source(e))?;
+                attempt += 1;
+            }
+            Err(e) => return Err(login_error(e, global.authkey)),
+        }
+    }
 }
 
 /// A failed command on an open client: `what` says what was being done.

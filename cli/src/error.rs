@@ -93,8 +93,13 @@ impl Error {
     /// What the binary prints on standard error for this error: `yhsm: error: ` and the
     /// [`chain`](Self::chain), then `yhsm: hint: ` and the hint, one line each.
     pub fn render(&self) -> String {
+        self.render_with_hint(self.hint.as_deref())
+    }
+
+    /// [`render`](Self::render) with `hint` in place of the error's own.
+    pub fn render_with_hint(&self, hint: Option<&str>) -> String {
         let mut text = format!("yhsm: error: {}\n", self.chain());
-        if let Some(hint) = &self.hint {
+        if let Some(hint) = hint {
             text.push_str(&format!("yhsm: hint: {hint}\n"));
         }
         text

@@ -13,7 +13,8 @@ use yhsm::error::EXIT_OK;
 use yhsm::{ErrorKind, Result};
 
 fn main() -> ExitCode {
-    let code = match args::parse(std::env::args_os().skip(1)) {
+    let env_timeout = std::env::var_os(yhsm::util::timeout::TIMEOUT_ENV);
+    let code = match args::parse(std::env::args_os().skip(1), env_timeout) {
         Err(e) => report(&e),
         Ok(cli) => {
             for warning in &cli.warnings {

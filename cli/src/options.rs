@@ -3,6 +3,7 @@
 //! commands use them to open a session.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use yhsm_proto::ObjectId;
 use yhsm_transport::ConnectorUrl;
@@ -35,6 +36,10 @@ pub struct GlobalOptions {
     pub trace_raw_keys: bool,
     /// `--force`: replace existing output files (trace files; dump's and wrap's outputs).
     pub force: bool,
+    /// `--timeout SECONDS` (or `YHSM_TIMEOUT`): how long one exchange may take; `None`
+    /// for the default, long enough for RSA-4096 key generation. See
+    /// [`crate::util::timeout`].
+    pub timeout: Option<Duration>,
 }
 
 impl Default for GlobalOptions {
@@ -48,6 +53,7 @@ impl Default for GlobalOptions {
             trace_raw: None,
             trace_raw_keys: false,
             force: false,
+            timeout: None,
         }
     }
 }

@@ -209,11 +209,13 @@ fn generated() -> BTreeMap<String, Vec<u8>> {
     set_length(&mut p);
     add("yhw-body-missing", yhw, text(&seal(&key, 0x56, &p)));
 
-    // Two files with the same id and type but different objects (dry run: the first
-    // would be imported).
+    // Two files with the same id and type but different objects: preflight stops the
+    // run (a dry run, and a real one that must write nothing).
     let mut p = open(&key, &demo_blob("0x0200-opaque.yhw"));
     p[30] ^= 0x20; // a letter of the label, in the other case
-    add("yhw-conflicting-duplicate", "backup/0x0200-opaque-copy.yhw", text(&seal(&key, 0x57, &p)));
+    let conflicting = text(&seal(&key, 0x57, &p));
+    add("yhw-conflicting-duplicate", "backup/0x0200-opaque-copy.yhw", conflicting.clone());
+    add("yhw-conflicting-duplicate-restore", "backup/0x0200-opaque-copy.yhw", conflicting);
     add(
         "yhw-damaged-among-good-files",
         "backup/0x0100-asymmetric-key.yhw",

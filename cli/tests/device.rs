@@ -375,7 +375,12 @@ fn a_traced_restore_shows_no_key_blob_or_password() {
         ],
     );
     let stdout = ok(&out);
-    assert!(stdout.ends_with("All done\n"), "{stdout}");
+    assert!(
+        stdout.ends_with(
+            "All done\nAuthentication keys left to log in with: 0x0003, 0x0004 (-k ID)\n"
+        ),
+        "{stdout}"
+    );
     let stderr = String::from_utf8(out.stderr).unwrap();
     let trace = fs::read_to_string(dir.join("restore.jsonl")).unwrap();
     let records: Vec<Value> = trace.lines().map(json).collect();

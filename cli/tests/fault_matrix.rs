@@ -264,7 +264,7 @@ fn restore_on(fx: &Fixture, dev: &SharedDevice, trace: Option<PathBuf>) -> Ran {
     };
     let args = Args {
         dir: fx.backup.clone(),
-        shares_file: Some(fx.dir.join("shares.txt")),
+        shares_files: vec![fx.dir.join("shares.txt")],
         ..Args::default()
     };
     let mut ran = Ran::default();
@@ -327,7 +327,8 @@ fn baseline(fx: &Fixture) -> Vec<Exchange> {
     let next_event =
         |i: usize| ran.events.iter().find(|(at, _)| *at > i as u64).map(|(_, e)| e.clone());
     let first = |name: &str| records.iter().position(|r| r["command"] == name).unwrap();
-    let (listed, deleted) = (first("list-objects"), first("delete-object"));
+    let (listed, stored, deleted) =
+        (first("list-objects"), first("put-wrap-key"), first("delete-object"));
     let file_of = |event: Option<Event>| match event {
         Some(Event::Imported { file, .. } | Event::Verified { file, .. }) => Some(file),
         other => panic!("no object for {other:?}"),
@@ -341,6 +342,11 @@ fn baseline(fx: &Fixture) -> Vec<Exchange> {
             let step = match command.as_str() {
                 "get-device-info" if i == 0 => Some("cannot read the device info".to_owned()),
                 "list-objects" => Some("cannot list the device's objects".to_owned()),
+                // Preflight's reads: the login key's own info, and the storage.
+                "get-object-info" if i > listed && i < stored => {
+                    Some("authentication key 0x0001's object info".to_owned())
+                }
+                "get-storage-info" => Some("the device's storage info".to_owned()),
                 "put-wrap-key" => Some("wrap key 0x0002".to_owned()),
                 "delete-object" => Some("authentication key 0x0001".to_owned()),
                 "import-wrapped" => file_of(next_event(i)),

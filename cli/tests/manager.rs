@@ -290,7 +290,10 @@ fn restores_raw_and_base64_files_side_by_side() {
     ));
     assert!(out.contains("[1/3] Successfully imported object authentication-key"), "{out}");
     assert!(out.contains("[3/3] Successfully imported object opaque"), "{out}");
-    assert!(out.ends_with("All done\n"), "{out}");
+    assert!(
+        out.ends_with("All done\nAuthentication key left to log in with: 0x0003 (-k ID)\n"),
+        "{out}"
+    );
 
     // inspect says which file is which.
     fs::write(dir.join("wrap.key"), hex::encode(WRAP_KEY)).unwrap();
@@ -377,7 +380,10 @@ fn dump_binary_writes_what_the_manager_reads_and_restore_reads_it_back() {
     ));
     assert!(out.contains("Preflight: 3 of 3 files decrypt under wrap key 0x0010"), "{out}");
     assert!(out.contains("Previous authentication key 0x0001 deleted"), "{out}");
-    assert!(out.ends_with("All done\n"), "{out}");
+    assert!(
+        out.ends_with("All done\nAuthentication key left to log in with: 0x0003 (-k ID)\n"),
+        "{out}"
+    );
     let _ = fs::remove_dir_all(&dir);
 }
 

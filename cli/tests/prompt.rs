@@ -57,11 +57,20 @@ fn asks_again_after_a_bad_answer_without_repeating_it() {
     }
 }
 
+/// Before (issue 10 §5): a count below the threshold ended the command, and every
+/// custodian had to start over. Now it is said, the count asked again, and the share
+/// already typed kept.
 #[test]
-fn stops_when_the_count_is_below_the_threshold() {
-    let mut p = ScriptedPrompter::new(&["1", S1]);
-    let e = prompt_shares(&mut p).unwrap_err();
-    assert_eq!(e.chain(), "these shares need 2 to recover the key, but 1 will be entered");
+fn asks_the_count_again_when_it_is_below_the_threshold() {
+    let mut p = ScriptedPrompter::new(&["1", S1, "1", "2", S2]);
+    let shares = prompt_shares(&mut p).unwrap();
+    assert_eq!(shares.iter().map(|s| s.index()).collect::<Vec<_>>(), [1, 2]);
+    let t = p.transcript.join("\n");
+    let said = "These shares need 2 to recover the key, but 1 will be entered: enter the number \
+                of shares again (at least 2); the share just typed is kept.";
+    assert_eq!(t.matches(said).count(), 2, "{t}");
+    assert_eq!(t.matches("(secret) Enter share number 1: ").count(), 1, "typed once: {t}");
+    assert!(t.ends_with("Received share 2 of 2"), "{t}");
 }
 
 #[test]

@@ -141,8 +141,9 @@ fn shares_typed_at_the_terminal_are_not_echoed() {
     }
 }
 
-/// `yhsm restore` asks for the shares and then the password at the terminal, echoing
-/// neither, and goes on to restore the example backup onto the simulator.
+/// `yhsm restore` asks for the password first (yubihsm-setup's order: a wrong password is
+/// caught before the custodians type) and then for the shares, echoing neither, and goes
+/// on to restore the example backup onto the simulator. A wrong password is asked again.
 #[cfg(feature = "sim")]
 #[test]
 fn restore_prompts_for_shares_and_password_without_echo() {
@@ -155,6 +156,12 @@ fn restore_prompts_for_shares_and_password_without_echo() {
     let shares: Vec<&str> = shares.lines().filter(|l| !l.starts_with('#')).collect();
     assert!(!example.contains('\''), "the test quotes paths with '");
     let mut t = Terminal::spawn(&format!("-c sim: restore '{example}'"));
+    t.wait_for("Password for authentication key 0x0001: ");
+    t.type_line("not it");
+    t.wait_for("Wrong password for authentication key 0x0001");
+    t.wait_for("Password for authentication key 0x0001: ");
+    t.type_line("password");
+    t.wait_for("Using authentication key 0x0001");
     t.wait_for("Enter the number of shares: ");
     t.type_line("2");
     t.wait_for("Enter share number 1: ");
@@ -163,8 +170,6 @@ fn restore_prompts_for_shares_and_password_without_echo() {
     t.wait_for("Enter share number 2: ");
     t.type_line(shares[0]);
     t.wait_for("Received share 2 of 2");
-    t.wait_for("Password for authentication key 0x0001: ");
-    t.type_line("password");
     t.wait_for("All done");
     let (ok, screen) = t.finish();
 
@@ -175,9 +180,11 @@ fn restore_prompts_for_shares_and_password_without_echo() {
         assert!(!screen.contains(&share[4..20]), "a share was echoed; screen:\n{screen}");
     }
     let prompt = "Password for authentication key 0x0001: ";
-    let after = &screen[screen.find(prompt).unwrap() + prompt.len()..];
-    let line = after.split(['\r', '\n']).next().unwrap();
-    assert!(!line.contains("password"), "the password was echoed; screen:\n{screen}");
+    for (at, _) in screen.match_indices(prompt) {
+        let line = screen[at + prompt.len()..].split(['\r', '\n']).next().unwrap();
+        assert!(!line.contains("password"), "the password was echoed; screen:\n{screen}");
+        assert!(!line.contains("not it"), "the password was echoed; screen:\n{screen}");
+    }
 }
 
 /// A scratch directory for a simulator state file (the device starts in factory state).
@@ -290,4 +297,64 @@ fn put_authkey_delete_and_reset_at_a_terminal() {
     assert!(ok, "screen:\n{screen}");
     assert_eq!(after(&screen, "Type `reset 1000001` to confirm: ", 0), "reset 1000001");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Before (issue 10 §5): `--shares-file -` read a terminal with echo on, so every share
+/// typed there stayed on the screen; `inspect` had no prompt at all. Now `-` on a
+/// terminal reads one share per line without echo, for every command that takes shares,
+/// and `inspect` without a key asks for the shares as restore does.
+#[test]
+fn shares_from_a_terminal_on_standard_input_are_not_echoed() {
+    if !has_script() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    // S1 and S2 are shares of the vectors' AES-256 wrap key.
+    let vectors = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/wrapped");
+    assert!(!vectors.contains('\''), "the test quotes paths with '");
+    let file = format!("'{vectors}/opaque_data.yhw'");
+    for (args, done) in [
+        ("shares combine --shares-file - --reveal".to_owned(), "algorithm:"),
+        ("shares convert --shares-file - --to yubihsm-manager".to_owned(), "2-2-"),
+        (format!("inspect --shares-file - {file}"), "origin:"),
+    ] {
+        let mut t = Terminal::spawn(&args);
+        t.wait_for("Share 1: ");
+        t.type_line(S1);
+        t.wait_for("Share 2: ");
+        t.type_line(S2);
+        t.wait_for("Share 3: ");
+        t.type_line("");
+        t.wait_for(done);
+        let (ok, screen) = t.finish();
+        assert!(ok, "{args}: yhsm failed; screen:\n{screen}");
+        for share in [S1, S2] {
+            assert!(!screen.contains(&share[4..20]), "{args}: a share was echoed:\n{screen}");
+        }
+    }
+}
+
+#[test]
+fn inspect_without_a_key_asks_for_the_shares_without_echo() {
+    if !has_script() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/backup");
+    let shares = std::fs::read_to_string(format!("{example}/shares.txt")).unwrap();
+    let shares: Vec<&str> = shares.lines().filter(|l| !l.starts_with('#')).collect();
+    let mut t = Terminal::spawn(&format!("inspect '{example}/0x0200-opaque.yhw'"));
+    t.wait_for("Enter the number of shares: ");
+    t.type_line("2");
+    t.wait_for("Enter share number 1: ");
+    t.type_line(shares[0]);
+    t.wait_for("Enter share number 2: ");
+    t.type_line(shares[1]);
+    t.wait_for("origin:");
+    let (ok, screen) = t.finish();
+    assert!(ok, "yhsm failed; screen:\n{screen}");
+    assert!(screen.contains("type:"), "{screen}");
+    for share in [shares[0], shares[1]] {
+        assert!(!screen.contains(&share[4..20]), "a share was echoed; screen:\n{screen}");
+    }
 }

@@ -117,7 +117,8 @@ fn restores_the_example_and_deletes_the_login_key() {
     assert!(out.report.auth_key_deleted && out.report.wrap_key_stored);
     assert!(out.events.contains(&Event::AuthKeyProven(3)));
     assert!(out.events.contains(&Event::AuthKeyProven(4)));
-    assert_eq!(out.events.last(), Some(&Event::Done));
+    assert_eq!(out.events.iter().rev().nth(1), Some(&Event::Done));
+    assert_eq!(out.events.last(), Some(&Event::AuthKeysLeft(vec![3, 4])));
     // The objects carry the backup's attributes, imported under wrap.
     let device = dev.lock();
     let ec = device.store().get(0x100, ObjectType::ASYMMETRIC_KEY).unwrap();
@@ -338,7 +339,8 @@ fn a_lost_answer_to_deleting_the_login_key_is_settled_by_looking_at_the_device()
             "it is no longer on the device, so it was deleted".to_owned()
         )]
     );
-    assert_eq!(out.events.last(), Some(&Event::Done));
+    assert_eq!(out.events.iter().rev().nth(1), Some(&Event::Done));
+    assert_eq!(out.events.last(), Some(&Event::AuthKeysLeft(vec![3, 4])));
     assert_eq!(objects(&dev), example_objects());
 }
 
@@ -448,10 +450,11 @@ fn a_garbled_handshake_while_proving_an_authentication_key_is_tried_once_more() 
     // The session with the backup's keys of 0x0003 fails its card cryptogram: it looks
     // like another key on the device, until it is tried again.
     let dev = device();
-    // Exchanges: 0 device info, 1-2 login, 3 list, 4 wrap key, 5-9 imports, 10
-    // get-object-info of 0x0003, 11 close, 12 create-session with the backup's keys.
+    // Exchanges: 0 device info, 1-2 login, 3 list, 4-5 preflight (the login key's info,
+    // storage), 6 wrap key, 7-11 imports, 12 get-object-info of 0x0003, 13 close, 14
+    // create-session with the backup's keys.
     dev.lock()
-        .add_fault(Fault::once(Trigger::Exchange(12), Action::CorruptResponse { offset: 20 }));
+        .add_fault(Fault::once(Trigger::Exchange(14), Action::CorruptResponse { offset: 20 }));
     let out = run(&dev, defaults());
     assert!(out.report.ok(), "{:?}", out.report);
     assert_eq!(
@@ -468,7 +471,7 @@ fn a_garbled_handshake_while_proving_an_authentication_key_is_tried_once_more() 
 fn an_unplugged_device_stops_the_run_naming_the_object_and_a_second_run_finishes() {
     let dev = device();
     // The third import: the device is gone before the request reaches it.
-    dev.lock().add_fault(Fault::once(Trigger::Exchange(7), Action::Unplug));
+    dev.lock().add_fault(Fault::once(Trigger::Exchange(9), Action::Unplug));
     let out = run(&dev, defaults());
     let e = out.report.error.as_ref().unwrap();
     assert!(
@@ -788,7 +791,13 @@ fn the_binary_restores_twice_on_a_state_file() {
     let stdout = String::from_utf8(second.stdout).unwrap();
     assert!(!stdout.contains("Successfully imported"), "{stdout}");
     assert_eq!(stdout.matches("is already on the device, skipped").count(), 5);
-    assert!(stdout.ends_with("Previous authentication key 0x0001 deleted\nAll done\n"), "{stdout}");
+    assert!(
+        stdout.ends_with(
+            "Previous authentication key 0x0001 deleted\nAll done\nAuthentication keys left to \
+             log in with: 0x0003, 0x0004 (-k ID)\n"
+        ),
+        "{stdout}"
+    );
     assert_eq!(state_objects(&dir.join("state")), example_objects());
 }
 

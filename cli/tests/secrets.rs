@@ -54,13 +54,13 @@ fn wrap_key_sources_and_loaded_keys_redact() {
     let hex_key = hex::encode(&key);
     let source = WrapKeySource::Hex(Zeroizing::new(hex_key.clone()));
     assert_debug_hides("WrapKeySource::Hex", &source, &[&key, hex_key.as_bytes()]);
-    let loaded = wrapkey::load(&source).unwrap();
+    let loaded = wrapkey::load(&source, &mut ScriptedPrompter::default()).unwrap();
     assert_eq!(loaded.key.expose_secret(), key.as_slice());
     assert_debug_hides("LoadedWrapKey", &loaded, &[&key, hex_key.as_bytes()]);
 
     // A key one digit short: the error counts digits, it does not quote them.
     let short = WrapKeySource::Hex(Zeroizing::new(hex_key[1..].to_owned()));
-    let err = wrapkey::load(&short).unwrap_err();
+    let err = wrapkey::load(&short, &mut ScriptedPrompter::default()).unwrap_err();
     let text = format!("{err} {err:?} {}", err.chain());
     assert_hidden("--wrap-key error", &text, &hex_key.as_bytes()[1..]);
     assert_hidden("--wrap-key error", &text, &key[1..]);
@@ -101,12 +101,12 @@ fn shares_files_and_recovered_keys_redact() {
 
         let recovered = shares::combine_shares_file(&file, "shares.txt").unwrap();
         assert_debug_hides("RecoveredKey", &recovered, &secrets);
-        let loaded = wrapkey::load(&WrapKeySource::SharesFile({
+        let source = WrapKeySource::SharesFiles(vec![{
             let path = temp(&format!("shares-{format}"));
             std::fs::write(&path, text.as_bytes()).unwrap();
             path
-        }))
-        .unwrap();
+        }]);
+        let loaded = wrapkey::load(&source, &mut ScriptedPrompter::default()).unwrap();
         assert_debug_hides("LoadedWrapKey (shares)", &loaded, &secrets);
         let _ = std::fs::remove_file(temp(&format!("shares-{format}")));
 

@@ -55,7 +55,7 @@ fn restored() -> SharedDevice {
     let mut login = || -> Result<Login, Error> {
         Ok(Login { client: client(&dev), credentials: Credentials::password(1, b"password") })
     };
-    let options = Options { keep_authkey: true, auth_key: 1, dry_run: false };
+    let options = Options { keep_authkey: true, auth_key: 1, ..Options::default() };
     let report = restore::run(&mut backup, &wrap(), &mut login, options, &mut |_| {});
     assert!(report.ok(), "{report:?}");
     dev

@@ -225,17 +225,36 @@ pub fn decode(bytes: &[u8]) -> Result<Device, DecodeError> {
         .map_err(|_| DecodeError::invalid("no OS random numbers"))
 }
 
-/// Writes the state atomically: a temporary file next to `path`, then a rename.
+/// Writes the state atomically: a temporary file next to `path`, then a rename. The file
+/// holds every key in the clear, so it is created readable by its owner only (mode 0600
+/// on Unix), whatever the umask, and a temporary file left by an earlier crash is
+/// replaced rather than reused with its permissions.
 pub fn save(device: &Device, path: &Path) -> Result<(), StateError> {
     let io = |source| StateError::Io { path: path.to_owned(), source };
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let mut f = fs::File::create(&tmp).map_err(io)?;
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        _ => {}
+    }
+    let mut f = owner_only().open(&tmp).map_err(io)?;
     f.write_all(&encode(device)).map_err(io)?;
     f.sync_all().map_err(io)?;
     drop(f);
     fs::rename(&tmp, path).map_err(io)
+}
+
+/// Options that create a new file readable and writable by its owner only.
+fn owner_only() -> fs::OpenOptions {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
 }
 
 /// Loads a device saved with [`save`].

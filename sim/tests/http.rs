@@ -167,6 +167,20 @@ fn the_state_file_survives_a_restart_and_a_corrupt_one_is_a_clear_error() {
     };
     s.call(&mut dev, &req).unwrap();
     state::save(&dev, &path).unwrap();
+    #[cfg(unix)]
+    {
+        // It holds every key in the clear: owner only, whatever the umask (issue 10 §6).
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "state file mode {mode:o}");
+        // A temporary file left by a crash, readable by all, is not reused as it is.
+        let tmp = dir.join("device.state.tmp");
+        std::fs::write(&tmp, b"left over").unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).unwrap();
+        state::save(&dev, &path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "state file mode {mode:o}");
+    }
 
     let mut back = state::load(&path).unwrap();
     assert_eq!(back.serial(), dev.serial());

@@ -139,40 +139,60 @@ impl BackupFile {
     pub fn failure_reason(&self) -> Option<String> {
         match &self.state {
             FileState::Malformed(reason) => Some(reason.clone()),
-            FileState::Duplicate { of, conflicting: true } => Some(format!(
-                "the same id and type as {of} but a different object: only {of} is restored"
-            )),
+            FileState::Duplicate { of, conflicting: true } => {
+                Some(format!("the same id and type as {of} but a different object"))
+            }
             _ => None,
         }
     }
 }
 
 impl Backup {
-    /// Reads every `*.yhw` file of `dir` in sorted name order. A file that cannot be read,
-    /// or holds neither base64 text nor raw bytes of a plausible blob, is kept as
-    /// [`FileState::Invalid`]; only a directory that cannot be listed, or holds no `.yhw`
-    /// file, is an error.
+    /// Reads every `*.yhw` file of `dir` (the extension in any case: `.YHW` too) in
+    /// sorted name order. A file that cannot be read, is not a regular file (a FIFO would
+    /// block the read forever), or holds neither base64 text nor raw bytes of a plausible
+    /// blob is kept as [`FileState::Invalid`], by name; only a directory that cannot be
+    /// listed, or holds no `.yhw` file, is an error, which names the files that look like
+    /// backup files under another extension (`.yhw.bak`, `.yhw~`).
     pub fn read_dir(dir: &Path) -> Result<Self> {
         let listing = std::fs::read_dir(dir).map_err(|e| {
             Error::failure(format!("cannot read the backup directory `{}`", dir.display()))
                 .with_source(e)
         })?;
-        let mut paths = Vec::new();
+        let (mut paths, mut near) = (Vec::new(), Vec::new());
         for entry in listing {
             let entry = entry.map_err(|e| {
                 Error::failure(format!("cannot read the backup directory `{}`", dir.display()))
                     .with_source(e)
             })?;
             let path = entry.path();
-            if path.extension().is_some_and(|e| e == EXTENSION) {
+            if is_backup_file(&path) {
                 paths.push(path);
+            } else if let Some(name) = path.file_name().map(|n| n.to_string_lossy())
+                && name.to_ascii_lowercase().contains(&format!(".{EXTENSION}"))
+            {
+                near.push(text::printable(&name));
             }
         }
         // Byte order of the names: the order yubihsm-setup's `0x%04x` names sort in.
         paths.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
         if paths.is_empty() {
-            return Err(Error::failure(format!("no .{EXTENSION} files in `{}`", dir.display()))
-                .with_hint("name the directory that holds the backup's .yhw files"));
+            let error = Error::failure(format!("no .{EXTENSION} files in `{}`", dir.display()));
+            if near.is_empty() {
+                return Err(
+                    error.with_hint("name the directory that holds the backup's .yhw files")
+                );
+            }
+            near.sort();
+            return Err(error.with_hint(format!(
+                "{} {} like .{EXTENSION} files under another name, and {} not read: rename \
+                 {} to end in .{EXTENSION} if {} of the backup",
+                near.join(", "),
+                if near.len() == 1 { "looks" } else { "look" },
+                if near.len() == 1 { "is" } else { "are" },
+                if near.len() == 1 { "it" } else { "them" },
+                if near.len() == 1 { "it is part" } else { "they are part" },
+            )));
         }
         let files = paths.iter().map(|p| read_one(p)).collect();
         Ok(Self { dir: dir.to_path_buf(), files })
@@ -206,7 +226,9 @@ impl Backup {
                     seen.insert(at, i);
                 }
                 Some(first) => {
-                    let conflicting = first.entry().is_none_or(|f| f.summary != entry.summary);
+                    let conflicting = first.entry().is_none_or(|f| {
+                        f.summary != entry.summary || !same_content(key, &f.blob, &entry.blob)
+                    });
                     let of = first.name.clone();
                     if let Some(file) = self.files.get_mut(i) {
                         file.state = FileState::Duplicate { of, conflicting };
@@ -214,6 +236,33 @@ impl Backup {
                 }
             }
         }
+    }
+
+    /// Whether any file not decrypted yet decrypts under `key`, without changing the
+    /// files: `None` when no file is a wrapped blob waiting to be decrypted (then the
+    /// key is not what is wrong). For asking for the shares again when they are wrong.
+    pub fn decrypts_under(&self, key: &WrapKey) -> Option<bool> {
+        let mut blobs = self.files.iter().filter_map(|f| match &f.state {
+            FileState::Encoded(blob) => Some(blob),
+            _ => None,
+        });
+        let first = blobs.next()?;
+        // The plaintexts are zeroized as they are dropped.
+        Some(
+            std::iter::once(first)
+                .chain(blobs)
+                .any(|b| !matches!(wrap::unwrap(key, b), Err(WrapError::Authentication))),
+        )
+    }
+
+    /// The names of the files that do not decrypt under the key given to
+    /// [`Backup::decrypt`]: under another key, or damaged.
+    pub fn not_under_key(&self) -> Vec<&str> {
+        self.files
+            .iter()
+            .filter(|f| matches!(f.state, FileState::NotUnderKey))
+            .map(|f| f.name.as_str())
+            .collect()
     }
 
     /// The decrypted objects, in file order, with their file names.
@@ -227,10 +276,44 @@ impl Backup {
     }
 }
 
+/// Whether `path` names a backup file: `*.yhw`, the extension in any case.
+fn is_backup_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case(EXTENSION))
+}
+
+/// Why a `.yhw` entry that is not a regular file (after following links) is not read:
+/// opening a FIFO for reading blocks until someone writes to it, and a device or socket
+/// is no backup file either. Directories and unreadable entries are left to the read,
+/// whose error says what they are.
+fn special_file(path: &Path) -> Option<String> {
+    let kind = std::fs::metadata(path).ok()?.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let what = if kind.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if kind.is_socket() {
+            "a socket"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else {
+            return None;
+        };
+        Some(format!("not a regular file but {what}; not read"))
+    }
+    #[cfg(not(unix))]
+    {
+        (!kind.is_file() && !kind.is_dir()).then(|| "not a regular file; not read".to_owned())
+    }
+}
+
 fn read_one(path: &Path) -> BackupFile {
     let name = text::printable(
         &path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
     );
+    if let Some(reason) = special_file(path) {
+        return BackupFile { name, encoding: None, state: FileState::Invalid(reason) };
+    }
     match files::read_file_plain(path) {
         Err(e) => BackupFile { name, encoding: None, state: FileState::Invalid(e.to_string()) },
         Ok(bytes) => decode(name, &bytes),
@@ -247,6 +330,16 @@ fn decode(name: String, bytes: &[u8]) -> BackupFile {
             BackupFile { name, encoding: Some(encoding), state: FileState::Encoded(blob) }
         }
         Err(e) => BackupFile { name, encoding: None, state: FileState::Invalid(e.to_string()) },
+    }
+}
+
+/// Whether two blobs that decrypt under `key` hold the same object body (key material,
+/// opaque data), compared in constant time: two files with the same header but another
+/// key or other data are two objects, not a copy. The plaintexts are zeroized on return.
+fn same_content(key: &WrapKey, a: &[u8], b: &[u8]) -> bool {
+    match (wrap::unwrap(key, a), wrap::unwrap(key, b)) {
+        (Ok(a), Ok(b)) => yhsm_proto::secret::ct_eq(&a.body.to_bytes(), &b.body.to_bytes()),
+        _ => false,
     }
 }
 
@@ -387,6 +480,88 @@ mod tests {
             backup.files[3].skip_reason().unwrap().starts_with("raw wrapped blob (the file is not"),
             "{:?}",
             backup.files[3].skip_reason()
+        );
+    }
+
+    #[test]
+    fn the_same_header_with_other_content_is_a_conflict_not_a_copy() {
+        // Before (issue 10 §4): only the header and public key were compared, so a second
+        // opaque object or symmetric key with the same attributes passed as a copy.
+        let k = key(1);
+        let a = text(&k, &opaque(0x10, b"same length A"));
+        let b = text(&k, &opaque(0x10, b"same length B"));
+        let again =
+            wrap::encode_text(&wrap::wrap(&k, [9; 13], &opaque(0x10, b"same length A")).unwrap());
+        let mut backup = Backup::from_texts(
+            Path::new("d"),
+            [("1.yhw", &a[..]), ("2.yhw", &b[..]), ("3.yhw", again.as_bytes())],
+        );
+        backup.decrypt(&k);
+        assert!(
+            matches!(&backup.files[1].state, FileState::Duplicate { of, conflicting: true } if of == "1.yhw"),
+            "{:?}",
+            backup.files[1].state
+        );
+        // The same object wrapped again (another nonce) is a copy.
+        assert!(
+            matches!(&backup.files[2].state, FileState::Duplicate { conflicting: false, .. }),
+            "{:?}",
+            backup.files[2].state
+        );
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("yhsm-dir-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn reads_yhw_in_any_case_and_names_near_misses() {
+        // Before: a directory of `.YHW` files (copied from a FAT stick) had "no .yhw files".
+        let k = key(1);
+        let dir = scratch("case");
+        std::fs::write(dir.join("0x0010-OPAQUE.YHW"), text(&k, &opaque(0x10, b"a"))).unwrap();
+        std::fs::write(dir.join("0x0011-opaque.Yhw"), text(&k, &opaque(0x11, b"b"))).unwrap();
+        let mut backup = Backup::read_dir(&dir).unwrap();
+        backup.decrypt(&k);
+        let names: Vec<&str> = backup.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["0x0010-OPAQUE.YHW", "0x0011-opaque.Yhw"]);
+        assert_eq!(backup.decryptable(), 2);
+
+        let dir = scratch("near");
+        std::fs::write(dir.join("0x0010-opaque.yhw.bak"), b"x").unwrap();
+        std::fs::write(dir.join("0x0011-opaque.YHW~"), b"x").unwrap();
+        std::fs::write(dir.join("README"), b"x").unwrap();
+        let e = Backup::read_dir(&dir).unwrap_err();
+        assert!(e.message().starts_with("no .yhw files in"), "{}", e.message());
+        assert_eq!(
+            e.hint(),
+            Some(
+                "0x0010-opaque.yhw.bak, 0x0011-opaque.YHW~ look like .yhw files under another \
+                 name, and are not read: rename them to end in .yhw if they are part of the \
+                 backup"
+            )
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_named_like_a_backup_file_is_reported_not_opened() {
+        // Before: opening it blocked restore forever, waiting for a writer.
+        let dir = scratch("fifo");
+        let fifo = dir.join("0x0010-opaque.yhw");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: mkfifo is not available");
+            return;
+        }
+        let backup = Backup::read_dir(&dir).unwrap();
+        assert_eq!(backup.files.len(), 1);
+        assert_eq!(
+            backup.files[0].skip_reason().as_deref(),
+            Some("not a regular file but a FIFO (named pipe); not read")
         );
     }
 

@@ -374,7 +374,7 @@ pub fn command(
 ) -> Result<VerifyReport> {
     let mut backup = Backup::read_dir(&args.dir)?;
     let loaded = match &args.key {
-        Some(source) => wrapkey::load(source)?,
+        Some(source) => wrapkey::load(source, prompter)?,
         None => wrapkey::load_prompted(prompter)?,
     };
     let expected = match (&loaded.recovered, args.wrap_id) {

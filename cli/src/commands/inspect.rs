@@ -6,11 +6,14 @@ use yhsm::error::{EXIT_FAILURE, EXIT_OK};
 use yhsm::util::text;
 use yhsm::{Result, wrapkey};
 
-use super::terminal::{eprintln_safe, print};
+use super::terminal::{TtyPrompter, eprintln_safe, print};
 use crate::args::InspectArgs;
 
 pub fn run(a: &InspectArgs) -> Result<u8> {
-    let key = wrapkey::load(&a.key)?.key;
+    let key = match &a.key {
+        Some(source) => wrapkey::load(source, &mut TtyPrompter)?.key,
+        None => wrapkey::load_prompted(&mut TtyPrompter)?.key,
+    };
     let results: Vec<Inspected> = a.files.iter().map(|f| inspect::inspect_file(&key, f)).collect();
     if a.json {
         print(&inspect::to_json(&results).to_pretty())?;

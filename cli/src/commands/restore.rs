@@ -1,16 +1,25 @@
 //! `yhsm restore`: the engine's events printed as they come (progress on standard output,
 //! warnings on standard error), or with `--json` one report at the end.
+//!
+//! A standard output that fails (`> /dev/full`) does not stop the restore half way: the
+//! device is better left restored than half restored. The first failure is kept, and
+//! the command exits 1 with it at the end.
 
 use yhsm::backup::restore::{self, Args, Event, Line};
-use yhsm::{GlobalOptions, Result};
+use yhsm::{Error, GlobalOptions, Result};
 
 use super::terminal::{TtyPrompter, env_password, print, report, warn};
 
 pub fn run(global: &GlobalOptions, a: &Args) -> Result<u8> {
+    let mut unwritten: Option<Error> = None;
     let mut show = |event: &Event| {
         for line in restore::render(event).into_iter().filter(|_| !a.json) {
             match line {
-                Line::Out(text) => drop(print(&format!("{text}\n"))),
+                Line::Out(text) => {
+                    if let Err(e) = print(&format!("{text}\n")) {
+                        unwritten.get_or_insert(e);
+                    }
+                }
                 Line::Warning(text) => warn(&text),
             }
         }
@@ -22,6 +31,13 @@ pub fn run(global: &GlobalOptions, a: &Args) -> Result<u8> {
     let code = outcome.exit_code();
     if let Some(e) = outcome.into_failure() {
         report(&e);
+    }
+    if let Some(e) = unwritten {
+        return Err(e.with_hint(
+            "the restore ran to its end regardless, without showing its progress: run it again \
+             with standard output on a terminal or a file (objects already on the device are \
+             skipped and verified), or use --json",
+        ));
     }
     Ok(code)
 }

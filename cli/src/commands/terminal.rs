@@ -9,13 +9,18 @@ use std::io::{self, IsTerminal, Read, Write};
 use yhsm::util::json::Value;
 use yhsm::util::password::PASSWORD_ENV;
 use yhsm::util::prompt::Prompter;
+use yhsm::util::timeout;
 use yhsm::{Error, GlobalOptions, Result};
 use yhsm_transport::Client;
 use zeroize::Zeroizing;
 
-/// Prints `e` on standard error; its exit code.
+/// Prints `e` on standard error (with what to do about a device that did not answer in
+/// time, when that is among its causes); its exit code.
 pub fn report(e: &Error) -> u8 {
-    eprint_safe(&e.render());
+    match timeout::hint(e) {
+        Some(hint) => eprint_safe(&e.render_with_hint(Some(&hint))),
+        None => eprint_safe(&e.render()),
+    }
     e.exit_code()
 }
 
@@ -129,5 +134,14 @@ impl Prompter for TtyPrompter {
     fn message(&mut self, text: &str) -> io::Result<()> {
         let mut tty = open_tty()?;
         tty.write_all(format!("{text}\n").as_bytes())
+    }
+
+    fn stdin_is_terminal(&self) -> bool {
+        io::stdin().is_terminal()
+    }
+
+    fn is_interactive(&self) -> bool {
+        // A prompt needs the controlling terminal; without one (cron, CI) nobody answers.
+        open_tty().is_ok()
     }
 }

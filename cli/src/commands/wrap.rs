@@ -6,7 +6,7 @@ use yhsm::util::{files, text};
 use yhsm::{Error, Result, wrap, wrapkey};
 use yhsm_proto::wrap::Encoding;
 
-use super::terminal::{print, print_bytes, stdout_is_terminal};
+use super::terminal::{TtyPrompter, print, print_bytes, stdout_is_terminal};
 use crate::args::WrapArgs;
 
 pub fn run(a: &WrapArgs) -> Result<u8> {
@@ -17,7 +17,7 @@ pub fn run(a: &WrapArgs) -> Result<u8> {
     }
     let input = files::read_file(&a.input, "input file")?;
     let object = wrap::build_object(&a.spec, &input, &a.input.display().to_string(), a.in_hex)?;
-    let key = wrapkey::load(&a.key)?.key;
+    let key = wrapkey::load(&a.key, &mut TtyPrompter)?.key;
     let bytes = wrap::wrap_to_file(&key, &object, a.encoding)?;
     if a.out.as_os_str() == "-" {
         return print_bytes(&bytes).map(|()| EXIT_OK);

@@ -1,5 +1,5 @@
 //! Helpers the commands share: formatting, files, JSON, randomness, and what is asked of
-//! a person (the prompts and the login password).
+//! a person (the prompts and the login password), and how long to wait for the device.
 
 pub mod files;
 pub mod json;
@@ -7,3 +7,4 @@ pub mod password;
 pub mod prompt;
 pub mod rng;
 pub mod text;
+pub mod timeout;

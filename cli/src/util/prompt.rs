@@ -21,6 +21,17 @@ pub trait Prompter {
     fn read_secret(&mut self, prompt: &str) -> io::Result<Option<Zeroizing<String>>>;
     /// Shows a line of text (progress, or why an answer was refused).
     fn message(&mut self, text: &str) -> io::Result<()>;
+    /// Whether standard input is a terminal, so that `-` (read standard input) is typed
+    /// by a person and must not be echoed. `false` unless the prompter knows better.
+    fn stdin_is_terminal(&self) -> bool {
+        false
+    }
+    /// Whether a person at a terminal runs the command (standard input is a terminal), so
+    /// that a question the command line did not answer (`--allow-skipped`) may be asked.
+    /// `false` unless the prompter knows better: scripts are never asked.
+    fn is_interactive(&self) -> bool {
+        false
+    }
 }
 
 /// Answers from a list, recording everything shown. For tests (here and in the device
@@ -30,6 +41,8 @@ pub struct ScriptedPrompter {
     answers: VecDeque<Zeroizing<String>>,
     /// Prompts and messages in order; secret prompts are prefixed with `(secret) `.
     pub transcript: Vec<String>,
+    /// What [`Prompter::is_interactive`] answers (default `false`).
+    pub interactive: bool,
 }
 
 impl ScriptedPrompter {
@@ -37,7 +50,13 @@ impl ScriptedPrompter {
         Self {
             answers: answers.iter().map(|a| Zeroizing::new(a.as_ref().to_owned())).collect(),
             transcript: Vec::new(),
+            interactive: false,
         }
+    }
+
+    /// The same, as a person at a terminal.
+    pub fn interactive<S: AsRef<str>>(answers: &[S]) -> Self {
+        Self { interactive: true, ..Self::new(answers) }
     }
 }
 
@@ -55,6 +74,10 @@ impl Prompter for ScriptedPrompter {
     fn message(&mut self, text: &str) -> io::Result<()> {
         self.transcript.push(text.to_owned());
         Ok(())
+    }
+
+    fn is_interactive(&self) -> bool {
+        self.interactive
     }
 }
 
@@ -91,63 +114,84 @@ fn said(p: &mut dyn Prompter, text: &str) -> Result<()> {
 
 /// Asks how many shares will be entered, then each share (without echo), checking each as
 /// it comes: a malformed share, or one of another format, threshold or with an index
-/// already entered, is refused and asked again. Returns the shares in the order typed;
-/// they are combined (and checked against each other) by the caller.
+/// already entered, is refused and asked again. When the first share shows that more
+/// shares are needed than will be entered, that is said and the number asked again
+/// (the share just typed is kept, so nobody types it twice). Returns the shares in the
+/// order typed; they are combined (and checked against each other) by the caller.
 pub fn prompt_shares(p: &mut dyn Prompter) -> Result<Vec<Share>> {
-    let count = loop {
+    let mut kept: Option<Share> = None;
+    'count: loop {
+        let count = ask_count(p)?;
+        let mut shares: Vec<Share> = Vec::with_capacity(usize::from(count));
+        if let Some(first) = kept.take() {
+            if first.threshold() > count {
+                said(p, &too_few(first.threshold(), count))?;
+                kept = Some(first);
+                continue 'count;
+            }
+            shares.push(first);
+            said(p, &format!("Received share 1 of {count}"))?;
+        }
+        while shares.len() < usize::from(count) {
+            let number = shares.len() + 1;
+            let share = loop {
+                let text = p
+                    .read_secret(&format!("Enter share number {number}: "))
+                    .map_err(terminal_error)?
+                    .ok_or_else(|| {
+                        Error::failure(format!("share {number} of {count} was not entered"))
+                    })?;
+                match check_next_share(&text, &shares, count) {
+                    Ok(share) => break share,
+                    Err(Refusal::Retry(why)) => {
+                        said(p, &format!("Share {number} refused: {why}. Enter it again."))?;
+                    }
+                    Err(Refusal::TooFew(share)) => {
+                        said(p, &too_few(share.threshold(), count))?;
+                        kept = Some(share);
+                        continue 'count;
+                    }
+                }
+            };
+            shares.push(share);
+            said(p, &format!("Received share {number} of {count}"))?;
+        }
+        return Ok(shares);
+    }
+}
+
+fn too_few(threshold: u8, count: u8) -> String {
+    format!(
+        "These shares need {threshold} to recover the key, but {count} will be entered: enter \
+         the number of shares again (at least {threshold}); the share just typed is kept."
+    )
+}
+
+fn ask_count(p: &mut dyn Prompter) -> Result<u8> {
+    loop {
         let line = p
             .read_line("Enter the number of shares: ")
             .map_err(terminal_error)?
             .ok_or_else(|| Error::failure("no number of shares entered"))?;
         match line.trim().parse::<u8>() {
-            Ok(n @ 1..=9) => break n,
+            Ok(n @ 1..=9) => return Ok(n),
             _ => said(p, "Expected a number from 1 to 9.")?,
         }
-    };
-    let mut shares: Vec<Share> = Vec::with_capacity(usize::from(count));
-    for number in 1..=count {
-        let share = loop {
-            let text = p
-                .read_secret(&format!("Enter share number {number}: "))
-                .map_err(terminal_error)?
-                .ok_or_else(|| {
-                    Error::failure(format!("share {number} of {count} was not entered"))
-                })?;
-            match check_next_share(&text, &shares, count) {
-                Ok(share) => break share,
-                Err(Refusal::Retry(why)) => {
-                    said(p, &format!("Share {number} refused: {why}. Enter it again."))?;
-                }
-                Err(Refusal::Fatal(e)) => return Err(e),
-            }
-        };
-        shares.push(share);
-        said(p, &format!("Received share {number} of {count}"))?;
     }
-    Ok(shares)
 }
 
 enum Refusal {
+    /// Refused: ask for this share again.
     Retry(String),
-    Fatal(Error),
+    /// A first share whose threshold is above the number of shares to be entered.
+    TooFew(Share),
 }
 
 fn check_next_share(text: &str, earlier: &[Share], count: u8) -> Result<Share, Refusal> {
-    let share = Share::parse(text).map_err(|e| match e {
-        yhsm_proto::shares::ShareError::Malformed { problem, .. } => {
-            Refusal::Retry(problem.to_string())
-        }
-        other => Refusal::Retry(other.to_string()),
-    })?;
+    let share = crate::wrapkey::shares::parse_share(text).map_err(Refusal::Retry)?;
     let Some(first) = earlier.first() else {
         if share.threshold() > count {
-            return Err(Refusal::Fatal(
-                Error::failure(format!(
-                    "these shares need {} to recover the key, but {count} will be entered",
-                    share.threshold()
-                ))
-                .with_hint("start again and enter the number of shares you have"),
-            ));
+            return Err(Refusal::TooFew(share));
         }
         return Ok(share);
     };

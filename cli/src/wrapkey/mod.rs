@@ -22,8 +22,9 @@ pub enum WrapKeySource {
     File(PathBuf),
     /// `--wrap-key HEX`.
     Hex(Zeroizing<String>),
-    /// `--shares-file FILE` (`-` for standard input).
-    SharesFile(PathBuf),
+    /// `--shares-file FILE`, once or once per custodian (`-` for standard input, typed
+    /// without echo when it is a terminal).
+    SharesFiles(Vec<PathBuf>),
 }
 
 /// The hint for a command given no wrap key.
@@ -40,8 +41,9 @@ pub struct LoadedWrapKey {
     pub recovered: Option<RecoveredKey>,
 }
 
-/// Loads the key from `source`.
-pub fn load(source: &WrapKeySource) -> Result<LoadedWrapKey> {
+/// Loads the key from `source`; `prompter` reads shares typed at a terminal
+/// (`--shares-file -` on a terminal).
+pub fn load(source: &WrapKeySource, prompter: &mut dyn Prompter) -> Result<LoadedWrapKey> {
     match source {
         WrapKeySource::File(path) => {
             Ok(LoadedWrapKey { key: read_key_file(path)?, recovered: None })
@@ -51,8 +53,8 @@ pub fn load(source: &WrapKeySource) -> Result<LoadedWrapKey> {
                 .map_err(|problem| Error::usage(format!("--wrap-key: {problem}")))?;
             Ok(LoadedWrapKey { key, recovered: None })
         }
-        WrapKeySource::SharesFile(path) => {
-            let recovered = shares::combine_file(path)?;
+        WrapKeySource::SharesFiles(paths) => {
+            let recovered = shares::combine_files(paths, prompter)?;
             Ok(LoadedWrapKey { key: recovered.wrap_key()?, recovered: Some(recovered) })
         }
     }

@@ -5,7 +5,7 @@
 //! Shares files hold one share per line; blank lines and lines starting with `#` are
 //! ignored. Errors name the file and line, never the share's text.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use yhsm_proto::shares::{self, Recovered, Share, ShareError, ShareFormat, WrapKeySecret};
 use yhsm_proto::wrap::WrapKey;
@@ -71,11 +71,37 @@ impl RecoveredKey {
     }
 }
 
-/// Shares read from a file, each with its 1-based line number.
+/// Shares read from one or more files, each with the file it came from and its 1-based
+/// line number there.
 #[derive(Debug)]
 pub struct SharesFile {
     pub shares: Vec<Share>,
     pub lines: Vec<usize>,
+    /// The file of each share, as the user named it.
+    pub names: Vec<String>,
+}
+
+/// One line of share text as a person may have saved or typed it, made canonical before
+/// it is parsed: surrounding whitespace, and the `=` padding some base64 tools add after
+/// a yubihsm-setup share's 70 characters (yubihsm-setup writes none), are dropped. The
+/// one place share text is normalised, for files and prompts alike.
+pub fn normalize_share_text(line: &str) -> &str {
+    let line = line.trim();
+    match line.strip_suffix("==").or_else(|| line.strip_suffix('=')) {
+        // Only after base64 data: a yubihsm-manager share is hex, and never ends in `=`.
+        Some(unpadded) if !unpadded.ends_with('=') && unpadded.matches('-').count() >= 2 => {
+            unpadded
+        }
+        _ => line,
+    }
+}
+
+/// Parses one share's text (see [`normalize_share_text`]); the problem, without the text.
+pub fn parse_share(line: &str) -> Result<Share, String> {
+    Share::parse(normalize_share_text(line)).map_err(|e| match e {
+        ShareError::Malformed { problem, .. } => problem.to_string(),
+        other => other.to_string(),
+    })
 }
 
 /// Parses the text of a shares file named `name` in errors (a UTF-8 byte order mark
@@ -94,11 +120,7 @@ pub fn parse_shares_text(bytes: &[u8], name: &str) -> Result<SharesFile> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let share = Share::parse(line).map_err(|e| {
-            let problem = match e {
-                ShareError::Malformed { problem, .. } => problem.to_string(),
-                other => other.to_string(),
-            };
+        let share = parse_share(line).map_err(|problem| {
             Error::failure(format!("shares file `{name}`, line {number}: {problem}"))
         })?;
         shares.push(share);
@@ -108,29 +130,101 @@ pub fn parse_shares_text(bytes: &[u8], name: &str) -> Result<SharesFile> {
         return Err(Error::failure(format!("shares file `{name}` holds no shares"))
             .with_hint(SHARES_FILE_HINT));
     }
-    Ok(SharesFile { shares, lines })
+    let names = vec![name.to_owned(); shares.len()];
+    Ok(SharesFile { shares, lines, names })
 }
 
-/// Reads a shares file (`-` for standard input).
-pub fn read_shares_file(path: &Path) -> Result<SharesFile> {
+/// Reads a shares file (`-` for standard input; typed without echo at `prompter` when
+/// standard input is a terminal).
+pub fn read_shares_file(path: &Path, prompter: &mut dyn Prompter) -> Result<SharesFile> {
+    let name = path.display().to_string();
+    if path.as_os_str() == "-" && prompter.stdin_is_terminal() {
+        return read_typed_shares(prompter, &name);
+    }
     let bytes = files::read_file_or_stdin(path, "shares file")?;
-    parse_shares_text(&bytes, &path.display().to_string())
+    parse_shares_text(&bytes, &name)
 }
 
-/// Combines the shares of a file; errors about one share name its line.
+/// `--shares-file -` on a terminal: one share per line, never echoed, until an empty
+/// line or the end of input. A line that is not a share is refused and asked again.
+fn read_typed_shares(prompter: &mut dyn Prompter, name: &str) -> Result<SharesFile> {
+    let terminal = |e| Error::failure("cannot read the shares from the terminal").with_source(e);
+    prompter
+        .message("Enter the shares, one per line (they are not shown); an empty line ends")
+        .map_err(terminal)?;
+    let (mut shares, mut lines) = (Vec::new(), Vec::new());
+    loop {
+        let number = shares.len() + 1;
+        let Some(text) = prompter.read_secret(&format!("Share {number}: ")).map_err(terminal)?
+        else {
+            break;
+        };
+        if text.trim().is_empty() {
+            break;
+        }
+        match parse_share(&text) {
+            Ok(share) => {
+                shares.push(share);
+                lines.push(number);
+            }
+            Err(problem) => prompter
+                .message(&format!("Share {number} refused: {problem}. Enter it again."))
+                .map_err(terminal)?,
+        }
+    }
+    if shares.is_empty() {
+        return Err(Error::failure("no shares entered on standard input"));
+    }
+    let names = vec![name.to_owned(); shares.len()];
+    Ok(SharesFile { shares, lines, names })
+}
+
+/// Reads every shares file of `paths` (one per custodian, say) as one set; `-` (standard
+/// input) at most once.
+pub fn read_shares_files(paths: &[PathBuf], prompter: &mut dyn Prompter) -> Result<SharesFile> {
+    if paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        return Err(Error::usage("`--shares-file -` (standard input) is given more than once"));
+    }
+    let mut all = SharesFile { shares: Vec::new(), lines: Vec::new(), names: Vec::new() };
+    for path in paths {
+        let file = read_shares_file(path, prompter)?;
+        all.shares.extend(file.shares);
+        all.lines.extend(file.lines);
+        all.names.extend(file.names);
+    }
+    Ok(all)
+}
+
+/// Combines the shares of a file (or files); errors about one share name its file and
+/// line, others name `name`.
 pub fn combine_shares_file(file: &SharesFile, name: &str) -> Result<RecoveredKey> {
     shares::combine(&file.shares).map(RecoveredKey).map_err(|e| {
-        match e.share().and_then(|n| n.checked_sub(1)).and_then(|i| file.lines.get(i)) {
-            Some(line) => Error::failure(format!("shares file `{name}`, line {line}: {e}")),
+        let at = e.share().and_then(|n| n.checked_sub(1));
+        match at.and_then(|i| Some((file.names.get(i)?, file.lines.get(i)?))) {
+            Some((file, line)) => Error::failure(format!("shares file `{file}`, line {line}: {e}")),
             None => Error::failure(format!("shares file `{name}`: {e}")),
         }
     })
 }
 
-/// Reads and combines a shares file.
+/// The files of `paths` as errors about all of them name them: `a.txt`, or
+/// `a.txt`, `b.txt` (inside the message's own quotes).
+pub fn files_name(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("`, `")
+}
+
+/// Reads and combines the shares of every file of `paths`.
+pub fn combine_files(paths: &[PathBuf], prompter: &mut dyn Prompter) -> Result<RecoveredKey> {
+    let file = read_shares_files(paths, prompter)?;
+    combine_shares_file(&file, &files_name(paths))
+}
+
+/// Reads and combines one shares file, with no terminal to type at (`-` reads standard
+/// input as it is).
 pub fn combine_file(path: &Path) -> Result<RecoveredKey> {
-    let file = read_shares_file(path)?;
-    combine_shares_file(&file, &path.display().to_string())
+    let name = path.display().to_string();
+    let file = parse_shares_text(&files::read_file_or_stdin(path, "shares file")?, &name)?;
+    combine_shares_file(&file, &name)
 }
 
 /// Asks for shares at `prompter` and combines them.
@@ -180,7 +274,8 @@ pub fn split(key: &WrapKey, options: &SplitOptions) -> Result<Vec<Share>> {
 }
 
 /// Re-splits recovered shares into `to`, keeping the threshold; `count` shares (default:
-/// the highest index among `from`, so converting a complete set keeps its size).
+/// the highest index among `from`, so converting a complete set keeps its size). A
+/// `count` below the threshold is a usage error (`-n`), never silently raised.
 pub fn convert(
     from: &SharesFile,
     recovered: &RecoveredKey,
@@ -188,6 +283,12 @@ pub fn convert(
     count: Option<u8>,
 ) -> Result<Vec<Share>> {
     let threshold = recovered.0.threshold;
+    if let Some(n) = count.filter(|&n| n < threshold) {
+        return Err(Error::usage(format!(
+            "`-n {n}` is fewer shares than the threshold of these shares ({threshold}): make from \
+             {threshold} to 9 shares"
+        )));
+    }
     let count = count
         .or_else(|| from.shares.iter().map(Share::index).max())
         .unwrap_or(threshold)

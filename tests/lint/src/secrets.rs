@@ -77,7 +77,8 @@ pub const CRATES: &[(&str, Holders)] = &[
             ("WrapKeySource", &[]),
             ("LoadedWrapKey", &[]),
             ("RecoveredKey", &[]),
-            ("SharesFile", &[]),
+            // The file each share came from, for messages; the shares are `Share`s.
+            ("SharesFile", &["names"]),
             // Prompts and messages only; the answers are `Zeroizing`.
             ("ScriptedPrompter", &["transcript"]),
             // The PEM label (e.g. `PRIVATE KEY`) is not secret; the DER is `Zeroizing`.

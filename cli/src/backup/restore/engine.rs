@@ -9,7 +9,7 @@ use yhsm_proto::command::{ObjectHeader, PutWrapKey};
 use yhsm_proto::{Capabilities, ErrorCode, Label, ObjectId, ObjectType, SecretBytes};
 use yhsm_transport::{Client, ClientError, Credentials};
 
-use super::{Event, Options, RestoreReport, Step, WRAP_KEY_LABEL, WrapKeyToStore};
+use super::{Event, Options, RestoreReport, Step, WRAP_KEY_LABEL, WrapKeyToStore, preflight};
 use crate::backup::compare::{self, Difference, PublicKeyCheck};
 use crate::backup::dir::{Backup, Entry, FileState};
 use crate::backup::report::{FileReport, Outcome};
@@ -36,6 +36,9 @@ pub fn run(
             files: Vec::new(),
             auth_key_deleted: false,
             auth_key_kept_reason: None,
+            problems: Vec::new(),
+            skipped_other_backup: Vec::new(),
+            auth_keys_left: Vec::new(),
             error: None,
         },
         sink,
@@ -49,6 +52,9 @@ pub fn run(
     }
     if r.report.ok() {
         (r.sink)(&if options.dry_run { Event::DryRunDone } else { Event::Done });
+        if !options.dry_run {
+            (r.sink)(&Event::AuthKeysLeft(r.report.auth_keys_left.clone()));
+        }
     }
     r.report
 }
@@ -203,24 +209,19 @@ impl Run<'_> {
         login: &mut dyn FnMut() -> Result<Login>,
     ) -> Result<()> {
         self.preflight(backup, wrap)?;
+        let mut problems = preflight::conflicting_files(backup);
 
         let Login { mut client, credentials } = login()?;
         let login_id = credentials.key_id();
         self.report.auth_key = login_id;
-        self.emit(Event::UsingAuthKey(login_id));
-        client.authenticate(credentials.clone()).map_err(|e| {
-            let error = Error::failure("cannot log in; nothing was written");
-            if e.code() == Some(ErrorCode::OBJECT_NOT_FOUND) {
-                // The login key is not there: most likely an earlier run restored
-                // everything and deleted it.
-                error.with_source(e).with_hint(format!(
-                    "authentication key 0x{login_id:04x} is not on the device (a restore that \
-                     finished deletes it): log in with a restored authentication key (-k ID)"
-                ))
-            } else {
-                error.with_source(e)
-            }
-        })?;
+        // Logged in already when the shares were typed (the command logs in first, and
+        // said so then).
+        if client.auth_key_id() != Some(login_id) {
+            self.emit(Event::UsingAuthKey(login_id));
+            client
+                .authenticate(credentials.clone())
+                .map_err(|e| crate::device::login_error(e, login_id))?;
+        }
         let listed = match client.list_objects(&[]) {
             // A garbled answer (the client repeats a lost one itself): a read, so once more.
             Err(e) if !refused(&e) => {
@@ -242,6 +243,9 @@ impl Run<'_> {
             .map(|e| (e.id, e.object_type))
             .collect();
 
+        problems.extend(self.device_checks(&mut client, backup, wrap, &present, login_id)?);
+        self.stop_on_problems(problems)?;
+
         self.store_wrap_key(&mut client, backup, wrap, &present)?;
         let all_undecryptable = self.import(&mut client, backup, wrap, &present)?;
         if self.options.dry_run {
@@ -255,7 +259,33 @@ impl Run<'_> {
             return Ok(());
         }
         self.verify(&mut client, backup, &credentials)?;
-        self.login_key(&mut client, backup, &credentials, all_undecryptable)
+        self.login_key(&mut client, backup, &credentials, all_undecryptable)?;
+        self.report.auth_keys_left = self.auth_keys_left(&present, login_id);
+        Ok(())
+    }
+
+    /// The authentication keys someone can log in with after the run, as far as it
+    /// knows: those it listed (the login key's domains), and those it restored and
+    /// verified, less the login key if it deleted it.
+    fn auth_keys_left(
+        &self,
+        present: &HashSet<(ObjectId, ObjectType)>,
+        login_id: ObjectId,
+    ) -> Vec<ObjectId> {
+        let listed = present.iter().filter(|(_, t)| *t == AUTH_KEY).map(|(id, _)| *id);
+        let restored = self
+            .report
+            .files
+            .iter()
+            .filter(|f| f.object_type == Some(AUTH_KEY) && f.verified() == Some(true))
+            .filter_map(|f| f.id);
+        let mut left: Vec<ObjectId> = listed
+            .chain(restored)
+            .filter(|id| !(self.report.auth_key_deleted && *id == login_id))
+            .collect();
+        left.sort_unstable();
+        left.dedup();
+        left
     }
 
     /// Step 2: decrypts every file, reports those skipped, checks the wrap key.
@@ -275,6 +305,13 @@ impl Run<'_> {
         let decryptable = backup.decryptable();
         if decryptable == 0 {
             return Err(nothing_to_restore(backup));
+        }
+        if self.options.allow_skipped {
+            let files: Vec<String> = backup.not_under_key().into_iter().map(String::from).collect();
+            if !files.is_empty() {
+                self.report.skipped_other_backup.clone_from(&files);
+                self.emit(Event::SkippedOtherBackup(files));
+            }
         }
         let a = &wrap.attributes;
         if !a.capabilities.contains(Capabilities::IMPORT_WRAPPED) {
@@ -297,6 +334,55 @@ impl Run<'_> {
         }
         self.emit(Event::Preflight { files: backup.files.len(), decryptable, wrap_key: a.id });
         Ok(())
+    }
+
+    /// Step 3, before the first write: the login key's permissions and the device's
+    /// storage against what the run will do ([`preflight`]). Checks the device would not
+    /// answer are reported as not done.
+    fn device_checks(
+        &mut self,
+        client: &mut Client,
+        backup: &Backup,
+        wrap: &WrapKeyToStore,
+        present: &HashSet<(ObjectId, ObjectType)>,
+        login_id: ObjectId,
+    ) -> Result<Vec<preflight::Problem>> {
+        let deletes =
+            self.planned_keep_reason(backup, login_id).is_none() && self.report.skipped() == 0;
+        let plan = preflight::Plan::new(backup, wrap, present, deletes);
+        let found = preflight::device_problems(client, login_id, wrap, &plan)?;
+        for what in found.not_checked {
+            self.emit(Event::NotChecked(what));
+        }
+        Ok(found.problems)
+    }
+
+    /// Reports what preflight found. A real run stops here, before its first write; a dry
+    /// run goes on to show its plan, and fails at the end.
+    fn stop_on_problems(&mut self, problems: Vec<preflight::Problem>) -> Result<()> {
+        if problems.is_empty() {
+            return Ok(());
+        }
+        for problem in &problems {
+            self.emit(Event::PreflightProblem(problem.clone()));
+        }
+        let n = problems.len();
+        self.report.problems = problems;
+        let error = Error::failure(format!(
+            "preflight found {n} {} (see above); {}",
+            if n == 1 { "problem" } else { "problems" },
+            if self.options.dry_run {
+                "the restore would fail"
+            } else {
+                "nothing was written to the device"
+            }
+        ))
+        .with_hint("fix each one, then run restore again");
+        if self.options.dry_run {
+            self.report.error = Some(error);
+            return Ok(());
+        }
+        Err(error)
     }
 
     /// Step 3: stores the wrap key, or notes the one already there.

@@ -40,6 +40,14 @@ pub enum Event {
         object: String,
         missing: Capabilities,
     },
+    /// Files that do not decrypt under the shares' key, which the operator said belong
+    /// to another backup: they do not keep the login key.
+    SkippedOtherBackup(Vec<String>),
+    /// Preflight found something that makes the run fail (the run stops before its
+    /// first write; a dry run reports every one).
+    PreflightProblem(String),
+    /// A preflight check the device would not answer: not done.
+    NotChecked(String),
     /// Preflight passed.
     Preflight {
         files: usize,
@@ -130,6 +138,9 @@ pub enum Event {
     DryRunDone,
     /// Everything was restored and verified.
     Done,
+    /// After [`Event::Done`]: the authentication keys left to log in with (those the run
+    /// listed or restored and verified, less a deleted login key).
+    AuthKeysLeft(Vec<ObjectId>),
 }
 
 /// A line of human output.
@@ -156,6 +167,15 @@ pub fn render(event: &Event) -> Vec<Line> {
             if *files == 1 { "file" } else { "files" },
             if *decryptable == 1 { "decrypts" } else { "decrypt" }
         )),
+        Event::SkippedOtherBackup(files) => out(format!(
+            "{} {} not restored: {} another backup's, as you said: {}",
+            files.len(),
+            if files.len() == 1 { "file is" } else { "files are" },
+            if files.len() == 1 { "it is" } else { "they are" },
+            files.join(", ")
+        )),
+        Event::PreflightProblem(problem) => out(format!("Preflight problem: {problem}")),
+        Event::NotChecked(what) => vec![Line::Warning(format!("preflight: {what}"))],
         Event::UsingAuthKey(id) => out(format!("Using authentication key 0x{id:04x}")),
         Event::WrapKeyStored(id) => {
             out(format!("Stored wrap key with ID 0x{id:04x} on the device"))
@@ -224,6 +244,19 @@ pub fn render(event: &Event) -> Vec<Line> {
         }
         Event::DryRunDone => out("Dry run: nothing was written to the device".to_owned()),
         Event::Done => out("All done".to_owned()),
+        Event::AuthKeysLeft(ids) if ids.is_empty() => {
+            out("No authentication key on the device is known to this run: check before \
+                 logging out"
+                .to_owned())
+        }
+        Event::AuthKeysLeft(ids) => {
+            let list: Vec<String> = ids.iter().map(|id| format!("0x{id:04x}")).collect();
+            out(format!(
+                "{} left to log in with: {} (-k ID)",
+                if ids.len() == 1 { "Authentication key" } else { "Authentication keys" },
+                list.join(", ")
+            ))
+        }
     }
 }
 

@@ -12,9 +12,13 @@
 //!    wrapped under this key") and count as not restored; objects whose
 //!    capabilities the wrap key does not delegate are warned about (the device will
 //!    refuse them); a wrap key without import-wrapped stops the run.
-//! 3. Connect and log in; list the device's objects. The wrap key is stored, or, if an
-//!    object with its id and type exists, used as it is (the imports show whether it is
-//!    the same key; its attributes are compared with the shares').
+//! 3. Connect and log in (with typed shares this comes first, before any share is asked
+//!    for: [`device::login_now`]); list the device's objects. Preflight on the device
+//!    ([`preflight`]): the login key's permissions and the free storage against what the
+//!    run will do; with the offline problems (two files for one object), every problem is
+//!    reported and the run stops before its first write. The wrap key is stored, or, if
+//!    an object with its id and type exists, used as it is (the imports show whether it
+//!    is the same key; its attributes are compared with the shares').
 //! 4. Each object not already on the device with the same (id, type) is imported. One
 //!    already there is skipped, and still verified, so a second run finishes an
 //!    interrupted one. A device refusal fails that object and the others go on.
@@ -26,7 +30,9 @@
 //!    the login key is not itself in the backup (deleting it would delete a restored
 //!    key), and another authentication key from the backup is on the device, verified,
 //!    and (for a symmetric key) opens a session. Otherwise it is kept, and the reason
-//!    said. `--keep-authkey` always keeps it.
+//!    said. `--keep-authkey` always keeps it. Files under another key that the operator
+//!    declared another backup's (`--allow-skipped`, or asked at a terminal) do not keep
+//!    it. Then `All done`, and the authentication keys left to log in with.
 //!
 //! A write whose outcome is unknown — its answer lost or garbled, or its session expired
 //! under it (the client never sends such a command twice, see `yhsm_transport`'s retry
@@ -37,18 +43,22 @@
 //! the look fails too), the run stops, naming the step and the object, and says whether
 //! the object may have been written; running restore again finishes the job.
 //!
-//! `--dry-run` runs steps 1 to 3 without writing and reports the plan.
+//! `--dry-run` runs steps 1 to 3 without writing, every preflight check included, and
+//! reports the plan; it fails when the real run would.
 //!
 //! Here: the command ([`command`]: backup, shares, login). The steps are in `engine.rs`
 //! (with `settle_write`, the one place a write of unknown outcome is settled, open to the
-//! rest of the crate), what they report as they go in `event.rs`, what the run returns in
-//! `report.rs`.
+//! rest of the crate), preflight's checks in `preflight.rs`, the questions asked at a
+//! terminal in `interactive.rs`, what the steps report as they go in `event.rs`, what the
+//! run returns in `report.rs`.
 //!
 //! [`check_entry`]: crate::backup::compare::check_entry
 //! [`PublicKeyCheck`]: crate::backup::compare::PublicKeyCheck
 
 pub(crate) mod engine;
 mod event;
+mod interactive;
+pub mod preflight;
 mod report;
 
 use std::ffi::OsString;
@@ -63,7 +73,7 @@ pub use self::report::RestoreReport;
 use crate::backup::Backup;
 use crate::backup::compare::Attributes;
 use crate::device::{self, OpenTransport};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::options::GlobalOptions;
 use crate::util::prompt::Prompter;
 use crate::wrapkey::shares::{self, RecoveredKey};
@@ -77,11 +87,15 @@ pub const WRAP_KEY_LABEL: &str = "Wrap key";
 pub struct Args {
     /// The backup directory (default `.`).
     pub dir: PathBuf,
-    /// `None`: ask for the shares at the terminal.
-    pub shares_file: Option<PathBuf>,
+    /// `--shares-file`, once or once per custodian; none: ask for the shares at the
+    /// terminal.
+    pub shares_files: Vec<PathBuf>,
     pub keep_authkey: bool,
     pub dry_run: bool,
     pub json: bool,
+    /// `--allow-skipped`: files that do not decrypt under the shares' key belong to
+    /// another backup, so they do not keep the login key.
+    pub allow_skipped: bool,
 }
 
 /// Choices that change what the engine does.
@@ -91,6 +105,10 @@ pub struct Options {
     pub dry_run: bool,
     /// Never delete the login key.
     pub keep_authkey: bool,
+    /// Files that do not decrypt under the shares' key are another backup's (the operator
+    /// said so, with `--allow-skipped` or at the terminal): they are named, and do not
+    /// keep the login key. Files that are not wrapped objects at all still do.
+    pub allow_skipped: bool,
     /// The login key's id, for the report before logging in.
     pub auth_key: ObjectId,
 }
@@ -118,11 +136,11 @@ pub fn command(
     env_password: Option<OsString>,
     sink: &mut dyn FnMut(&Event),
 ) -> Result<RestoreReport> {
-    command_with(global, args, prompter, env_password, &mut device::open_transport, sink)
+    command_with(global, args, prompter, env_password, &mut device::opener(global), sink)
 }
 
 /// [`command`] on the device `transport` opens: the binary passes
-/// [`device::open_transport`]; the fault-injection tests a simulator they hold.
+/// [`device::opener`]; the fault-injection tests a simulator they hold.
 pub fn command_with(
     global: &GlobalOptions,
     args: &Args,
@@ -132,17 +150,30 @@ pub fn command_with(
     sink: &mut dyn FnMut(&Event),
 ) -> Result<RestoreReport> {
     let mut backup = Backup::read_dir(&args.dir)?;
-    let recovered = match &args.shares_file {
-        Some(path) => shares::combine_file(path)?,
-        None => shares::combine_prompted(prompter)?,
-    };
-    let wrap = WrapKeyToStore::from_recovered(&recovered)?;
-    drop(recovered);
-    let options = Options {
+    let mut options = Options {
         dry_run: args.dry_run,
         keep_authkey: args.keep_authkey,
+        allow_skipped: args.allow_skipped,
         auth_key: global.authkey,
     };
+    if args.shares_files.is_empty() {
+        // Shares typed by custodians: log in first, as yubihsm-setup does, so that a wrong
+        // password never costs them their typing (issue 10 §5).
+        let login = device::login_now(global, env_password, prompter, transport)?;
+        sink(&Event::UsingAuthKey(login.credentials.key_id()));
+        let wrap = interactive::shares_until_they_decrypt(&backup, prompter)?;
+        options.allow_skipped |=
+            interactive::ask_about_skipped(&mut backup, &wrap, args, prompter)?;
+        let mut login = Some(login);
+        let mut connect =
+            || login.take().ok_or_else(|| Error::failure("restore logs in only once"));
+        return Ok(run(&mut backup, &wrap, &mut connect, options, sink));
+    }
+    // Shares from files: every file is decrypted before the device is even opened.
+    let recovered = shares::combine_files(&args.shares_files, prompter)?;
+    let wrap = WrapKeyToStore::from_recovered(&recovered)?;
+    drop(recovered);
+    options.allow_skipped |= interactive::ask_about_skipped(&mut backup, &wrap, args, prompter)?;
     let mut env_password = env_password;
     let mut connect = || device::login_with(global, env_password.take(), prompter, transport);
     Ok(run(&mut backup, &wrap, &mut connect, options, sink))

@@ -19,6 +19,15 @@ pub struct RestoreReport {
     pub files: Vec<FileReport>,
     pub auth_key_deleted: bool,
     pub auth_key_kept_reason: Option<String>,
+    /// What preflight found that makes the run fail (it stopped before writing; a dry
+    /// run reports them all).
+    pub problems: Vec<String>,
+    /// Files that do not decrypt under the shares' key, which the operator said belong to
+    /// another backup (`--allow-skipped`, or at the terminal): skipped, and no failure.
+    pub skipped_other_backup: Vec<String>,
+    /// The authentication keys left to log in with after a run that finished (see
+    /// `Event::AuthKeysLeft`); empty otherwise.
+    pub auth_keys_left: Vec<ObjectId>,
     /// What stopped the run, or the login key's deletion failing.
     pub error: Option<Error>,
 }
@@ -33,15 +42,28 @@ impl RestoreReport {
         self.files.iter().filter(|f| f.id.is_some())
     }
 
-    /// Files not restored because they are not wrapped objects or not under the key.
-    pub(super) fn skipped(&self) -> usize {
-        self.files.iter().filter(|f| f.outcome == Outcome::Skipped).count()
+    /// Whether `f` was skipped as another backup's file, as the operator said.
+    fn of_another_backup(&self, f: &FileReport) -> bool {
+        f.outcome == Outcome::Skipped && self.skipped_other_backup.contains(&f.file)
     }
 
-    /// Every file was restored and verified (planned, for a dry run), or is a copy.
+    /// Files not restored because they are not wrapped objects or not under the key
+    /// (those the operator said are another backup's aside).
+    pub(super) fn skipped(&self) -> usize {
+        self.files
+            .iter()
+            .filter(|f| f.outcome == Outcome::Skipped && !self.of_another_backup(f))
+            .count()
+    }
+
+    /// Every file was restored and verified (planned, for a dry run), is a copy, or is
+    /// another backup's.
     pub fn ok(&self) -> bool {
         self.error.is_none()
-            && self.files.iter().all(|f| !matches!(f.outcome, Outcome::Failed | Outcome::Skipped))
+            && self.files.iter().all(|f| {
+                !matches!(f.outcome, Outcome::Failed | Outcome::Skipped)
+                    || self.of_another_backup(f)
+            })
             && self.decryptable().all(|f| {
                 if self.dry_run {
                     matches!(f.outcome, Outcome::Planned | Outcome::AlreadyPresent)
@@ -65,14 +87,17 @@ impl RestoreReport {
             return Some(e);
         }
         let unreadable = |f: &&FileReport| {
-            f.id.is_none() && matches!(f.outcome, Outcome::Failed | Outcome::Skipped)
+            f.id.is_none()
+                && matches!(f.outcome, Outcome::Failed | Outcome::Skipped)
+                && !self.of_another_backup(f)
         };
         let total = self.decryptable().count() + self.files.iter().filter(unreadable).count();
         let bad = self
             .files
             .iter()
             .filter(|f| {
-                matches!(f.outcome, Outcome::Failed | Outcome::Skipped)
+                (matches!(f.outcome, Outcome::Failed | Outcome::Skipped)
+                    && !self.of_another_backup(f))
                     || f.verified() == Some(false)
             })
             .count();
@@ -153,6 +178,22 @@ impl RestoreReport {
             ("files", Value::Array(files)),
             ("auth_key_deleted", Value::Bool(self.auth_key_deleted)),
             ("auth_key_kept_reason", Value::string_or_null(self.auth_key_kept_reason.as_deref())),
+            (
+                "auth_keys_left",
+                Value::Array(
+                    self.auth_keys_left.iter().map(|id| Value::Number(u64::from(*id))).collect(),
+                ),
+            ),
+            (
+                "skipped_other_backup",
+                Value::Array(
+                    self.skipped_other_backup.iter().map(|f| Value::string(f.as_str())).collect(),
+                ),
+            ),
+            (
+                "preflight_problems",
+                Value::Array(self.problems.iter().map(|p| Value::string(p.as_str())).collect()),
+            ),
             ("error", Value::string_or_null(self.error.as_ref().map(Error::chain))),
         ])
     }
@@ -187,6 +228,9 @@ mod tests {
             ],
             auth_key_deleted: true,
             auth_key_kept_reason: None,
+            problems: Vec::new(),
+            skipped_other_backup: Vec::new(),
+            auth_keys_left: Vec::new(),
             error: None,
         };
         assert!(r.ok());
