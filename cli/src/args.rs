@@ -203,7 +203,18 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Cli> {
                 cli.command = Command::Help(HELP);
                 return Ok(cli);
             }
-            Short('V') | Long("version") => return Ok(cli),
+            Short('V') | Long("version") => {
+                // `yhsm --version -v`: the build's details as well.
+                while let Some(arg) = p.next().map_err(lexopt_error)? {
+                    match arg {
+                        Short('v') | Long("verbose") => {
+                            cli.global.verbose = cli.global.verbose.saturating_add(1);
+                        }
+                        arg => return Err(unknown_option(&owned(&arg)).with_hint(HELP_HINT)),
+                    }
+                }
+                return Ok(cli);
+            }
             Value(v) => break v,
             arg => {
                 let arg = once(&mut cli, &arg, &[])?;
@@ -1260,7 +1271,8 @@ Global options (before or after the command):
                           YHSM_TIMEOUT variable). A device that leaves two commands in
                           a row unanswered ends the command.
   -h, --help              Show this help; `yhsm COMMAND --help` shows a command's
-  -V, --version           Show the version
+  -V, --version           Show the version; with -v also the commit, the cargo features
+                          and the toolchain it was built from (docs/AUDIT.md)
 
 Exit status: 0 success, 1 failure, 2 usage error.
 ";

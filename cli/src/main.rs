@@ -34,14 +34,34 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// `yhsm --version`, and with `-v` what docs/AUDIT.md needs to rebuild this very binary
+/// (recorded by build.rs).
+fn version(verbose: bool) -> String {
+    let mut out = format!("yhsm {}\n", env!("CARGO_PKG_VERSION"));
+    if verbose {
+        out.push_str(concat!(
+            "commit: ",
+            env!("YHSM_BUILD_COMMIT"),
+            "\nfeatures: ",
+            env!("YHSM_BUILD_FEATURES"),
+            "\ntoolchain: ",
+            env!("YHSM_BUILD_TOOLCHAIN"),
+            "\nc compiler: ",
+            env!("YHSM_BUILD_CC"),
+            "\ntarget: ",
+            env!("YHSM_BUILD_TARGET"),
+            "\n",
+        ));
+    }
+    out
+}
+
 /// Runs the command the command line names; its exit code.
 fn run(cli: Cli) -> Result<u8> {
     let global = &cli.global;
     match cli.command {
         Command::Help(text) => print(text).map(|()| EXIT_OK),
-        Command::Version => {
-            print(&format!("yhsm {}\n", env!("CARGO_PKG_VERSION"))).map(|()| EXIT_OK)
-        }
+        Command::Version => print(&version(global.verbose > 0)).map(|()| EXIT_OK),
         Command::Inspect(a) => commands::inspect::run(&a),
         Command::Wrap(a) => commands::wrap::run(&a),
         Command::SharesCombine(a) => commands::shares::combine(&a),

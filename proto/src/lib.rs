@@ -9,7 +9,7 @@ extern crate std;
 pub mod codec;
 pub mod command;
 pub mod frame;
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(any(all(test, feature = "p256"), feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod object;
@@ -24,8 +24,9 @@ pub use frame::{CommandCode, ErrorCode, FrameError};
 pub use object::{
     Algorithm, Capabilities, Domains, Label, ObjectId, ObjectInfo, ObjectType, Origin, ParseError,
 };
+#[cfg(feature = "p256")]
+pub use scp03::AsymmetricClientHandshake;
 pub use scp03::{
-    AsymmetricClientHandshake, ClientHandshake, ClientSession, DeviceSession, SessionError,
-    SessionKeys, StaticKeys,
+    ClientHandshake, ClientSession, DeviceSession, SessionError, SessionKeys, StaticKeys,
 };
 pub use secret::{SecretArray, SecretBytes};

@@ -15,6 +15,7 @@
 
 use std::fmt;
 
+use yhsm_proto::wrap::CHECKS_P256_PUBLIC_KEYS;
 use yhsm_proto::{
     Algorithm, Capabilities, Domains, ErrorCode, Label, ObjectId, ObjectInfo, ObjectType,
 };
@@ -242,6 +243,9 @@ pub enum PublicKeyCheck {
     /// when AES-CCM authenticates the blob under the wrap key, and the device stores
     /// the key material it decrypted, so the public key cannot differ. Skipping the read
     /// saves one round trip per asymmetric key (the attributes are still compared).
+    /// Except for ecp256 keys in a build without P-256 arithmetic (the feature `p256`):
+    /// the preflight could not check the blob's point against its scalar, so the device's
+    /// public key is read and compared byte for byte all the same.
     ImportedFromThisBackup,
 }
 
@@ -262,7 +266,13 @@ pub fn check_object(
         Err(e) => return Err(e),
     };
     let mut differences = Attributes::of(summary).differences(&info);
-    if public_key == PublicKeyCheck::Compare
+    let read_public_key = match public_key {
+        PublicKeyCheck::Compare => true,
+        PublicKeyCheck::ImportedFromThisBackup => {
+            !CHECKS_P256_PUBLIC_KEYS && h.algorithm == Algorithm::ECP256
+        }
+    };
+    if read_public_key
         && h.object_type == ObjectType::ASYMMETRIC_KEY
         && let Some(backup) = &summary.public_key
         && info.algorithm == h.algorithm

@@ -19,21 +19,14 @@ use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::SessionError;
 use super::channel::Channel;
 use super::client::ClientSession;
 use super::device::DeviceSession;
 use super::keys::{KEY_LEN, SessionKeys, cmac_aes128};
+use super::{EC_PUBLIC_KEY_LEN, EC_SECRET_LEN, RECEIPT_LEN, SessionError};
 use crate::codec::{Reader, Writer};
 use crate::frame::{self, CommandCode, HEADER_LEN};
 use crate::secret::{SecretArray, ct_eq};
-
-/// Length of a P-256 private key (a big-endian scalar).
-pub const EC_SECRET_LEN: usize = 32;
-/// Length of an uncompressed P-256 public key `04 || X || Y`.
-pub const EC_PUBLIC_KEY_LEN: usize = 65;
-/// Length of the receipt in the asymmetric CREATE_SESSION response.
-pub const RECEIPT_LEN: usize = 16;
 
 /// The X9.63 KDF shared info YubiHSM 2 uses.
 const SHARED_INFO: [u8; 3] = [0x3c, 0x88, 0x10];

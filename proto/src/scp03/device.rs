@@ -4,13 +4,12 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::SessionError;
-use super::asymmetric::EC_PUBLIC_KEY_LEN;
 use super::channel::{Channel, MAC_LEN};
 use super::client::authenticate_chain;
 use super::keys::{
     CHALLENGE_LEN, CRYPTOGRAM_LEN, SessionKeys, StaticKeys, card_cryptogram, host_cryptogram,
 };
+use super::{EC_PUBLIC_KEY_LEN, SessionError};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::frame::{self, CommandCode, HEADER_LEN, MAX_DATA_LEN};
 use crate::secret::ct_eq;

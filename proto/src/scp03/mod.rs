@@ -5,9 +5,10 @@
 //! before the device has proven it knows the keys:
 //!
 //! - client, symmetric: [`ClientHandshake`] → [`Authenticating`] → [`ClientSession`];
-//! - client, asymmetric (P-256): [`AsymmetricClientHandshake`] → [`ClientSession`];
+//! - client, asymmetric (P-256, feature `p256`): `AsymmetricClientHandshake` →
+//!   [`ClientSession`];
 //! - device: [`CreateSessionRequest::parse`], then [`DeviceHandshake`] → [`DeviceSession`],
-//!   or [`accept_asymmetric`] → [`DeviceSession`].
+//!   or `accept_asymmetric` → [`DeviceSession`] (feature `p256`).
 //!
 //! A session alternates strictly: the client seals a command, then opens its response; the
 //! device opens a command, then seals its response. Any failed check (MAC, cryptogram,
@@ -15,16 +16,15 @@
 //! ends the session for good: it never yields data again, and every later call fails with
 //! [`SessionError::Poisoned`].
 
+#[cfg(feature = "p256")]
 mod asymmetric;
 mod channel;
 mod client;
 mod device;
 mod keys;
 
-pub use asymmetric::{
-    AsymmetricClientHandshake, EC_PUBLIC_KEY_LEN, EC_SECRET_LEN, RECEIPT_LEN, accept_asymmetric,
-    public_key, random_secret,
-};
+#[cfg(feature = "p256")]
+pub use asymmetric::{AsymmetricClientHandshake, accept_asymmetric, public_key, random_secret};
 pub use client::{Authenticating, ClientHandshake, ClientSession};
 pub use device::{CreateSessionRequest, DeviceHandshake, DeviceSession};
 pub use keys::{
@@ -36,6 +36,13 @@ use core::fmt;
 
 use crate::codec::DecodeError;
 use crate::frame::{ErrorCode, MAX_DATA_LEN};
+
+/// Length of a P-256 private key (a big-endian scalar).
+pub const EC_SECRET_LEN: usize = 32;
+/// Length of an uncompressed P-256 public key `04 || X || Y`.
+pub const EC_PUBLIC_KEY_LEN: usize = 65;
+/// Length of the receipt in the asymmetric CREATE_SESSION response.
+pub const RECEIPT_LEN: usize = 16;
 
 /// Why a handshake step or a session message failed. Messages name the check that failed,
 /// never the bytes involved.

@@ -6,6 +6,7 @@
 
 use alloc::vec::Vec;
 
+#[cfg(feature = "p256")]
 use p256::elliptic_curve::point::AffineCoordinates;
 use zeroize::Zeroizing;
 
@@ -79,9 +80,10 @@ pub enum Body {
 impl Body {
     /// Decodes the body of an object of type `object_type` with algorithm `algorithm`.
     ///
-    /// Checks the length each typed body must have, that a P-256 private key is in
-    /// [1, n-1] and matches its public point, that an HMAC key's two blocks agree and that
-    /// a 128-byte ed25519 body's scalar and prefix come from its seed.
+    /// Checks the length each typed body must have, that an HMAC key's two blocks agree, that
+    /// a 128-byte ed25519 body's scalar and prefix come from its seed and, with the feature
+    /// `p256` ([`CHECKS_P256_PUBLIC_KEYS`](super::CHECKS_P256_PUBLIC_KEYS)), that a P-256
+    /// private key is in [1, n-1] and matches its public point.
     pub fn decode(
         object_type: ObjectType,
         algorithm: Algorithm,
@@ -221,18 +223,32 @@ impl Body {
     }
 
     /// An EC key from its private scalar `d` (big-endian, the field size). Only P-256
-    /// public points are computed here; for other curves use [`Body::ec`] with the point.
+    /// public points are computed here, and only with the feature `p256`; for other curves
+    /// use [`Body::ec`] with the point.
     pub fn ec_from_private(algorithm: Algorithm, d: &[u8]) -> Result<Self, WrapError> {
         if algorithm != Algorithm::ECP256 {
             return Err(WrapError::BadBody {
                 what: "only ecp256 public keys are computed here; give x and y for other curves",
             });
         }
-        let (x, y) = p256_public(d)?;
-        Ok(Self::Ec { d: SecretBytes::from_slice(d), x, y })
+        #[cfg(feature = "p256")]
+        {
+            let (x, y) = p256_public(d)?;
+            Ok(Self::Ec { d: SecretBytes::from_slice(d), x, y })
+        }
+        #[cfg(not(feature = "p256"))]
+        {
+            let _ = d;
+            Err(WrapError::BadBody {
+                what: "computing an ecp256 public key needs P-256 arithmetic, which this build \
+                       leaves out: build with the cargo feature `p256` (on by default), or \
+                       give x and y",
+            })
+        }
     }
 
-    /// An EC key from its parts, each of `algorithm`'s field size (P-256: checked to match).
+    /// An EC key from its parts, each of `algorithm`'s field size (P-256: checked to match
+    /// with the feature `p256`).
     pub fn ec(algorithm: Algorithm, d: &[u8], x: &[u8], y: &[u8]) -> Result<Self, WrapError> {
         let size = algorithm
             .ec_field_size()
@@ -379,6 +395,9 @@ fn decode_ec(algorithm: Algorithm, size: usize, bytes: &[u8]) -> Result<Body, Wr
     check_len("EC key body", bytes, 3 * size, None)?;
     let (d, xy) = split(bytes, size);
     let (x, y) = split(xy, size);
+    // Without P-256 arithmetic the point is taken as it is, like every other curve's: the
+    // restore compares the device's public key with it byte for byte (DEPENDENCIES.md).
+    #[cfg(feature = "p256")]
     if algorithm == Algorithm::ECP256 {
         let (px, py) = p256_public(d)?;
         if !(ct_eq(&px, x) & ct_eq(&py, y)) {
@@ -387,10 +406,13 @@ fn decode_ec(algorithm: Algorithm, size: usize, bytes: &[u8]) -> Result<Body, Wr
             });
         }
     }
+    #[cfg(not(feature = "p256"))]
+    let _ = algorithm;
     Ok(Body::Ec { d: SecretBytes::from_slice(d), x: x.to_vec(), y: y.to_vec() })
 }
 
 /// d·G for a P-256 private scalar, which must be 32 bytes and in [1, n-1].
+#[cfg(feature = "p256")]
 fn p256_public(d: &[u8]) -> Result<(Vec<u8>, Vec<u8>), WrapError> {
     if d.len() != 32 {
         return Err(WrapError::BadBodyLength {

@@ -41,6 +41,10 @@ pub const TAG_LEN: usize = 16;
 pub const MIN_BLOB_LEN: usize = NONCE_LEN + WrapHeader::LEN + TAG_LEN;
 /// The longest plaintext CCM takes with a 13-byte nonce (a 2-byte length field).
 pub const MAX_PLAINTEXT_LEN: usize = 0xffff;
+/// Whether decoding an ecp256 body checks that its public point is d·G (and d in
+/// [1, n-1]): true with the feature `p256`. Without it the point is kept unchecked, and a
+/// caller that needs it proven compares it with the device's (GET_PUBLIC_KEY) instead.
+pub const CHECKS_P256_PUBLIC_KEYS: bool = cfg!(feature = "p256");
 
 /// Why a wrapped object could not be read or written. Messages name the part at fault and
 /// never contain key or plaintext bytes.

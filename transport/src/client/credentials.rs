@@ -71,6 +71,11 @@ impl Credentials {
     /// Asymmetric authentication key `key_id` with its P-256 private key (a big-endian
     /// scalar). The device's public key is fetched with GET_DEVICE_PUBLIC_KEY when the
     /// first session opens, unless [`Credentials::with_device_public_key`] pins it.
+    ///
+    /// The handshake needs the cargo feature `p256` (on by default): without it,
+    /// [`Client::authenticate`](crate::Client::authenticate) refuses these credentials with
+    /// [`ClientError::FeatureDisabled`](crate::ClientError::FeatureDisabled) before sending
+    /// anything.
     pub fn asymmetric(key_id: ObjectId, private_key: SecretArray<EC_SECRET_LEN>) -> Self {
         Self { key_id, secret: Secret::Asymmetric { private_key, device_public_key: None } }
     }

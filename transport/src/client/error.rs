@@ -44,6 +44,9 @@ pub enum ClientError {
     /// which anyone who knows or guesses the password can decrypt: nothing was sent
     /// ([`crate::Exposure::Raw`]).
     RawTraceRefused { command: CommandCode },
+    /// `what` needs the cargo feature `feature`, which this build leaves out; nothing was
+    /// sent.
+    FeatureDisabled { what: &'static str, feature: &'static str },
 }
 
 impl ClientError {
@@ -58,7 +61,7 @@ impl ClientError {
             | Self::TooLong { command, .. }
             | Self::RawTraceRefused { command } => Some(*command),
             Self::AuthenticationFailed { .. } => Some(CommandCode::CREATE_SESSION),
-            Self::Connect { .. } | Self::Random { .. } => None,
+            Self::Connect { .. } | Self::Random { .. } | Self::FeatureDisabled { .. } => None,
         }
     }
 
@@ -104,7 +107,8 @@ impl ClientError {
             | Self::AuthenticationFailed { .. }
             | Self::TooLong { .. }
             | Self::Random { .. }
-            | Self::RawTraceRefused { .. } => false,
+            | Self::RawTraceRefused { .. }
+            | Self::FeatureDisabled { .. } => false,
         }
     }
 
@@ -216,6 +220,12 @@ impl fmt::Display for ClientError {
                      being recorded would let anyone who knows or guesses the password read it"
                 )?;
             }
+            Self::FeatureDisabled { what, feature } => write!(
+                f,
+                "{what} is not in this build: it needs the cargo feature `{feature}` (on by \
+                 default; the minimal build leaves it out); rebuild with `--features \
+                 {feature}`, or log in with a password"
+            )?,
         }
         if let Some(command) = self.command()
             && self.may_have_executed()

@@ -26,18 +26,22 @@ use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
 use rand_core::CryptoRng;
+#[cfg(feature = "p256")]
+use yhsm_proto::AsymmetricClientHandshake;
+#[cfg(feature = "p256")]
+use yhsm_proto::command::GetDevicePublicKey;
 use yhsm_proto::command::{
-    CloseSession, Command, DeviceInfo, GetDeviceInfo, GetDevicePublicKey, carries_key_material,
+    CloseSession, Command, DeviceInfo, DevicePublicKey, GetDeviceInfo, carries_key_material,
     redact_request, redact_response,
 };
 use yhsm_proto::frame::{
     self, CommandCode, ErrorCode, FrameError, HEADER_LEN, MAX_DATA_LEN, MAX_FRAME_LEN_PRE_2_4,
 };
 use yhsm_proto::object::ObjectId;
-use yhsm_proto::scp03::{self, CHALLENGE_LEN, EC_SECRET_LEN};
-use yhsm_proto::{
-    AsymmetricClientHandshake, ClientHandshake, ClientSession, SecretArray, SessionError,
-};
+#[cfg(feature = "p256")]
+use yhsm_proto::scp03;
+use yhsm_proto::scp03::{CHALLENGE_LEN, EC_SECRET_LEN};
+use yhsm_proto::{ClientHandshake, ClientSession, SecretArray, SessionError};
 use zeroize::Zeroizing;
 
 pub use credentials::{CredentialKind, Credentials};
@@ -56,6 +60,7 @@ pub const DEFAULT_SESSION_IDLE_LIMIT: Duration = Duration::from_secs(20);
 
 /// How many random scalars to draw for an ephemeral P-256 key before giving up; one fails
 /// with probability below 2^-32.
+#[cfg(feature = "p256")]
 const EPHEMERAL_KEY_DRAWS: usize = 8;
 
 /// What a client starts with besides its transport.
@@ -423,30 +428,63 @@ impl Client {
                 authenticating.on_authenticate_response(&response).map_err(refused(auth))?
             }
             Secret::Asymmetric { private_key, device_public_key } => {
-                let device_key = match device_public_key {
-                    Some(key) => *key,
-                    None => *device_public_key.insert(self.send_plain(&GetDevicePublicKey)?),
-                };
-                let create = CommandCode::CREATE_SESSION;
-                let ephemeral = self.ephemeral_secret()?;
-                let handshake = AsymmetricClientHandshake::new(
-                    key_id,
-                    private_key,
-                    &device_key.to_sec1_uncompressed(),
-                    &ephemeral,
-                )
-                .map_err(|source| ClientError::Session { command: create, source })?;
-                let response =
-                    self.outer_exchange(create, &handshake.request(), Some(tag), None)?;
-                handshake.on_create_session_response(&response).map_err(refused(create))?
+                self.asymmetric_handshake(key_id, kind, private_key, device_public_key, tag)?
             }
         };
         channel.set_max_frame_len(self.max_frame_len);
         Ok(Session { channel, tag, last_used: Instant::now() })
     }
 
+    /// The asymmetric handshake (PROTOCOL.md §4 "Asymmetric authentication"): fetches the
+    /// device public key unless it is known, then one CREATE_SESSION with an ephemeral key.
+    #[cfg(feature = "p256")]
+    fn asymmetric_handshake(
+        &mut self,
+        key_id: ObjectId,
+        kind: CredentialKind,
+        private_key: &SecretArray<EC_SECRET_LEN>,
+        device_public_key: &mut Option<DevicePublicKey>,
+        tag: [u8; 8],
+    ) -> Result<ClientSession, ClientError> {
+        let device_key = match device_public_key {
+            Some(key) => *key,
+            None => *device_public_key.insert(self.send_plain(&GetDevicePublicKey)?),
+        };
+        let create = CommandCode::CREATE_SESSION;
+        let ephemeral = self.ephemeral_secret()?;
+        let handshake = AsymmetricClientHandshake::new(
+            key_id,
+            private_key,
+            &device_key.to_sec1_uncompressed(),
+            &ephemeral,
+        )
+        .map_err(|source| ClientError::Session { command: create, source })?;
+        let response = self.outer_exchange(create, &handshake.request(), Some(tag), None)?;
+        handshake
+            .on_create_session_response(&response)
+            .map_err(|e| handshake_error(create, key_id, kind, e))
+    }
+
+    /// Without P-256 arithmetic there is no asymmetric handshake: refused before anything
+    /// is sent, naming the feature that brings it.
+    #[cfg(not(feature = "p256"))]
+    fn asymmetric_handshake(
+        &mut self,
+        _: ObjectId,
+        _: CredentialKind,
+        _: &SecretArray<EC_SECRET_LEN>,
+        _: &mut Option<DevicePublicKey>,
+        _: [u8; 8],
+    ) -> Result<ClientSession, ClientError> {
+        Err(ClientError::FeatureDisabled {
+            what: "asymmetric (P-256) authentication",
+            feature: "p256",
+        })
+    }
+
     /// A fresh P-256 scalar: uniform bytes, redrawn in the rare case they are not a valid
     /// key (zero, or not below the group order).
+    #[cfg(feature = "p256")]
     fn ephemeral_secret(&mut self) -> Result<SecretArray<EC_SECRET_LEN>, ClientError> {
         for _ in 0..EPHEMERAL_KEY_DRAWS {
             let mut bytes = Zeroizing::new([0u8; EC_SECRET_LEN]);
