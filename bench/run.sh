@@ -138,7 +138,7 @@ import re
 text = open("DEPENDENCIES.md").read()
 block = re.search(r"<!-- audit-lines:begin.*?<!-- audit-lines:end -->", text, re.S)
 rows = [r for r in (block.group(0) if block else "").splitlines()
-        if r.startswith("| yhsm, minimal") or r.startswith("| `yubihsm`")]
+        if r.startswith(("| yhsm, minimal", "| `yubihsm` 0.42.1, USB only"))]
 cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows]
 if len(cells) == 2:
     a, b = cells

@@ -435,7 +435,7 @@ impl Client {
         Ok(Session { channel, tag, last_used: Instant::now() })
     }
 
-    /// The asymmetric handshake (PROTOCOL.md §4 "Asymmetric authentication"): fetches the
+    /// The asymmetric handshake (docs/PROTOCOL.md §4.5): fetches the
     /// device public key unless it is known, then one CREATE_SESSION with an ephemeral key.
     #[cfg(feature = "p256")]
     fn asymmetric_handshake(
