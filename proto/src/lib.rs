@@ -13,6 +13,7 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod object;
+pub mod proof;
 pub mod scp03;
 pub mod secret;
 pub mod shares;

@@ -30,6 +30,7 @@
 //! down to as few as 2^(8−t) candidates, while uniform ones reveal nothing. The manager's
 //! own recovery does not look at the coefficients, so it accepts these shares.
 
+mod check;
 mod error;
 pub mod gf256;
 mod wrap_key;
@@ -45,6 +46,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use rand_core::CryptoRng;
 use zeroize::{Zeroize, Zeroizing};
 
+pub use self::check::{KCV_CONTEXT, KCV_LEN, SHARE_CHECK_CONTEXT, SHARE_CHECK_LEN};
 pub use self::error::{ShareError, ShareProblem};
 use self::gf256::Field;
 pub use self::wrap_key::WrapKeySecret;
@@ -326,6 +328,9 @@ pub struct Recovered {
     pub secret: WrapKeySecret,
     pub format: ShareFormat,
     pub threshold: u8,
+    /// How many shares were combined: the threshold, or more (each one beyond the
+    /// threshold was checked against the others, so a mistyped share was caught).
+    pub combined: usize,
 }
 
 /// Recovers the secret from at least `threshold` shares of one split, checking every share
@@ -388,7 +393,7 @@ pub fn combine(shares: &[Share]) -> Result<Recovered, ShareError> {
     if !format.key_lengths().contains(&secret.key().len()) {
         return Err(ShareError::KeyLengthNotSupported { format, len: secret.key().len() });
     }
-    Ok(Recovered { secret, format, threshold })
+    Ok(Recovered { secret, format, threshold, combined: shares.len() })
 }
 
 /// The value at `at` of the byte-wise polynomials through the points `(xs[i], basis[i])`.

@@ -95,7 +95,11 @@ fn round_trips_split_and_combine_for_both_formats() {
                 assert_eq!(&Share::parse(&share.render()).unwrap(), share);
             }
             let recovered = combine(&shares[1..4]).unwrap();
-            assert_eq!(recovered, Recovered { secret: original.clone(), format, threshold: 3 });
+            assert_eq!(
+                recovered,
+                Recovered { secret: original.clone(), format, threshold: 3, combined: 3 }
+            );
+            assert_eq!(combine(&shares).unwrap().combined, shares.len());
             assert_eq!(combine(&shares).unwrap().secret, original);
         }
     }

@@ -301,6 +301,33 @@ pub fn wrap(
     Ok(blob.to_bytes())
 }
 
+/// Opens what WRAP_DATA answers (docs/PROTOCOL.md §7.6): `nonce(13) || ciphertext ||
+/// tag(16)` of arbitrary data under `key`, the layout of a blob without a header. Nothing
+/// is released when the tag does not verify.
+pub fn open_data(key: &WrapKey, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, WrapError> {
+    let min = NONCE_LEN + TAG_LEN;
+    let (nonce, rest) = sealed.split_first_chunk::<NONCE_LEN>().ok_or(WrapError::TooShort {
+        what: "wrapped data",
+        len: sealed.len(),
+        min,
+    })?;
+    let (body, tag) = rest.split_last_chunk::<TAG_LEN>().ok_or(WrapError::TooShort {
+        what: "wrapped data",
+        len: sealed.len(),
+        min,
+    })?;
+    if body.len() > MAX_PLAINTEXT_LEN {
+        return Err(WrapError::TooLong {
+            what: "wrapped data",
+            len: body.len(),
+            max: MAX_PLAINTEXT_LEN,
+        });
+    }
+    let mut plaintext = Zeroizing::new(body.to_vec());
+    ccm_open(key, nonce, &mut plaintext, tag)?;
+    Ok(plaintext)
+}
+
 /// What `unwrap` would decode from `encoded` must be the body given, so that a wrapped
 /// file always unwraps to what was put in.
 fn check_body_matches_header(object: &WrappedObject, encoded: &[u8]) -> Result<(), WrapError> {

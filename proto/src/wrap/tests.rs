@@ -884,3 +884,27 @@ proptest! {
         }
     }
 }
+
+// ---- wrapped data (WRAP_DATA answers) ----
+
+#[test]
+fn opens_wrapped_data_and_releases_nothing_on_a_bad_tag() {
+    for len in [16, 24, 32] {
+        let k = key(len);
+        let sealed = seal_raw(&k, b"sixteen byte msg");
+        assert_eq!(&open_data(&k, &sealed).unwrap()[..], b"sixteen byte msg");
+        let mut bad = sealed.clone();
+        bad[NONCE_LEN] ^= 1;
+        assert_eq!(open_data(&k, &bad).unwrap_err(), WrapError::Authentication);
+        assert_eq!(
+            open_data(&key(if len == 16 { 32 } else { 16 }), &sealed).unwrap_err(),
+            WrapError::Authentication
+        );
+    }
+    // Empty data is `nonce || tag`; anything shorter is refused.
+    let k = key(32);
+    assert!(open_data(&k, &seal_raw(&k, b"")).unwrap().is_empty());
+    for len in 0..NONCE_LEN + TAG_LEN {
+        assert!(matches!(open_data(&k, &vec![0; len]), Err(WrapError::TooShort { .. })), "{len}");
+    }
+}
