@@ -65,6 +65,27 @@ wrap -a opaque-x509-certificate -i 0x0200 -l 'signing certificate' -d 1 \
         --delegated "$wrap_delegated"
 } > "$out/shares.txt"
 
+# The wrap key's description (cli/README.md "The wrap-key description"), as yhsm writes
+# one when it makes the shares: the wrap key's attributes, its key check value and each
+# share's check value, read back from the shares just made. Not secret; restore checks
+# every share and the key against it.
+combined=$("$YHSM" shares combine --shares-file "$out/shares.txt")
+field() { printf '%s\n' "$combined" | sed -n "s/^$1: *//p"; }
+{
+    echo "yhsm wrap-key description 1"
+    echo "# The wrap key the .yhw files of this directory are wrapped under. Not secret:"
+    echo "# yhsm restore checks the wrap key from the shares against it before writing."
+    echo "id: $wrap_id"
+    echo "algorithm: $(field algorithm)"
+    echo 'label: "Wrap key"'
+    echo "domains: $(field domains)"
+    echo "capabilities: $(field capabilities)"
+    echo "delegated: $(field delegated)"
+    echo "kcv: $(field 'key check value')"
+    echo "shares: 2 of 3"
+    field 'share checks' | tr ',' '\n' | sed 's/^ *\([0-9]\) /share \1: /'
+} > "$out/0x0002-wrap-key.description"
+
 # The password of the factory authentication key 0x0001 (and of the built-in simulator).
 echo password > "$out/password.txt"
 

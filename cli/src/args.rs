@@ -147,6 +147,8 @@ pub struct WrapArgs {
 pub struct CombineArgs {
     /// `--shares-file`, once or more; none: ask for the shares at the terminal.
     pub shares_files: Vec<PathBuf>,
+    /// A wrap-key description to check each share and the result against.
+    pub description: Option<PathBuf>,
     pub json: bool,
     pub reveal: bool,
 }
@@ -754,11 +756,13 @@ fn parse_wrap(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
 }
 
 fn parse_combine(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
-    let (mut shares_files, mut json, mut reveal) = (Vec::new(), false, false);
+    let (mut shares_files, mut description, mut json, mut reveal) =
+        (Vec::new(), None, false, false);
     while let Some(arg) = p.next().map_err(lexopt_error)? {
         let arg = once(cli, &arg, &[])?;
         match &arg {
             Opt::Long(l) if l == "shares-file" => shares_files.push(path(p)?),
+            Opt::Long(l) if l == "description" => description = Some(path(p)?),
             Opt::Long(l) if l == "json" => json = true,
             Opt::Long(l) if l == "reveal" => reveal = true,
             _ => {
@@ -768,7 +772,7 @@ fn parse_combine(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             }
         }
     }
-    Ok(Command::SharesCombine(CombineArgs { shares_files, json, reveal }))
+    Ok(Command::SharesCombine(CombineArgs { shares_files, description, json, reveal }))
 }
 
 fn format(p: &mut Parser, arg: &Opt) -> Result<ShareFormat> {
@@ -884,6 +888,14 @@ fn parse_restore(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             Opt::Long(l) if l == "dry-run" => args.dry_run = true,
             Opt::Long(l) if l == "allow-skipped" => args.allow_skipped = true,
             Opt::Long(l) if l == "json" => args.json = true,
+            Opt::Long(l) if l == "wrap-key-id" => args.wrap_key_id = Some(id(p, &arg)?),
+            Opt::Long(l) if l == "expect-domains" => args.expect_domains = Some(domains(p, &arg)?),
+            Opt::Long(l) if l == "expect-kcv" => {
+                args.expect_kcv = Some(parsed(p, &arg, "6 hex digits, e.g. a5f1d7", |s| {
+                    let mut kcv = [0u8; 3];
+                    hex::decode_to_slice(s.trim(), &mut kcv).ok().map(|()| kcv)
+                })?);
+            }
             _ => {
                 if let Some(help) = common(&arg, p, cli, RESTORE_HELP)? {
                     return Ok(help);
@@ -1333,16 +1345,21 @@ Options:
 
 pub const RESTORE_HELP: &str = "\
 Usage: yhsm restore [DIR] [--shares-file FILE...] [-d|--keep-authkey] [--dry-run]
-                    [--allow-skipped] [--json]
+                    [--allow-skipped] [--json] [--wrap-key-id ID]
+                    [--expect-domains DOMAINS] [--expect-kcv HEX]
 
 Restores the .yhw files of DIR (default: the current directory) onto the YubiHSM, as
 yubihsm-setup restore does. The wrap key is recovered from shares; every file is decrypted
-before anything is written (files under another key are skipped). Then the wrap key is
-stored, each object not already on the device is imported, everything is verified
-against the backup, and the authentication key used to log in is deleted only when every
+before anything is written (files under another key are skipped), and the wrap key's id,
+domains and capabilities are checked against the backup (and its wrap-key description,
+when DIR has one). When nothing vouches for them (a description, --expect-kcv, one share
+more than the threshold, or in a script --wrap-key-id), yhsm asks to confirm them, or in
+a script keeps the authentication key used to log in. Then the wrap key is stored, each
+object not already on the device is imported, everything is verified against the backup
+(content too), and the authentication key used to log in is deleted only when every
 object was restored and verified and a restored authentication key opens a session.
-Running it again after an interruption finishes the job. Exits 1 unless every object that
-decrypts was restored and verified.
+Running it again after an interruption finishes the job. Exits 1 unless every object
+that decrypts was restored and verified.
 
 Options:
       --shares-file FILE  The wrap key's shares, one per line (blank lines and # comments
@@ -1355,6 +1372,12 @@ Options:
       --allow-skipped     Files that do not decrypt under the shares' key belong to
                           another backup: delete the login key all the same once every
                           other object is restored (at a terminal, restore asks instead)
+      --wrap-key-id ID    The id the wrap key from the shares must have (for scripts: a
+                          mistyped share can change it)
+      --expect-domains DOMAINS
+                          The domains it must have, e.g. 1:2
+      --expect-kcv HEX    The key check value it must have (recorded when the backup was
+                          made; it covers the key and all its attributes)
       --json              Print one JSON result object (see the README)
   -h, --help              Show this help
 
@@ -1397,15 +1420,19 @@ Run `yhsm shares COMMAND --help` for each command's options.
 ";
 
 pub const COMBINE_HELP: &str = "\
-Usage: yhsm shares combine [--shares-file FILE] [--json] [--reveal]
+Usage: yhsm shares combine [--shares-file FILE] [--description FILE] [--json] [--reveal]
 
 Checks wrap-key shares offline and shows the wrap key's id, domains, capabilities,
-delegated capabilities and algorithm. Without --shares-file, asks for the shares at the
-terminal without echoing them.
+delegated capabilities and algorithm, its key check value and each share's check value
+(short fingerprints to compare with the ones recorded at setup; not secret). Without
+--shares-file, asks for the shares at the terminal without echoing them.
 
 Options:
       --shares-file FILE  The shares, one per line (- for standard input); may be given
                           once per custodian
+      --description FILE  A backup's wrap-key description (0x0002-wrap-key.description):
+                          check each share against its recorded check value, and the key
+                          against its attributes and key check value
       --json              Print a JSON object
       --reveal            Also print the wrap key itself, in hex
   -h, --help              Show this help

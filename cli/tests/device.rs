@@ -75,12 +75,20 @@ fn check_dump_round_trip(dir: &Path, connector: &str) {
         names,
         [
             "0x0001-authentication-key.yhw",
+            "0x0002-wrap-key.description",
             "0x0003-authentication-key.yhw",
             "0x0010-asymmetric-key.yhw",
             "0x0011-asymmetric-key.yhw",
             "0x0020-opaque.yhw",
         ]
     );
+    // The wrap key's description: its attributes as the device lists them.
+    let described =
+        yhsm::backup::description::read_file(&dir.join("out/0x0002-wrap-key.description")).unwrap();
+    let wrap = &before[&(2, "wrap-key".to_owned())];
+    assert_eq!(u64::from(described.domains.0), wrap["domains"].as_u64().unwrap());
+    assert_eq!(described.label.to_string_lossy(), wrap["label"].as_str().unwrap());
+    files.retain(|f| f.extension().is_some_and(|e| e == "yhw"));
     for f in &files {
         let text = fs::read(f).unwrap();
         // yubihsm-setup's form: standard base64 with padding, no newline.
@@ -95,7 +103,8 @@ fn check_dump_round_trip(dir: &Path, connector: &str) {
     }
     fs::write(dir.join("wrap.key"), hex::encode(WRAP_KEY)).unwrap();
     let mut args = vec!["inspect", "--wrap-key-file", "wrap.key", "--json"];
-    let relative: Vec<String> = names.iter().map(|n| format!("out/{n}")).collect();
+    let relative: Vec<String> =
+        files.iter().map(|f| format!("out/{}", f.file_name().unwrap().to_string_lossy())).collect();
     args.extend(relative.iter().map(String::as_str));
     let inspected = json(&ok(&yhsm(dir, &args)));
     let inspected = inspected.as_array().unwrap();

@@ -253,11 +253,20 @@ fn restores_a_manager_backup_and_verifies_it() {
         "shares.txt",
         "--json",
     ];
-    let report: Value = serde_json::from_str(&ok(&yhsm(&dir, &verify))).unwrap();
-    assert_eq!(report["ok"], true, "{report:#}");
+    // Key 3 may neither read the opaque object nor export it under wrap, so its content
+    // cannot be proven: present, content not verified (never a match), and verify exits 1.
+    let out = yhsm(&dir, &verify);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false, "{report:#}");
     let statuses: Vec<&str> =
         report["files"].as_array().unwrap().iter().map(|f| f["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["match"; 3]);
+    assert_eq!(statuses, ["match", "match", "content-not-verified"]);
+    assert_eq!(
+        report["files"][2]["reason"],
+        "get-opaque was refused (insufficient-permissions); export-wrapped was refused \
+         (insufficient-permissions)"
+    );
     let _ = fs::remove_dir_all(&dir);
 }
 

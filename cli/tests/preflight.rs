@@ -96,9 +96,11 @@ fn run(dev: &SharedDevice, dir: &Path, login: (ObjectId, &[u8]), options: Option
         })
     };
     let options = Options { auth_key: login.0, ..options };
-    let report = restore::run(&mut backup, &wrap_key(), &mut connect, options, &mut |e| {
-        events.push(e.clone())
-    });
+    let mut confirm = |_: &str| -> Result<bool, Error> { panic!("asked to confirm") };
+    let report =
+        restore::run(&mut backup, &wrap_key(), &mut connect, &mut confirm, options, &mut |e| {
+            events.push(e.clone())
+        });
     Ran { report, events }
 }
 

@@ -19,11 +19,14 @@ const M1: &str = "2-1-79136606d55d19e955a79b85c5e5b50da2cc56398f32e784378a039477
 fn asks_for_the_count_then_each_share_without_echo() {
     let mut p = ScriptedPrompter::new(&["2", S3, S1]);
     let key = combine_prompted(&mut p).unwrap();
-    assert_eq!(key.0.secret.wrap_key_id, 2);
-    assert_eq!(key.0.threshold, 2);
+    assert_eq!(key.recovered.secret.wrap_key_id, 2);
+    assert_eq!(key.recovered.threshold, 2);
     assert_eq!(
         p.transcript,
         [
+            "Enter one share more than the threshold if one more custodian is present: the \
+             shares carry no checksum, and with an extra share a mistyped one is caught before \
+             anything is written.",
             "Enter the number of shares: ",
             "(secret) Enter share number 1: ",
             "Received share 1 of 2",

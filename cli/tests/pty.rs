@@ -358,3 +358,49 @@ fn inspect_without_a_key_asks_for_the_shares_without_echo() {
         assert!(!screen.contains(&share[4..20]), "a share was echoed; screen:\n{screen}");
     }
 }
+
+/// With exactly the threshold of shares typed and no wrap-key description to check them
+/// against, `yhsm restore` shows the wrap key's attributes and asks the person at the
+/// terminal to confirm them before anything is written; the shares are not echoed.
+#[cfg(feature = "sim")]
+#[test]
+fn restore_asks_to_confirm_the_wrap_key_when_nothing_vouches_for_it() {
+    if !has_script() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/backup");
+    let dir = std::env::temp_dir().join(format!("yhsm-pty-confirm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(example).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yhw") {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let shares = std::fs::read_to_string(format!("{example}/shares.txt")).unwrap();
+    let shares: Vec<&str> = shares.lines().filter(|l| !l.starts_with('#')).collect();
+    let path = dir.display().to_string();
+    assert!(!path.contains('\''), "the test quotes paths with '");
+    let mut t = Terminal::spawn(&format!("-c sim: restore '{path}'"));
+    t.wait_for("Password for authentication key 0x0001: ");
+    t.type_line("password");
+    t.wait_for("Enter the number of shares: ");
+    t.type_line("2");
+    t.wait_for("Enter share number 1: ");
+    t.type_line(shares[0]);
+    t.wait_for("Enter share number 2: ");
+    t.type_line(shares[2]);
+    t.wait_for("key check value a5f1d7). Is this the backup's wrap key?");
+    t.wait_for("[y/N]: ");
+    t.type_line("y");
+    t.wait_for("All done");
+    let (ok, screen) = t.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(ok, "yhsm failed; screen:\n{screen}");
+    assert!(screen.contains("Previous authentication key 0x0001 deleted"), "screen:\n{screen}");
+    for share in [shares[0], shares[2]] {
+        assert!(!share.is_empty() && !screen.contains(&share[4..20]), "a share was echoed");
+    }
+}

@@ -89,7 +89,8 @@ fn run_with(
         logins += 1;
         Ok(Login { client: client(dev), credentials: Credentials::password(1, b"password") })
     };
-    let report = restore::run(&mut backup, wrap, &mut login, options, &mut |e| {
+    let mut confirm = |_: &str| -> Result<bool, Error> { panic!("asked to confirm") };
+    let report = restore::run(&mut backup, wrap, &mut login, &mut confirm, options, &mut |e| {
         events.push(e.clone());
     });
     Ran { report, events, logins }

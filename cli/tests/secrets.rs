@@ -113,7 +113,7 @@ fn shares_files_and_recovered_keys_redact() {
         // Without --reveal the outputs carry attributes only; with it, the key (so the
         // checker is looking at the right bytes).
         assert_hidden("combine output", &recovered.render_human(false), &key);
-        assert_hidden("combine --json", &recovered.to_json(false).to_pretty(), &key);
+        assert_hidden("combine --json", &recovered.to_json(false, None).to_pretty(), &key);
         let revealed = recovered.render_human(true);
         let caught = std::panic::catch_unwind(|| assert_hidden("probe", &revealed, &key));
         assert!(caught.is_err(), "--reveal shows the key");

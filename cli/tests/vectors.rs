@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+use yhsm_proto::shares::WrapKeySecret;
 use yhsm_proto::wrap::{self, WrapKey};
+use yhsm_proto::{Capabilities, Domains, SecretBytes};
 
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors");
 #[cfg(feature = "keys")]
@@ -72,9 +74,10 @@ fn expected_public_key(v: &Value) -> Value {
     Value::String(hex::encode(public))
 }
 
-const JSON_KEYS: [&str; 16] = [
+const JSON_KEYS: [&str; 17] = [
     "file",
     "ok",
+    "kind",
     "error",
     "encoding",
     "wrap_algorithm",
@@ -362,6 +365,23 @@ fn check_combined(json: &str, format: &str, v: &Value, reveal: bool, what: &str)
     if reveal {
         expected["key"] = f["key_hex"].clone();
     }
+    // The key check value, by its definition (cli/README.md "Check values"), from the
+    // vector's fields.
+    let secret = WrapKeySecret::new(
+        u16::try_from(f["wrap_key_id"].as_u64().unwrap()).unwrap(),
+        Domains(u16::from_str_radix(f["domains_hex"].as_str().unwrap(), 16).unwrap()),
+        Capabilities(u64::from_str_radix(f["capabilities_hex"].as_str().unwrap(), 16).unwrap()),
+        Capabilities(
+            u64::from_str_radix(f["delegated_capabilities_hex"].as_str().unwrap(), 16).unwrap(),
+        ),
+        SecretBytes::new(hex::decode(f["key_hex"].as_str().unwrap()).unwrap()),
+    )
+    .unwrap();
+    expected["kcv"] = hex::encode(secret.check_value()).into();
+    expected["description"] = Value::Null;
+    let mut got = got;
+    let checks = got.as_object_mut().unwrap().remove("share_checks").unwrap();
+    assert!(checks.as_array().unwrap().iter().all(|c| c["check"].as_str().unwrap().len() == 8));
     assert_eq!(got, expected, "{what}");
 }
 
@@ -392,7 +412,7 @@ fn shares_combine_recovers_every_vector() {
                 ok(&["shares", "combine", "--shares-file", "s.txt", "--json", "--reveal"], &dir);
             check_combined(&revealed, &format, &v, true, &what);
             let human = ok(&["shares", "combine", "--shares-file", "s.txt", "--reveal"], &dir);
-            assert!(human.contains(&format!("key:           {key}\n")), "{what}: {human}");
+            assert!(human.contains(&format!("key:              {key}\n")), "{what}: {human}");
         }
     }
     let _ = fs::remove_dir_all(&dir);

@@ -56,7 +56,8 @@ fn restored() -> SharedDevice {
         Ok(Login { client: client(&dev), credentials: Credentials::password(1, b"password") })
     };
     let options = Options { keep_authkey: true, auth_key: 1, ..Options::default() };
-    let report = restore::run(&mut backup, &wrap(), &mut login, options, &mut |_| {});
+    let mut confirm = |_: &str| -> Result<bool, Error> { panic!("asked to confirm") };
+    let report = restore::run(&mut backup, &wrap(), &mut login, &mut confirm, options, &mut |_| {});
     assert!(report.ok(), "{report:?}");
     dev
 }
@@ -67,7 +68,7 @@ fn check(dev: &SharedDevice, expected: ExpectedWrapKey) -> VerifyReport {
     let mut login = || -> Result<Login, Error> {
         Ok(Login { client: client(dev), credentials: Credentials::password(1, b"password") })
     };
-    verify::run(&backup, expected, &mut login)
+    verify::run(&backup, expected, &wrap().key, &mut login)
 }
 
 fn shares_attributes() -> ExpectedWrapKey {

@@ -584,7 +584,7 @@ verify_objects() {
 }
 restore_run() {
     local rc=0
-    "$yhsm" -c "$url" --password-file "$work/password.txt" restore "$src/backup" \
+    "$yhsm" -c "$url" --password-file "$work/password.txt" restore "$src/backup" --wrap-key-id 2 \
         --shares-file "$src/shares.txt" >"$work/restore.out" 2>&1 || rc=$?
     [ $rc = 0 ] && grep -q '^Preflight: 8 of 8 files decrypt under wrap key 0x0002$' "$work/restore.out" &&
         grep -q '^Previous authentication key 0x0001 deleted$' "$work/restore.out" &&

@@ -9,15 +9,23 @@
 //! its own sequence, and an import adds 0x10 to the origin. Every mismatch is a
 //! [`Difference`].
 //!
-//! What the attributes cannot show is the secret of a symmetric object (an HMAC, AES or
-//! authentication key, opaque data). [`check_entry`] proves a symmetric authentication key
-//! by opening a session with the backup's keys; the other secrets are not compared.
+//! What the attributes cannot show is the content: the key material, or opaque data. An
+//! object imported in this run holds the blob's; for one that was already there,
+//! [`check_entry`] proves it: a symmetric authentication key by a session with the
+//! backup's keys, an asymmetric key by its public key, anything else as [`content`] can
+//! (export under the wrap key, get-opaque, an operation with the key). One that cannot be
+//! proven is "present, content not verified" ([`Content::NotVerified`]), never verified.
+//! The device's origin is kept: an object that was there before but lacks the
+//! imported-under-wrap bit was not put there by a restore.
+
+mod content;
 
 use std::fmt;
 
-use yhsm_proto::wrap::CHECKS_P256_PUBLIC_KEYS;
+use yhsm_proto::wrap::{CHECKS_P256_PUBLIC_KEYS, WrapKey};
 use yhsm_proto::{
-    Algorithm, Capabilities, Domains, ErrorCode, Label, ObjectId, ObjectInfo, ObjectType,
+    Algorithm, Capabilities, CommandCode, Domains, ErrorCode, Label, ObjectId, ObjectInfo,
+    ObjectType, Origin,
 };
 use yhsm_transport::{Client, ClientError, Credentials};
 
@@ -57,7 +65,7 @@ impl Attributes {
 
     /// The attributes of the wrap key that shares hold (no label: the shares carry none).
     pub fn from_shares(recovered: &RecoveredKey) -> Self {
-        let s = &recovered.0.secret;
+        let s = &recovered.recovered.secret;
         Self {
             id: s.wrap_key_id,
             algorithm: s.algorithm(),
@@ -145,9 +153,24 @@ pub enum Difference {
     /// The backup's keys of this authentication key do not open a session: the device
     /// holds another key with the same id and attributes.
     Credentials,
+    /// The content is not the backup's; how that was seen (`exported under wrap key
+    /// 0x0002`, `sign-hmac`).
+    Content(String),
 }
 
 impl Difference {
+    /// A difference of capabilities (or delegated capabilities) in the bits that have no
+    /// name alone (56–63, docs/PROTOCOL.md §3.3): yubihsm-manager drops them, and no
+    /// firmware gives them a meaning.
+    pub fn only_unnamed_bits(&self) -> bool {
+        match self {
+            Self::Capabilities { backup, device } | Self::Delegated { backup, device } => {
+                (backup.0 ^ device.0) & Capabilities::KNOWN.0 == 0
+            }
+            _ => false,
+        }
+    }
+
     /// The field's name, as JSON gives it.
     pub fn field(&self) -> &'static str {
         match self {
@@ -159,13 +182,14 @@ impl Difference {
             Self::Delegated { .. } => "delegated_capabilities",
             Self::PublicKey { .. } => "public_key",
             Self::Credentials => "credentials",
+            Self::Content(_) => "content",
         }
     }
 
     /// The backup's and the device's values, as text.
     fn values(&self) -> Option<(String, String)> {
         Some(match self {
-            Self::Missing | Self::Credentials => return None,
+            Self::Missing | Self::Credentials | Self::Content(_) => return None,
             Self::Algorithm { backup, device } => (backup.to_string(), device.to_string()),
             Self::Capabilities { backup, device } | Self::Delegated { backup, device } => {
                 (backup.to_string(), device.to_string())
@@ -194,6 +218,9 @@ impl Difference {
                 (Value::string(backup.to_string_lossy()), Value::string(device.to_string_lossy()))
             }
             Self::Credentials => (Value::string("opens a session"), Value::string("refused")),
+            Self::Content(how) => {
+                (Value::string("the backup's"), Value::string(format!("another ({how})")))
+            }
             other => match other.values() {
                 Some((b, d)) => (Value::string(b), Value::string(d)),
                 None => (Value::string("present"), Value::string("missing")),
@@ -215,6 +242,12 @@ impl fmt::Display for Difference {
                 "the backup's keys do not open a session with it (the device holds another key \
                  with this id)",
             ),
+            (Self::Content(how), _) => {
+                write!(
+                    f,
+                    "its content is not the backup's ({how}): the device holds another object with this id"
+                )
+            }
             (_, Some((backup, device))) => {
                 let name = match self {
                     Self::Delegated { .. } => "delegated capabilities",
@@ -233,92 +266,190 @@ pub fn describe_differences(differences: &[Difference]) -> String {
     parts.join("; ")
 }
 
-/// Whether [`check_object`] also reads an asymmetric key's public key.
+/// How the object came to be on the device, and so what must be proven of its content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PublicKeyCheck {
-    /// Compare it with the backup's: the object was on the device before (`yhsm verify`,
-    /// or restore's already-present objects), so its key may be another one.
-    Compare,
+pub enum Provenance {
+    /// It was on the device before (`yhsm verify`, or restore's already-present
+    /// objects): another object with the backup's id, type and attributes may be there
+    /// (a leftover, or a planted one), so its content is proven ([`content`]) or reported
+    /// as not verified.
+    WasThere,
     /// The device accepted this very blob in this run: IMPORT_WRAPPED only succeeds
     /// when AES-CCM authenticates the blob under the wrap key, and the device stores
-    /// the key material it decrypted, so the public key cannot differ. Skipping the read
-    /// saves one round trip per asymmetric key (the attributes are still compared).
-    /// Except for ecp256 keys in a build without P-256 arithmetic (the feature `p256`):
-    /// the preflight could not check the blob's point against its scalar, so the device's
-    /// public key is read and compared byte for byte all the same.
+    /// the key material it decrypted, so the content cannot differ. Nothing more is read
+    /// (the attributes are still compared). Except for ecp256 keys in a build without
+    /// P-256 arithmetic (the feature `p256`): the preflight could not check the blob's
+    /// point against its scalar, so the device's public key is read and compared byte for
+    /// byte all the same.
     ImportedFromThisBackup,
 }
 
-/// Looks the backup's object up on the device and compares it: the differences, none
-/// when it matches. A device refusal other than object-not-found, or a transport error,
-/// is an error.
-pub fn check_object(
-    client: &mut Client,
-    summary: &Summary,
-    public_key: PublicKeyCheck,
-) -> Result<Vec<Difference>, ClientError> {
-    let h = &summary.header;
-    let info = match client.get_object_info(h.id, h.object_type) {
-        Ok(info) => info,
-        Err(e) if e.code() == Some(ErrorCode::OBJECT_NOT_FOUND) => {
-            return Ok(vec![Difference::Missing]);
-        }
-        Err(e) => return Err(e),
-    };
-    let mut differences = Attributes::of(summary).differences(&info);
-    let read_public_key = match public_key {
-        PublicKeyCheck::Compare => true,
-        PublicKeyCheck::ImportedFromThisBackup => {
-            !CHECKS_P256_PUBLIC_KEYS && h.algorithm == Algorithm::ECP256
-        }
-    };
-    if read_public_key
-        && h.object_type == ObjectType::ASYMMETRIC_KEY
-        && let Some(backup) = &summary.public_key
-        && info.algorithm == h.algorithm
-    {
-        let device = client.get_public_key(h.id)?;
-        if device.key != *backup {
-            differences.push(Difference::PublicKey { backup: backup.clone(), device: device.key });
+/// The backup's wrap key, for the content proofs: the key (to decrypt the backup's blob
+/// and an export) and its id on the device, when known (to export under it).
+#[derive(Clone, Copy, Debug)]
+pub struct BackupKey<'a> {
+    pub key: &'a WrapKey,
+    pub id: Option<ObjectId>,
+}
+
+/// How the content of an object on the device was shown to be the backup's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proof {
+    /// Imported from this backup in this run (see [`Provenance::ImportedFromThisBackup`]).
+    Imported,
+    /// An asymmetric key's public key is the backup's.
+    PublicKey,
+    /// A symmetric authentication key opened a session with the backup's keys.
+    Session,
+    /// Exported under the backup's wrap key: the body decrypts to the backup's.
+    Export,
+    /// Opaque data read with GET_OPAQUE is the backup's.
+    GetOpaque,
+    /// The key gave, to a random challenge, the answer the backup's key gives (the
+    /// command: sign-hmac, encrypt-ecb, wrap-data, …).
+    Operation(CommandCode),
+}
+
+impl Proof {
+    /// The name JSON gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Imported => "imported",
+            Self::PublicKey => "public-key",
+            Self::Session => "session",
+            Self::Export => "export",
+            Self::GetOpaque => "get-opaque",
+            Self::Operation(_) => "operation",
         }
     }
-    Ok(differences)
+}
+
+impl fmt::Display for Proof {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Imported => f.write_str("imported from this backup"),
+            Self::PublicKey => f.write_str("its public key is the backup's"),
+            Self::Session => f.write_str("it opens a session with the backup's keys"),
+            Self::Export => f.write_str("exported under the wrap key, it decrypts to the backup's"),
+            Self::GetOpaque => f.write_str("read with get-opaque, it is the backup's"),
+            Self::Operation(command) => {
+                write!(f, "{command} with it answers as the backup's key does")
+            }
+        }
+    }
+}
+
+/// What is known of an object's content, when its attributes match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Content {
+    Proven(Proof),
+    /// Present with the backup's attributes, content not verified: why it could not be.
+    NotVerified(String),
 }
 
 /// What checking one backup object found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Checked {
-    /// None when the object matches.
+    /// None when the object's attributes (and content, where it was compared) match.
     pub differences: Vec<Difference>,
-    /// A symmetric authentication key opened a session with the backup's keys.
-    pub session_opened: bool,
+    /// The content, when the object is there with the backup's attributes.
+    pub content: Option<Content>,
+    /// The device's origin of the object, when it is there.
+    pub origin: Option<Origin>,
 }
 
-/// [`check_object`], and for a symmetric authentication key whose attributes match, a
-/// session opened with the backup's keys (the secret the attributes cannot show), after
-/// which `client` logs in again with `login`. Restore relies on this before deleting its
-/// login key; an asymmetric authentication key cannot be tried (the backup holds only
-/// its public key).
+impl Checked {
+    /// Present with the backup's attributes and content.
+    pub fn is_verified(&self) -> bool {
+        self.differences.is_empty() && matches!(self.content, Some(Content::Proven(_)))
+    }
+
+    /// A symmetric authentication key opened a session with the backup's keys.
+    pub fn session_opened(&self) -> bool {
+        self.content == Some(Content::Proven(Proof::Session))
+    }
+
+    /// The object was there before this run, but not imported under wrap (its origin
+    /// lacks the bit a restore sets, docs/PROTOCOL.md §3.5): a leftover, or made there.
+    pub fn not_imported_wrapped(&self) -> bool {
+        self.origin.is_some_and(|o| !o.contains(Origin::IMPORTED_WRAPPED))
+    }
+}
+
+/// Looks the backup's object up on the device and compares it: its attributes, and then
+/// its content ([`content`]): an object imported in this run holds the blob's; a
+/// symmetric authentication key is proven by a session with the backup's keys (after
+/// which `client` logs in again with `login`), an asymmetric key by its public key, other
+/// objects by export under the wrap key, get-opaque or an operation. An object whose
+/// content cannot be proven is [`Content::NotVerified`], never verified. A device refusal
+/// other than object-not-found, or a transport error, is an error.
 pub fn check_entry(
     client: &mut Client,
     entry: &Entry,
     login: &Credentials,
-    public_key: PublicKeyCheck,
+    provenance: Provenance,
+    key: BackupKey<'_>,
 ) -> Result<Checked, ClientError> {
-    let mut checked = Checked {
-        differences: check_object(client, &entry.summary, public_key)?,
-        session_opened: false,
+    let h = &entry.summary.header;
+    let info = match client.get_object_info(h.id, h.object_type) {
+        Ok(info) => info,
+        Err(e) if e.code() == Some(ErrorCode::OBJECT_NOT_FOUND) => {
+            return Ok(Checked { differences: vec![Difference::Missing], ..Checked::default() });
+        }
+        Err(e) => return Err(e),
     };
-    if let (true, Some(keys)) = (checked.differences.is_empty(), &entry.auth_keys) {
+    let mut checked = Checked {
+        differences: Attributes::of(&entry.summary).differences(&info),
+        content: None,
+        origin: (provenance == Provenance::WasThere).then_some(info.origin),
+    };
+    // An asymmetric key's public key is read even when its attributes differ: that it is
+    // another key altogether is worth saying.
+    let read_public_key = provenance == Provenance::WasThere
+        || (!CHECKS_P256_PUBLIC_KEYS && h.algorithm == Algorithm::ECP256);
+    if read_public_key
+        && h.object_type == ObjectType::ASYMMETRIC_KEY
+        && let Some(backup) = &entry.summary.public_key
+        && info.algorithm == h.algorithm
+    {
+        let device = client.get_public_key(h.id)?;
+        if device.key == *backup {
+            checked.content = Some(Content::Proven(Proof::PublicKey));
+        } else {
+            checked
+                .differences
+                .push(Difference::PublicKey { backup: backup.clone(), device: device.key });
+        }
+    }
+    // The content is proven for an object that differs only in the capability bits
+    // without a name, which verify counts as a match.
+    if checked.differences.iter().any(|d| !d.only_unnamed_bits()) {
+        checked.content = None;
+        return Ok(checked);
+    }
+    if checked.content.is_some() {
+        return Ok(checked);
+    }
+    if let Some(keys) = &entry.auth_keys {
         let opened = client.authenticate(Credentials::keys(entry.id(), keys.clone()));
         client.authenticate(login.clone())?;
         match opened {
-            Ok(()) => checked.session_opened = true,
+            Ok(()) => checked.content = Some(Content::Proven(Proof::Session)),
             Err(ClientError::AuthenticationFailed { .. }) => {
                 checked.differences.push(Difference::Credentials);
             }
             Err(e) => return Err(e),
         }
+        return Ok(checked);
+    }
+    if provenance == Provenance::ImportedFromThisBackup {
+        checked.content = Some(Content::Proven(Proof::Imported));
+        return Ok(checked);
+    }
+    match content::prove(client, entry, &info, key)? {
+        Ok(proof) => checked.content = Some(Content::Proven(proof)),
+        Err(content::Unproven::Differs(how)) => checked.differences.push(Difference::Content(how)),
+        Err(content::Unproven::Why(why)) => checked.content = Some(Content::NotVerified(why)),
     }
     Ok(checked)
 }
@@ -326,7 +457,6 @@ pub fn check_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yhsm_proto::Origin;
     use yhsm_proto::wrap::WrapHeader;
 
     fn summary() -> Summary {

@@ -9,6 +9,11 @@
 //! itself (yubihsm-setup's attempt fails with insufficient permissions, a well-known
 //! source of confusion), and a restore brings it back from its shares, not from a file.
 //!
+//! Beside the `.yhw` files it writes the wrap key's description
+//! (`0x0002-wrap-key.description`, [`description`]): the wrap key's attributes as the
+//! device reports them, which `yhsm restore` checks the wrap key from the shares against.
+//! yubihsm-setup's restore reads only `*.yhw` and does not see it.
+//!
 //! Files are written atomically (a temporary file in DIR, then a rename) with mode 0600,
 //! so an interrupted dump never leaves a truncated `.yhw`. Existing files are only
 //! replaced with `--force`; without it the dump checks all its file names before
@@ -24,6 +29,7 @@ use yhsm_proto::object::{ObjectId, ObjectInfo, ObjectType};
 use yhsm_proto::wrap::{self, Encoding};
 use yhsm_transport::{Client, ClientError};
 
+use crate::backup::description::{self, Description};
 use crate::backup::dir::file_name;
 use crate::device::command_error;
 use crate::error::{Error, Result};
@@ -88,6 +94,8 @@ impl Dumped {
 pub struct DumpReport {
     pub dir: PathBuf,
     pub wrap_id: ObjectId,
+    /// The wrap key's description, written before the objects.
+    pub description: PathBuf,
     pub format: u8,
     pub encoding: Encoding,
     pub objects: Vec<Dumped>,
@@ -110,9 +118,14 @@ impl DumpReport {
         self.count(|o| matches!(o, Outcome::Failed { .. }))
     }
 
-    /// The closing line.
+    /// The closing lines.
     pub fn summary(&self) -> String {
         let mut line = format!(
+            "Described wrap key 0x{:04x} in {}\n",
+            self.wrap_id,
+            text::printable(&self.description.display().to_string())
+        );
+        line += &format!(
             "Exported {} of {} objects to {} under wrap key 0x{:04x}",
             self.exported(),
             self.objects.len(),
@@ -127,8 +140,9 @@ impl DumpReport {
         line
     }
 
-    /// The JSON object of `dump --json`: `directory`, `wrap_key`, `format`, `encoding`
-    /// (`base64` or `binary`), `exported`,
+    /// The JSON object of `dump --json`: `directory`, `wrap_key`, `description` (the
+    /// wrap-key description's path), `format`, `encoding` (`base64` or `binary`),
+    /// `exported`,
     /// `skipped`, `failed` (counts) and `objects`, each with `id`, `type`, `status`
     /// (`exported`, `skipped` or `failed`), `file` (null unless exported) and `reason`
     /// (null when exported).
@@ -156,6 +170,7 @@ impl DumpReport {
         Value::Object(vec![
             ("directory", Value::string(self.dir.display().to_string())),
             ("wrap_key", Value::Number(u64::from(self.wrap_id))),
+            ("description", Value::string(self.description.display().to_string())),
             ("format", Value::Number(u64::from(self.format))),
             ("encoding", Value::string(self.encoding.name())),
             ("exported", Value::Number(self.exported() as u64)),
@@ -186,6 +201,7 @@ pub fn dump(
             .iter()
             .filter(|e| !is_wrap_key(e.id, e.object_type))
             .map(|e| file_name(e.id, e.object_type))
+            .chain([description::file_name(options.wrap_id)])
             .filter(|name| options.dir.join(name).exists())
             .collect();
         if let Some(first) = existing.first() {
@@ -204,9 +220,13 @@ pub fn dump(
         Error::failure(format!("cannot create directory `{}`", options.dir.display()))
             .with_source(e)
     })?;
+    let described = options.dir.join(description::file_name(options.wrap_id));
+    let text = Description::of_device(&wrap_key).render();
+    files::write_file(&described, text.as_bytes(), true, "wrap-key description")?;
     let mut report = DumpReport {
         dir: options.dir.clone(),
         wrap_id: options.wrap_id,
+        description: described,
         format: options.format(),
         encoding: options.encoding,
         objects: Vec::with_capacity(entries.len()),
@@ -344,6 +364,7 @@ mod tests {
         let report = DumpReport {
             dir: PathBuf::from("out"),
             wrap_id: 2,
+            description: PathBuf::from("out/0x0002-wrap-key.description"),
             format: 0,
             encoding: Encoding::Binary,
             objects: vec![
@@ -366,7 +387,8 @@ mod tests {
         };
         assert_eq!(
             report.summary(),
-            "Exported 1 of 3 objects to out under wrap key 0x0002 (1 skipped, 1 not exported)\n"
+            "Described wrap key 0x0002 in out/0x0002-wrap-key.description\nExported 1 of 3 \
+             objects to out under wrap key 0x0002 (1 skipped, 1 not exported)\n"
         );
         assert_eq!(report.objects[2].render(), "0x0003 opaque: not exported: no");
         let json = report.to_json().to_pretty();

@@ -2,9 +2,9 @@
 //! what comparing the device's object with it found. Restore's report and verify's are
 //! lists of these; each renders them in its own words.
 
-use yhsm_proto::{ObjectId, ObjectType};
+use yhsm_proto::{ObjectId, ObjectType, Origin};
 
-use crate::backup::compare::{Difference, describe_differences};
+use crate::backup::compare::{Checked, Content, Difference, describe_differences};
 use crate::backup::dir::{BackupFile, FileState};
 use crate::util::json::Value;
 
@@ -51,6 +51,11 @@ pub struct FileReport {
     /// `None` when it was not compared (skipped, failed, a dry run, a run that stopped
     /// first).
     pub differences: Option<Vec<Difference>>,
+    /// What is known of its content, when its attributes match.
+    pub content: Option<Content>,
+    /// The device's origin of an object that was there before (restore's
+    /// already-present objects, every object for verify).
+    pub origin: Option<Origin>,
 }
 
 impl FileReport {
@@ -73,20 +78,78 @@ impl FileReport {
             outcome,
             reason,
             differences: None,
+            content: None,
+            origin: None,
         }
     }
 
-    /// Whether the device's object matches the backup's; `None` when not compared.
+    /// Whether the device's object matches the backup's, its content proven; `None` when
+    /// not compared. An object present with the backup's attributes whose content could
+    /// not be proven is not verified.
     pub fn verified(&self) -> Option<bool> {
-        self.differences.as_ref().map(Vec::is_empty)
+        self.differences
+            .as_ref()
+            .map(|d| d.is_empty() && matches!(self.content, Some(Content::Proven(_))))
     }
 
-    /// Records what comparing the device's object found; a difference becomes the reason.
-    pub fn set_differences(&mut self, differences: Vec<Difference>) {
-        if !differences.is_empty() {
-            self.reason = Some(describe_differences(&differences));
+    /// Whether the object's content was proven the backup's.
+    pub fn content_proven(&self) -> bool {
+        matches!(self.content, Some(Content::Proven(_)))
+    }
+
+    /// Why the content of an object present with the backup's attributes is not
+    /// verified, if it is not.
+    pub fn content_not_verified(&self) -> Option<&str> {
+        match (&self.differences, &self.content) {
+            (Some(d), Some(Content::NotVerified(why)))
+                if d.iter().all(Difference::only_unnamed_bits) =>
+            {
+                Some(why)
+            }
+            _ => None,
         }
-        self.differences = Some(differences);
+    }
+
+    /// Records what comparing the device's object found; a difference, or why its content
+    /// is not verified, becomes the reason.
+    pub fn set_checked(&mut self, checked: &Checked) {
+        if !checked.differences.is_empty() {
+            self.reason = Some(describe_differences(&checked.differences));
+        } else if let Some(Content::NotVerified(why)) = &checked.content {
+            self.reason = Some(format!("present, content not verified: {why}"));
+        }
+        self.differences = Some(checked.differences.clone());
+        self.content = checked.content.clone();
+        self.origin = checked.origin;
+    }
+
+    /// `verified`, `different`, `content-not-verified`, or `None` when not compared: the
+    /// three states both restore and verify report.
+    pub fn verification(&self) -> Option<&'static str> {
+        match (self.verified(), self.content_not_verified()) {
+            (Some(true), _) => Some("verified"),
+            (Some(false), Some(_)) => Some("content-not-verified"),
+            (Some(false), None) => Some("different"),
+            (None, _) => None,
+        }
+    }
+
+    /// `verification`, `proof` and `imported_wrapped`: the members every JSON report
+    /// gives a compared file.
+    pub fn json_check_members(&self) -> Vec<(&'static str, Value)> {
+        let proof = match &self.content {
+            Some(Content::Proven(p)) if self.verified() == Some(true) => Some(p.name()),
+            _ => None,
+        };
+        vec![
+            ("verification", Value::string_or_null(self.verification())),
+            ("proof", Value::string_or_null(proof)),
+            (
+                "imported_wrapped",
+                self.origin
+                    .map_or(Value::Null, |o| Value::Bool(o.contains(Origin::IMPORTED_WRAPPED))),
+            ),
+        ]
     }
 
     /// `file`, `id` and `type`: the members every JSON report gives a file first.

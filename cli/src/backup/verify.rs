@@ -1,5 +1,7 @@
 //! `yhsm verify`: a device compared with a backup, object by object, through
-//! [`compare`](crate::backup::compare) (the comparison restore runs too).
+//! [`compare`](crate::backup::compare) (the comparison restore runs too): each object
+//! matches (attributes and content proven), differs, or is present with the backup's
+//! attributes but its content not verified (which fails the check too).
 //!
 //! Verify also lists the objects on the device that the backup does not hold. Two are
 //! expected and do not fail the check: the authentication key used to log in (after a
@@ -18,11 +20,12 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use yhsm_proto::command::ListEntry;
-use yhsm_proto::{Capabilities, ObjectId, ObjectType};
+use yhsm_proto::wrap::WrapKey;
+use yhsm_proto::{ObjectId, ObjectType, Origin};
 use yhsm_transport::Client;
 
 use crate::backup::Backup;
-use crate::backup::compare::{Attributes, Difference, PublicKeyCheck, check_entry};
+use crate::backup::compare::{Attributes, BackupKey, Difference, Provenance, check_entry};
 use crate::backup::report::{FileReport, Outcome};
 use crate::device::{self, Login};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
@@ -54,14 +57,9 @@ impl ExpectedWrapKey {
 }
 
 /// Whether `d` is a difference of capabilities (or delegated capabilities) in the bits
-/// that have no name alone.
+/// that have no name alone ([`Difference::only_unnamed_bits`]).
 pub fn only_unnamed_bits(d: &Difference) -> bool {
-    match d {
-        Difference::Capabilities { backup, device } | Difference::Delegated { backup, device } => {
-            (backup.0 ^ device.0) & Capabilities::KNOWN.0 == 0
-        }
-        _ => false,
-    }
+    d.only_unnamed_bits()
 }
 
 /// One difference as verify words it: those in the unnamed bits alone say so.
@@ -99,11 +97,14 @@ fn difference_json(d: &Difference) -> Value {
 /// What checking a file found, in verify's words: a view of its [`FileReport`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Status {
+    /// Present with the backup's attributes and content.
     Match,
     /// A match but for these differences in the capability bits without a name.
     MatchButUnnamedBits(Vec<Difference>),
     /// Missing, or present with these differences.
     Different(Vec<Difference>),
+    /// Present with the backup's attributes; its content could not be proven (why).
+    NotVerified(String),
     /// Not checked, not a failure (not a wrapped object, not under this key, a copy).
     Skipped(String),
     /// Not checked, a failure (decrypts to an invalid object, conflicts with another file).
@@ -119,9 +120,12 @@ impl Status {
             (Outcome::Skipped | Outcome::Copy, _) => Self::Skipped(reason()),
             (Outcome::Failed, _) => Self::Failed(reason()),
             (_, None) => Self::NotChecked,
+            (_, Some(d)) if d.iter().any(|d| !only_unnamed_bits(d)) => Self::Different(d.clone()),
+            _ if !file.content_proven() => {
+                Self::NotVerified(file.content_not_verified().unwrap_or_default().to_owned())
+            }
             (_, Some(d)) if d.is_empty() => Self::Match,
-            (_, Some(d)) if d.iter().all(only_unnamed_bits) => Self::MatchButUnnamedBits(d.clone()),
-            (_, Some(d)) => Self::Different(d.clone()),
+            (_, Some(d)) => Self::MatchButUnnamedBits(d.clone()),
         }
     }
 }
@@ -185,9 +189,20 @@ impl VerifyReport {
                 (Some(t), Some(id)) => format!("{}: {t} 0x{id:04x}", f.file),
                 _ => f.file.clone(),
             };
+            let origin = match f.origin {
+                Some(o) if !o.contains(Origin::IMPORTED_WRAPPED) => {
+                    format!(" (not imported under wrap: origin {o})")
+                }
+                _ => String::new(),
+            };
             let line = match &Status::of(f) {
-                Status::Match => format!("{what}: matches"),
-                Status::MatchButUnnamedBits(d) => format!("{what}: matches; {}", describe_all(d)),
+                Status::Match => format!("{what}: matches{origin}"),
+                Status::MatchButUnnamedBits(d) => {
+                    format!("{what}: matches{origin}; {}", describe_all(d))
+                }
+                Status::NotVerified(why) => {
+                    format!("{what}: present, content not verified{origin}: {why}")
+                }
                 Status::NotChecked => format!("{what}: not checked"),
                 Status::Different(d) if d.first() == Some(&Difference::Missing) => {
                     format!("{what}: missing from the device")
@@ -225,10 +240,16 @@ impl VerifyReport {
             let different = self.count(
                 |s| matches!(s, Status::Different(d) if d.first() != Some(&Difference::Missing)),
             );
+            let unproven = self.count(|s| matches!(s, Status::NotVerified(_)));
             let unexpected = self.extras.iter().filter(|e| e.is_difference()).count();
+            let unproven = if unproven == 0 {
+                String::new()
+            } else {
+                format!(", {unproven} present but content not verified")
+            };
             out.push_str(&format!(
-                "{matched} {} {}, {missing} missing, {different} different, {unexpected} \
-                 unexpected on the device\n",
+                "{matched} {} {}, {missing} missing, {different} different{unproven}, \
+                 {unexpected} unexpected on the device\n",
                 plural(matched, "object", "objects"),
                 if matched == 1 { "matches" } else { "match" },
             ));
@@ -273,6 +294,13 @@ impl VerifyReport {
         if first(&missing).is_some() {
             return "run `yhsm restore` to bring back the missing objects".to_owned();
         }
+        if let Some(object) = first(&|s| matches!(s, Status::NotVerified(_))) {
+            return format!(
+                "an object whose content is not verified may not be the backup's: verify with \
+                 an authentication key that may export it under the wrap key or use it, or \
+                 delete it (`yhsm delete {object}`) and run restore again"
+            );
+        }
         if let Some(e) = self.extras.iter().find(|e| e.expected.is_none()) {
             if e.object_type == ObjectType::WRAP_KEY && self.wrap_key_id.is_none() {
                 return format!(
@@ -304,6 +332,9 @@ impl VerifyReport {
                     Status::MatchButUnnamedBits(d) => {
                         ("match", None, d.iter().map(difference_json).collect())
                     }
+                    Status::NotVerified(why) => {
+                        ("content-not-verified", Some(why.as_str()), vec![])
+                    }
                     Status::NotChecked => ("not-checked", None, vec![]),
                     Status::Different(d) if d.first() == Some(&Difference::Missing) => {
                         ("missing", None, vec![])
@@ -320,6 +351,7 @@ impl VerifyReport {
                     ("reason", Value::string_or_null(reason)),
                     ("differences", Value::Array(differences)),
                 ]);
+                members.extend(f.json_check_members());
                 Value::Object(members)
             })
             .collect();
@@ -383,7 +415,8 @@ pub fn command(
         (None, None) => ExpectedWrapKey::Unknown,
     };
     backup.decrypt(&loaded.key);
-    drop(loaded);
+    let key = loaded.key;
+    drop(loaded.recovered);
     if backup.decryptable() == 0 {
         return Err(Error::failure(format!(
             "none of the {} .yhw files in `{}` decrypts under the wrap key",
@@ -394,14 +427,15 @@ pub fn command(
     }
     let mut env_password = env_password;
     let mut connect = || device::login(global, env_password.take(), prompter);
-    Ok(run(&backup, expected, &mut connect))
+    Ok(run(&backup, expected, &key, &mut connect))
 }
 
-/// Compares the device behind `login` with `backup`, already decrypted. `login` is
-/// called once, to connect and authenticate.
+/// Compares the device behind `login` with `backup`, already decrypted under `key`.
+/// `login` is called once, to connect and authenticate.
 pub fn run(
     backup: &Backup,
     wrap: ExpectedWrapKey,
+    key: &WrapKey,
     login: &mut dyn FnMut() -> Result<Login, Error>,
 ) -> VerifyReport {
     let mut report = VerifyReport {
@@ -412,7 +446,7 @@ pub fn run(
         extras: Vec::new(),
         error: None,
     };
-    if let Err(e) = check(backup, wrap, login, &mut report) {
+    if let Err(e) = check(backup, wrap, BackupKey { key, id: wrap.id() }, login, &mut report) {
         report.error = Some(e);
     }
     report
@@ -421,6 +455,7 @@ pub fn run(
 fn check(
     backup: &Backup,
     wrap: ExpectedWrapKey,
+    key: BackupKey<'_>,
     login: &mut dyn FnMut() -> Result<Login, Error>,
     report: &mut VerifyReport,
 ) -> Result<()> {
@@ -436,13 +471,12 @@ fn check(
     for (file, check) in backup.files.iter().zip(report.files.iter_mut()) {
         let Some(entry) = file.entry() else { continue };
         in_backup.insert((entry.id(), entry.object_type()));
-        let differences = check_entry(&mut client, entry, &credentials, PublicKeyCheck::Compare)
+        let checked = check_entry(&mut client, entry, &credentials, Provenance::WasThere, key)
             .map_err(|e| {
                 Error::failure(format!("verify stopped at {} ({})", entry.describe(), file.name))
                     .with_source(e)
-            })?
-            .differences;
-        check.set_differences(differences);
+            })?;
+        check.set_checked(&checked);
     }
     report.extras = extras(&mut client, &listed, &in_backup, report.auth_key, wrap)?;
     Ok(())

@@ -119,6 +119,44 @@ fn said(p: &mut dyn Prompter, text: &str) -> Result<()> {
 /// (the share just typed is kept, so nobody types it twice). Returns the shares in the
 /// order typed; they are combined (and checked against each other) by the caller.
 pub fn prompt_shares(p: &mut dyn Prompter) -> Result<Vec<Share>> {
+    prompt_shares_checked(p, ShareAdvice::default(), &|_| None)
+}
+
+/// What the share prompt tells the custodians before they start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShareAdvice {
+    /// Each share will be checked against a check value recorded at setup.
+    pub recorded: bool,
+    /// The recorded split, `(threshold, count)`, when there is one.
+    pub split: Option<(u8, u8)>,
+}
+
+impl ShareAdvice {
+    fn text(self) -> String {
+        if self.recorded {
+            let split = self.split.map_or(String::new(), |(k, n)| {
+                format!("The backup's wrap key was split {k} of {n}. ")
+            });
+            return format!(
+                "{split}Each share is checked against the check value recorded at setup as it \
+                 is entered."
+            );
+        }
+        "Enter one share more than the threshold if one more custodian is present: the shares \
+         carry no checksum, and with an extra share a mistyped one is caught before anything \
+         is written."
+            .to_owned()
+    }
+}
+
+/// [`prompt_shares`], telling the custodians `advice` first and refusing (and asking
+/// again for) each share `refuse` has a reason against (a check value recorded for it).
+pub fn prompt_shares_checked(
+    p: &mut dyn Prompter,
+    advice: ShareAdvice,
+    refuse: &dyn Fn(&Share) -> Option<String>,
+) -> Result<Vec<Share>> {
+    said(p, &advice.text())?;
     let mut kept: Option<Share> = None;
     'count: loop {
         let count = ask_count(p)?;
@@ -141,9 +179,20 @@ pub fn prompt_shares(p: &mut dyn Prompter) -> Result<Vec<Share>> {
                     .ok_or_else(|| {
                         Error::failure(format!("share {number} of {count} was not entered"))
                     })?;
-                match check_next_share(&text, &shares, count) {
+                let checked =
+                    check_next_share(&text, &shares, count).and_then(|share| {
+                        match refuse(&share) {
+                            Some(why) => Err(Refusal::Retry(why)),
+                            None => Ok(share),
+                        }
+                    });
+                match checked {
                     Ok(share) => break share,
                     Err(Refusal::Retry(why)) => {
+                        said(p, &format!("Share {number} refused: {why}. Enter it again."))?;
+                    }
+                    Err(Refusal::TooFew(share)) if refuse(&share).is_some() => {
+                        let why = refuse(&share).unwrap_or_default();
                         said(p, &format!("Share {number} refused: {why}. Enter it again."))?;
                     }
                     Err(Refusal::TooFew(share)) => {

@@ -7,7 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use yhsm_proto::shares::{self, Recovered, Share, ShareError, ShareFormat, WrapKeySecret};
+use yhsm_proto::shares::{
+    self, KCV_LEN, Recovered, SHARE_CHECK_LEN, Share, ShareError, ShareFormat, WrapKeySecret,
+};
 use yhsm_proto::wrap::WrapKey;
 use yhsm_proto::{Capabilities, Domains, ObjectId};
 use zeroize::Zeroizing;
@@ -23,47 +25,92 @@ use crate::util::text::{self, Fields};
 const SHARES_FILE_HINT: &str =
     "a shares file holds one share per line; blank lines and lines starting with # are ignored";
 
-/// A wrap key recovered from shares, with the format and threshold they had.
+/// A wrap key recovered from shares, with the format and threshold they had, and the
+/// check value of each share combined (cli/README.md "Check values").
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecoveredKey(pub Recovered);
+pub struct RecoveredKey {
+    pub recovered: Recovered,
+    /// Share number and check value of each share combined, in the order given.
+    pub share_checks: Vec<(u8, [u8; SHARE_CHECK_LEN])>,
+}
 
 impl RecoveredKey {
+    /// The result of combining `shares`.
+    pub fn of(recovered: Recovered, shares: &[Share]) -> Self {
+        Self {
+            recovered,
+            share_checks: shares.iter().map(|s| (s.index(), s.check_value())).collect(),
+        }
+    }
+
     /// The key, for unwrapping.
     pub fn wrap_key(&self) -> Result<WrapKey> {
-        WrapKey::new(self.0.secret.key().expose_secret())
+        WrapKey::new(self.recovered.secret.key().expose_secret())
             .map_err(|e| Error::failure("the recovered wrap key is unusable").with_source(e))
     }
 
+    /// The key check value of the key and its attributes.
+    pub fn kcv(&self) -> [u8; KCV_LEN] {
+        self.recovered.secret.check_value()
+    }
+
+    /// `1 8e3f0a71, 3 0c55d2e9`: each share's number and check value.
+    pub fn share_checks_text(&self) -> String {
+        let parts: Vec<String> =
+            self.share_checks.iter().map(|(i, c)| format!("{i} {}", hex::encode(c))).collect();
+        parts.join(", ")
+    }
+
     /// Human-readable: format, threshold, id, domains, capabilities, delegated
-    /// capabilities, algorithm, and the key in hex only when `reveal` is set.
+    /// capabilities, algorithm, key check value, the shares' check values, and the key in
+    /// hex only when `reveal` is set.
     pub fn render_human(&self, reveal: bool) -> Zeroizing<String> {
-        let s = &self.0.secret;
+        let s = &self.recovered.secret;
         let mut f = Fields::flat();
-        f.add("format", self.0.format.name())
-            .add("threshold", self.0.threshold.to_string())
+        f.add("format", self.recovered.format.name())
+            .add("threshold", self.recovered.threshold.to_string())
             .add("wrap key id", format!("0x{:04x}", s.wrap_key_id))
             .add("domains", text::domain_list(s.domains))
             .add("capabilities", s.capabilities.to_string())
             .add("delegated", s.delegated.to_string())
-            .add("algorithm", s.algorithm().to_string());
+            .add("algorithm", s.algorithm().to_string())
+            .add("key check value", hex::encode(self.kcv()))
+            .add("share checks", self.share_checks_text());
         if reveal {
             f.add("key", hex::encode(s.key().expose_secret()));
         }
         Zeroizing::new(f.render())
     }
 
-    /// The JSON object of `shares combine --json`; `key` only when `reveal` is set.
-    pub fn to_json(&self, reveal: bool) -> Value {
-        let s = &self.0.secret;
+    /// The JSON object of `shares combine --json`; `key` only when `reveal` is set;
+    /// `description`: the wrap-key description the key was found to match, if any.
+    pub fn to_json(&self, reveal: bool, description: Option<&str>) -> Value {
+        let s = &self.recovered.secret;
         let mut members = vec![
-            ("format", Value::string(self.0.format.name())),
-            ("threshold", Value::Number(u64::from(self.0.threshold))),
+            ("format", Value::string(self.recovered.format.name())),
+            ("threshold", Value::Number(u64::from(self.recovered.threshold))),
             ("wrap_key_id", Value::Number(u64::from(s.wrap_key_id))),
             ("domains", Value::Number(u64::from(s.domains.0))),
             ("capabilities", Value::string(text::capabilities_hex(s.capabilities))),
             ("delegated_capabilities", Value::string(text::capabilities_hex(s.delegated))),
             ("algorithm", Value::string(s.algorithm().to_string())),
+            ("kcv", Value::string(hex::encode(self.kcv()))),
+            (
+                "share_checks",
+                Value::Array(
+                    self.share_checks
+                        .iter()
+                        .map(|(i, c)| {
+                            Value::Object(vec![
+                                ("share", Value::Number(u64::from(*i))),
+                                ("check", Value::string(hex::encode(c))),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ),
         ];
+        members.push(("description", Value::string_or_null(description)));
         if reveal {
             members.push(("key", Value::string(hex::encode(s.key().expose_secret()))));
         }
@@ -198,14 +245,40 @@ pub fn read_shares_files(paths: &[PathBuf], prompter: &mut dyn Prompter) -> Resu
 /// Combines the shares of a file (or files); errors about one share name its file and
 /// line, others name `name`.
 pub fn combine_shares_file(file: &SharesFile, name: &str) -> Result<RecoveredKey> {
-    shares::combine(&file.shares).map(RecoveredKey).map_err(|e| {
-        let at = e.share().and_then(|n| n.checked_sub(1));
-        match at.and_then(|i| Some((file.names.get(i)?, file.lines.get(i)?))) {
-            Some((file, line)) => Error::failure(format!("shares file `{file}`, line {line}: {e}")),
-            None => Error::failure(format!("shares file `{name}`: {e}")),
-        }
-    })
+    combine_shares_file_checked(file, name, &ShareChecks::default())
 }
+
+/// [`combine_shares_file`], each share also checked against the recorded check values.
+/// Shares that cannot be combined at all (mixed formats or thresholds, a repeated index)
+/// are reported as such first; then a share that does not match its check value is named
+/// (more precisely than "share 3 does not fit the first 2" would).
+pub fn combine_shares_file_checked(
+    file: &SharesFile,
+    name: &str,
+    checks: &ShareChecks,
+) -> Result<RecoveredKey> {
+    let at = |i: usize| Some((file.names.get(i)?, file.lines.get(i)?));
+    let named = |e: ShareError| match e.share().and_then(|n| n.checked_sub(1)).and_then(at) {
+        Some((file, line)) => Error::failure(format!("shares file `{file}`, line {line}: {e}")),
+        None => Error::failure(format!("shares file `{name}`: {e}")),
+    };
+    let combined = shares::combine(&file.shares);
+    if let Err(e) = &combined
+        && !matches!(e, ShareError::Inconsistent { .. })
+    {
+        return Err(named(*e));
+    }
+    for (i, share) in file.shares.iter().enumerate() {
+        if let (Some(why), Some((file, line))) = (checks.refusal(share), at(i)) {
+            return Err(Error::failure(format!("shares file `{file}`, line {line}: {why}"))
+                .with_hint(MISTYPED_HINT));
+        }
+    }
+    combined.map(|r| RecoveredKey::of(r, &file.shares)).map_err(named)
+}
+
+/// What to do about a share that does not match its recorded check value.
+const MISTYPED_HINT: &str = "the share was probably mistyped: ask its custodian to read it again";
 
 /// The files of `paths` as errors about all of them name them: `a.txt`, or
 /// `a.txt`, `b.txt` (inside the message's own quotes).
@@ -215,8 +288,17 @@ pub fn files_name(paths: &[PathBuf]) -> String {
 
 /// Reads and combines the shares of every file of `paths`.
 pub fn combine_files(paths: &[PathBuf], prompter: &mut dyn Prompter) -> Result<RecoveredKey> {
+    combine_files_checked(paths, prompter, &ShareChecks::default())
+}
+
+/// [`combine_files`], each share checked against `checks`.
+pub fn combine_files_checked(
+    paths: &[PathBuf],
+    prompter: &mut dyn Prompter,
+    checks: &ShareChecks,
+) -> Result<RecoveredKey> {
     let file = read_shares_files(paths, prompter)?;
-    combine_shares_file(&file, &files_name(paths))
+    combine_shares_file_checked(&file, &files_name(paths), checks)
 }
 
 /// Reads and combines one shares file, with no terminal to type at (`-` reads standard
@@ -229,10 +311,91 @@ pub fn combine_file(path: &Path) -> Result<RecoveredKey> {
 
 /// Asks for shares at `prompter` and combines them.
 pub fn combine_prompted(prompter: &mut dyn Prompter) -> Result<RecoveredKey> {
-    let typed = prompt::prompt_shares(prompter)?;
+    combine_prompted_checked(prompter, &ShareChecks::default())
+}
+
+/// Asks for shares at `prompter`, refusing each that does not match `checks` as it is
+/// entered (naming the share's number), and combines them.
+pub fn combine_prompted_checked(
+    prompter: &mut dyn Prompter,
+    checks: &ShareChecks,
+) -> Result<RecoveredKey> {
+    let advice = prompt::ShareAdvice { recorded: !checks.is_empty(), split: checks.split() };
+    let typed = prompt::prompt_shares_checked(prompter, advice, &|s| checks.refusal(s))?;
     shares::combine(&typed)
-        .map(RecoveredKey)
+        .map(|r| RecoveredKey::of(r, &typed))
         .map_err(|e| Error::failure(format!("the shares entered do not combine: {e}")))
+}
+
+/// The shares of a wrap key as recorded when they were made (in its description,
+/// [`crate::backup::description`]): `threshold` of `count`, and a check value for each,
+/// by share number (the `i` of `k-i-…`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedShares {
+    pub threshold: u8,
+    pub count: u8,
+    /// Share number and check value, in increasing share number.
+    pub checks: Vec<(u8, [u8; SHARE_CHECK_LEN])>,
+}
+
+impl RecordedShares {
+    /// Why `share` is not one of these shares, if it is not: another threshold, a number
+    /// not recorded, or a check value other than the recorded one (a mistyped share).
+    pub fn refusal(&self, share: &Share) -> Option<String> {
+        let (t, n, i) = (self.threshold, self.count, share.index());
+        if share.threshold() != t {
+            return Some(format!(
+                "it has threshold {}, but the shares recorded at setup are {t} of {n}",
+                share.threshold()
+            ));
+        }
+        let Some((_, recorded)) = self.checks.iter().find(|(index, _)| *index == i) else {
+            return Some(format!(
+                "share {i} is not one of the shares recorded at setup ({t} of {n})"
+            ));
+        };
+        (*recorded != share.check_value())
+            .then(|| format!("share {i} does not match the check value recorded at setup"))
+    }
+}
+
+/// The recorded shares of a backup's wrap-key descriptions, which every share entered is
+/// checked against; empty when none records any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShareChecks {
+    /// The description's file name, and its shares.
+    recorded: Vec<(String, RecordedShares)>,
+}
+
+impl ShareChecks {
+    pub fn new(recorded: Vec<(String, RecordedShares)>) -> Self {
+        Self { recorded }
+    }
+
+    /// Whether no share was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.recorded.is_empty()
+    }
+
+    /// `(threshold, count)` when exactly one set of shares is recorded.
+    pub fn split(&self) -> Option<(u8, u8)> {
+        match &self.recorded[..] {
+            [(_, s)] => Some((s.threshold, s.count)),
+            _ => None,
+        }
+    }
+
+    /// Why `share` is refused, if it is: it fits none of the recorded sets (a mistyped
+    /// share fits none: its check value is as good as random).
+    pub fn refusal(&self, share: &Share) -> Option<String> {
+        let mut reasons = self.recorded.iter().map(|(file, s)| (file, s.refusal(share)));
+        let (file, first) = reasons.next()?;
+        let first = first?;
+        if reasons.any(|(_, r)| r.is_none()) {
+            return None;
+        }
+        Some(format!("{first} (in {file})"))
+    }
 }
 
 /// What `shares split` needs besides the key.
@@ -282,7 +445,7 @@ pub fn convert(
     to: ShareFormat,
     count: Option<u8>,
 ) -> Result<Vec<Share>> {
-    let threshold = recovered.0.threshold;
+    let threshold = recovered.recovered.threshold;
     if let Some(n) = count.filter(|&n| n < threshold) {
         return Err(Error::usage(format!(
             "`-n {n}` is fewer shares than the threshold of these shares ({threshold}): make from \
@@ -293,7 +456,7 @@ pub fn convert(
         .or_else(|| from.shares.iter().map(Share::index).max())
         .unwrap_or(threshold)
         .max(threshold);
-    let secret = &recovered.0.secret;
+    let secret = &recovered.recovered.secret;
     rng::with_os_rng(|r| shares::split(secret, threshold, count, to, r))?.map_err(|e| {
         let err = Error::failure(format!("cannot convert to {to} shares: {e}"));
         match e {
@@ -334,11 +497,50 @@ mod tests {
         let file = parse_shares_text(text.as_bytes(), "f").unwrap();
         assert_eq!(file.lines, vec![3, 5]);
         let key = combine_shares_file(&file, "f").unwrap();
-        assert_eq!(key.0.secret.wrap_key_id, 2);
+        assert_eq!(key.recovered.secret.wrap_key_id, 2);
         // As a Windows editor saves it: a byte order mark first.
         let marked = format!("\u{feff}{}\r\n{}\r\n", SETUP_2OF3[0], SETUP_2OF3[1]);
         let file = parse_shares_text(marked.as_bytes(), "f").unwrap();
-        assert_eq!(combine_shares_file(&file, "f").unwrap(), key);
+        assert_eq!(combine_shares_file(&file, "f").unwrap().recovered, key.recovered);
+    }
+
+    #[test]
+    fn recorded_check_values_refuse_a_wrong_share_by_its_number() {
+        let [s1, s2, s3] = SETUP_2OF3.map(|s| Share::parse(s).unwrap());
+        let recorded = |checks: Vec<(u8, [u8; SHARE_CHECK_LEN])>| RecordedShares {
+            threshold: 2,
+            count: 3,
+            checks,
+        };
+        let one = ShareChecks::new(vec![(
+            "a.description".to_owned(),
+            recorded(vec![(1, s1.check_value()), (2, s2.check_value())]),
+        )]);
+        assert_eq!(one.refusal(&s1), None);
+        assert_eq!(
+            one.refusal(&s3).as_deref(),
+            Some("share 3 is not one of the shares recorded at setup (2 of 3) (in a.description)")
+        );
+        let wrong = ShareChecks::new(vec![(
+            "a.description".to_owned(),
+            recorded(vec![(1, s2.check_value())]),
+        )]);
+        assert_eq!(
+            wrong.refusal(&s1).as_deref(),
+            Some("share 1 does not match the check value recorded at setup (in a.description)")
+        );
+        let three = ShareChecks::new(vec![(
+            "b".to_owned(),
+            RecordedShares { threshold: 3, count: 3, checks: vec![(1, s1.check_value())] },
+        )]);
+        assert!(three.refusal(&s1).unwrap().starts_with("it has threshold 2, but the shares"));
+        // With two descriptions, a share that fits either passes.
+        let both = ShareChecks::new([wrong.recorded.clone(), one.recorded.clone()].concat());
+        assert_eq!(both.refusal(&s1), None);
+        assert!(both.refusal(&s3).is_some());
+        assert!(ShareChecks::default().refusal(&s3).is_none());
+        assert_eq!(one.split(), Some((2, 3)));
+        assert_eq!(both.split(), None);
     }
 
     #[test]

@@ -76,7 +76,8 @@ pub const CRATES: &[(&str, Holders)] = &[
             ("GlobalOptions", &[]),
             ("WrapKeySource", &[]),
             ("LoadedWrapKey", &[]),
-            ("RecoveredKey", &[]),
+            // Share check values are published on purpose (cli/README.md "Check values").
+            ("RecoveredKey", &["share_checks"]),
             // The file each share came from, for messages; the shares are `Share`s.
             ("SharesFile", &["names"]),
             // Prompts and messages only; the answers are `Zeroizing`.

@@ -6,22 +6,26 @@
 use std::collections::HashSet;
 
 use yhsm_proto::command::{ObjectHeader, PutWrapKey};
-use yhsm_proto::{Capabilities, ErrorCode, Label, ObjectId, ObjectType, SecretBytes};
+use yhsm_proto::{ErrorCode, Label, ObjectId, ObjectType, SecretBytes};
 use yhsm_transport::{Client, ClientError, Credentials};
 
 use super::{Event, Options, RestoreReport, Step, WRAP_KEY_LABEL, WrapKeyToStore, preflight};
-use crate::backup::compare::{self, Difference, PublicKeyCheck};
+use crate::backup::compare::{self, BackupKey, Difference, Provenance};
 use crate::backup::dir::{Backup, Entry, FileState};
+use crate::backup::identity;
 use crate::backup::report::{FileReport, Outcome};
 use crate::device::Login;
 use crate::error::{Error, Result};
 
 /// Restores `backup` (read, not yet decrypted) with `wrap`; `login` is called once,
-/// after preflight, to connect. Every step is reported to `sink`.
+/// after preflight, to connect; `confirm` is asked (with a one-line summary of the wrap
+/// key) whether the wrap key's attributes are right when nothing else vouches for them in
+/// an interactive run. Every step is reported to `sink`.
 pub fn run(
     backup: &mut Backup,
     wrap: &WrapKeyToStore,
     login: &mut dyn FnMut() -> Result<Login>,
+    confirm: &mut dyn FnMut(&str) -> Result<bool>,
     options: Options,
     sink: &mut dyn FnMut(&Event),
 ) -> RestoreReport {
@@ -31,6 +35,8 @@ pub fn run(
             dry_run: options.dry_run,
             auth_key: options.auth_key,
             wrap_key_id: wrap.attributes.id,
+            wrap_key_kcv: wrap.kcv,
+            wrap_key_vouched_by: None,
             wrap_key_stored: false,
             wrap_key_present: false,
             files: Vec::new(),
@@ -44,7 +50,7 @@ pub fn run(
         sink,
         options,
     };
-    if let Err(e) = r.restore(backup, wrap, login) {
+    if let Err(e) = r.restore(backup, wrap, login, confirm) {
         r.report.error = Some(e);
         if !r.report.auth_key_deleted && r.report.auth_key_kept_reason.is_none() {
             r.report.auth_key_kept_reason = Some("restore did not finish".to_owned());
@@ -109,6 +115,16 @@ fn refused(e: &ClientError) -> bool {
 }
 
 const AUTH_KEY: ObjectType = ObjectType::AUTHENTICATION_KEY;
+
+/// What to do about a wrap key whose attributes do not fit.
+const MISTYPED_SHARE_HINT: &str = "a mistyped share changes the wrap key's id, domains or \
+    capabilities and still decrypts every file: check the shares with their custodians (with \
+    one share more than the threshold, a mistyped one is caught)";
+
+/// What to do when nothing vouches for the wrap key's attributes in a scripted run.
+pub(crate) const UNCONFIRMED_HINT: &str = "give one share more than the threshold, or pin the \
+    key check value recorded when the backup was made with --expect-kcv (or at least the id \
+    with --wrap-key-id), or run at a terminal and confirm the attributes";
 
 /// Whether the object is on the device: the look that settles a write whose answer was
 /// lost. Object-not-found from get-object-info, or from create-session when the login
@@ -189,12 +205,13 @@ fn recheck(
     client: &mut Client,
     entry: &Entry,
     login: &Credentials,
-    public_key: PublicKeyCheck,
+    provenance: Provenance,
+    key: BackupKey<'_>,
 ) -> Result<compare::Checked, ClientError> {
     if client.auth_key_id() != Some(login.key_id()) {
         client.authenticate(login.clone())?;
     }
-    compare::check_entry(client, entry, login, public_key)
+    compare::check_entry(client, entry, login, provenance, key)
 }
 
 impl Run<'_> {
@@ -207,8 +224,10 @@ impl Run<'_> {
         backup: &mut Backup,
         wrap: &WrapKeyToStore,
         login: &mut dyn FnMut() -> Result<Login>,
+        confirm: &mut dyn FnMut(&str) -> Result<bool>,
     ) -> Result<()> {
         self.preflight(backup, wrap)?;
+        self.check_identity(backup, wrap, confirm)?;
         let mut problems = preflight::conflicting_files(backup);
 
         let Login { mut client, credentials } = login()?;
@@ -258,7 +277,7 @@ impl Run<'_> {
                 Some(keep_reason.unwrap_or_else(|| "dry run: nothing is deleted".to_owned()));
             return Ok(());
         }
-        self.verify(&mut client, backup, &credentials)?;
+        self.verify(&mut client, backup, wrap, &credentials)?;
         self.login_key(&mut client, backup, &credentials, all_undecryptable)?;
         self.report.auth_keys_left = self.auth_keys_left(&present, login_id);
         Ok(())
@@ -313,26 +332,70 @@ impl Run<'_> {
                 self.emit(Event::SkippedOtherBackup(files));
             }
         }
-        let a = &wrap.attributes;
-        if !a.capabilities.contains(Capabilities::IMPORT_WRAPPED) {
+        let wrap_key = wrap.attributes.id;
+        self.emit(Event::Preflight { files: backup.files.len(), decryptable, wrap_key });
+        Ok(())
+    }
+
+    /// Step 2, last: whether the wrap key from the shares is the backup's, with its
+    /// attributes ([`identity`]). A mismatch stops the run; when nothing vouches for the
+    /// attributes, an interactive run asks `confirm`; a scripted one stops when they are
+    /// unusual, goes on when `--wrap-key-id` pins the id, and otherwise warns (and the
+    /// login key is kept).
+    fn check_identity(
+        &mut self,
+        backup: &Backup,
+        wrap: &WrapKeyToStore,
+        confirm: &mut dyn FnMut(&str) -> Result<bool>,
+    ) -> Result<()> {
+        let pins = self.options.pins;
+        let findings = identity::check(&wrap.identity(), backup, &wrap.described, pins);
+        self.emit(Event::WrapKeyIdentity {
+            attributes: wrap.attributes,
+            kcv: wrap.kcv,
+            unusual: findings.unusual.clone(),
+            pinned: findings.pinned.clone(),
+            vouch: findings.vouch.clone(),
+        });
+        if !findings.mismatches.is_empty() {
             return Err(Error::failure(format!(
-                "the wrap key from the shares (0x{:04x}) lacks the import-wrapped capability, so \
-                 the device would refuse every import; nothing was written to the device",
-                a.id
-            )));
+                "the wrap key from the shares does not fit the backup: {}; nothing was written \
+                 to the device",
+                findings.mismatches.join("; ")
+            ))
+            .with_hint(MISTYPED_SHARE_HINT));
         }
-        for (file, entry) in backup.entries() {
-            let missing = a.not_delegated(entry.summary.header.capabilities);
-            if !missing.is_empty() {
-                let event = Event::NotDelegated {
-                    file: file.to_owned(),
-                    object: entry.describe(),
-                    missing,
-                };
-                (self.sink)(&event);
+        if let Some(vouch) = &findings.vouch {
+            self.report.wrap_key_vouched_by = Some(vouch.name());
+            return Ok(());
+        }
+        // --wrap-key-id stands for the operator's confirmation in a script, as far as
+        // nothing is unusual (the pins do not cover the capabilities).
+        let pinned = findings.id_pinned && findings.unusual.is_empty();
+        if self.options.interactive && !pinned {
+            if !confirm(&identity::summary(&wrap.attributes, wrap.kcv))? {
+                return Err(Error::failure(
+                    "the wrap key's attributes were not confirmed; nothing was written to the \
+                     device",
+                )
+                .with_hint(MISTYPED_SHARE_HINT));
             }
+            self.report.wrap_key_vouched_by = Some(identity::Vouch::Operator.name());
+            return Ok(());
         }
-        self.emit(Event::Preflight { files: backup.files.len(), decryptable, wrap_key: a.id });
+        if !findings.unusual.is_empty() {
+            return Err(Error::failure(format!(
+                "nothing confirms the attributes of the wrap key from the shares, and they are \
+                 unusual: {}; nothing was written to the device",
+                findings.unusual.join("; ")
+            ))
+            .with_hint(UNCONFIRMED_HINT));
+        }
+        if pinned {
+            self.report.wrap_key_vouched_by = Some("pins");
+            return Ok(());
+        }
+        self.emit(Event::WrapKeyUnconfirmed);
         Ok(())
     }
 
@@ -400,21 +463,22 @@ impl Run<'_> {
                     .with_source(e)
             })?;
             self.report.wrap_key_present = true;
-            self.emit(Event::WrapKeyPresent { id: a.id, differences: a.differences(&info) });
+            let expected = wrap.description().map_or(*a, |d| d.description.attributes());
+            self.emit(Event::WrapKeyPresent { id: a.id, differences: expected.differences(&info) });
             return Ok(());
         }
         if self.options.dry_run {
             self.emit(Event::WrapKeyPlanned(a.id));
             return Ok(());
         }
-        // A backup that holds the wrap key object itself gives it its label.
+        // A backup that holds the wrap key object itself gives it its label; so does the
+        // backup's description of its wrap key.
         let label = backup
             .entries()
             .find(|(_, e)| e.id() == a.id && e.object_type() == ObjectType::WRAP_KEY)
-            .map_or_else(
-                || WRAP_KEY_LABEL.parse::<Label>().unwrap_or_default(),
-                |(_, e)| e.summary.header.label,
-            );
+            .map(|(_, e)| e.summary.header.label)
+            .or_else(|| wrap.description().map(|d| d.description.label))
+            .unwrap_or_else(|| WRAP_KEY_LABEL.parse::<Label>().unwrap_or_default());
         let request = PutWrapKey {
             header: ObjectHeader {
                 id: a.id,
@@ -471,19 +535,10 @@ impl Run<'_> {
                 self.emit(Event::AlreadyPresent { step, file, object_type, id });
                 continue;
             }
-            // Known only for a wrap key stored from the shares: one already on the device
-            // may delegate other capabilities.
-            let missing = wrap.attributes.not_delegated(entry.summary.header.capabilities);
-            let undelegated = (!missing.is_empty() && !self.report.wrap_key_present)
-                .then(|| format!("the wrap key does not delegate {missing}"));
+            // The identity check made sure that the wrap key delegates every object's
+            // capabilities.
             if self.options.dry_run {
-                match undelegated {
-                    Some(reason) => {
-                        self.set_outcome(i, Outcome::Failed, Some(reason.clone()));
-                        self.emit(Event::ImportWouldFail { step, file, object_type, id, reason });
-                    }
-                    None => self.emit(Event::ImportPlanned { step, file, object_type, id }),
-                }
+                self.emit(Event::ImportPlanned { step, file, object_type, id });
                 continue;
             }
             tried += 1;
@@ -509,13 +564,7 @@ impl Run<'_> {
                     if e.code() == Some(ErrorCode::INVALID_DATA) {
                         undecryptable += 1;
                     }
-                    let error = match (&undelegated, e.code()) {
-                        (Some(why), Some(ErrorCode::INSUFFICIENT_PERMISSIONS)) => format!(
-                            "{why} (import-wrapped: the device answered {})",
-                            ErrorCode::INSUFFICIENT_PERMISSIONS
-                        ),
-                        _ => e.to_string(),
-                    };
+                    let error = e.to_string();
                     self.set_outcome(i, Outcome::Failed, Some(error.clone()));
                     self.emit(Event::ImportFailed { step, file, object_type, id, error });
                 }
@@ -547,17 +596,25 @@ impl Run<'_> {
         }
     }
 
-    /// Step 5: every object imported or already present is compared with the backup.
-    fn verify(&mut self, client: &mut Client, backup: &Backup, login: &Credentials) -> Result<()> {
-        let (mut verified, mut failed) = (0, 0);
+    /// Step 5: every object imported or already present is compared with the backup, the
+    /// content of one already present proven where it can be (compare::content).
+    fn verify(
+        &mut self,
+        client: &mut Client,
+        backup: &Backup,
+        wrap: &WrapKeyToStore,
+        login: &Credentials,
+    ) -> Result<()> {
+        let key = BackupKey { key: &wrap.key, id: Some(wrap.attributes.id) };
+        let (mut verified, mut failed, mut unproven) = (0, 0, 0);
         for (i, file) in backup.files.iter().enumerate() {
             let Some(entry) = file.entry() else { continue };
-            let public_key = match self.report.files.get(i).map(|f| f.outcome) {
-                Some(Outcome::Imported) => PublicKeyCheck::ImportedFromThisBackup,
-                Some(Outcome::AlreadyPresent) => PublicKeyCheck::Compare,
+            let provenance = match self.report.files.get(i).map(|f| f.outcome) {
+                Some(Outcome::Imported) => Provenance::ImportedFromThisBackup,
+                Some(Outcome::AlreadyPresent) => Provenance::WasThere,
                 _ => continue,
             };
-            let checked = match compare::check_entry(client, entry, login, public_key) {
+            let checked = match compare::check_entry(client, entry, login, provenance, key) {
                 // A read whose answer was lost or garbled, or a proof session whose
                 // handshake was: reading once more is harmless, and settles it.
                 Err(e) => {
@@ -566,7 +623,7 @@ impl Run<'_> {
                         error: e.to_string(),
                         resolution: "checking it once more".to_owned(),
                     });
-                    recheck(client, entry, login, public_key)
+                    recheck(client, entry, login, provenance, key)
                 }
                 Ok(c) if c.differences == [Difference::Credentials] => {
                     self.emit(Event::Retried {
@@ -574,7 +631,7 @@ impl Run<'_> {
                         error: Difference::Credentials.to_string(),
                         resolution: "checking it once more".to_owned(),
                     });
-                    recheck(client, entry, login, public_key)
+                    recheck(client, entry, login, provenance, key)
                 }
                 ok => ok,
             };
@@ -587,24 +644,41 @@ impl Run<'_> {
                 .with_source(e)
                 .with_hint("run restore again: objects already on the device are verified")
             })?;
-            let (file, object_type, id) = (file.name.clone(), entry.object_type(), entry.id());
-            let differences = checked.differences;
-            let ok = differences.is_empty();
             if let Some(f) = self.report.files.get_mut(i) {
-                f.set_differences(differences.clone());
+                f.set_checked(&checked);
             }
-            if ok {
-                verified += 1;
-                self.emit(Event::Verified { file, object_type, id });
-                if checked.session_opened {
-                    self.emit(Event::AuthKeyProven(id));
+            let (file, object_type, id) = (file.name.clone(), entry.object_type(), entry.id());
+            if checked.not_imported_wrapped() {
+                let origin = checked.origin.unwrap_or_default();
+                self.emit(Event::NotImportedWrapped {
+                    file: file.clone(),
+                    object_type,
+                    id,
+                    origin,
+                });
+            }
+            match (&checked.content, checked.differences.is_empty()) {
+                (Some(compare::Content::Proven(proof)), true) => {
+                    verified += 1;
+                    let proof = *proof;
+                    self.emit(Event::Verified { file, object_type, id, proof });
+                    if checked.session_opened() {
+                        self.emit(Event::AuthKeyProven(id));
+                    }
                 }
-            } else {
-                failed += 1;
-                self.emit(Event::VerifyFailed { file, object_type, id, differences });
+                (Some(compare::Content::NotVerified(why)), true) => {
+                    unproven += 1;
+                    let why = why.clone();
+                    self.emit(Event::ContentNotVerified { file, object_type, id, why });
+                }
+                _ => {
+                    failed += 1;
+                    let differences = checked.differences;
+                    self.emit(Event::VerifyFailed { file, object_type, id, differences });
+                }
             }
         }
-        self.emit(Event::VerifySummary { verified, failed });
+        self.emit(Event::VerifySummary { verified, failed, unproven });
         Ok(())
     }
 
@@ -612,6 +686,15 @@ impl Run<'_> {
     fn planned_keep_reason(&self, backup: &Backup, login_id: ObjectId) -> Option<String> {
         if self.options.keep_authkey {
             return Some("--keep-authkey was given".to_owned());
+        }
+        // A wrap key stored with attributes nothing vouched for may be a mistyped one:
+        // whoever replaces it needs this key.
+        if !self.report.wrap_key_present && self.report.wrap_key_vouched_by.is_none() {
+            return Some(
+                "nothing vouched for the attributes of the wrap key stored from the shares (see \
+                 above)"
+                    .to_owned(),
+            );
         }
         let auth_keys: Vec<ObjectId> = backup
             .entries()
@@ -650,6 +733,19 @@ impl Run<'_> {
                     "the device could not decrypt any object: wrap key 0x{:04x} on the device \
                      is not the key of the shares",
                     self.report.wrap_key_id
+                )
+            } else if self.report.content_not_verified() > 0
+                && self.report.files.iter().all(|f| {
+                    f.outcome != Outcome::Failed
+                        && (f.verified() != Some(false) || f.content_not_verified().is_some())
+                })
+            {
+                let n = self.report.content_not_verified();
+                format!(
+                    "the content of {n} {} already on the device could not be verified (see \
+                     above), so {} may not be the backup's",
+                    if n == 1 { "object" } else { "objects" },
+                    if n == 1 { "it" } else { "they" }
                 )
             } else if self.report.skipped() > 0
                 && self

@@ -3,9 +3,12 @@
 
 use std::fmt;
 
-use yhsm_proto::{Capabilities, ObjectId, ObjectType};
+use yhsm_proto::shares::KCV_LEN;
+use yhsm_proto::{ObjectId, ObjectType, Origin};
 
-use crate::backup::compare::{Difference, describe_differences};
+use super::engine::UNCONFIRMED_HINT;
+use crate::backup::compare::{Attributes, Difference, Proof, describe_differences};
+use crate::backup::identity::{self, Vouch};
 
 /// `[3/12]`: the object's position among those to restore.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,12 +37,6 @@ pub enum Event {
         file: String,
         reason: String,
     },
-    /// The object's capabilities are not all delegated by the wrap key.
-    NotDelegated {
-        file: String,
-        object: String,
-        missing: Capabilities,
-    },
     /// Files that do not decrypt under the shares' key, which the operator said belong
     /// to another backup: they do not keep the login key.
     SkippedOtherBackup(Vec<String>),
@@ -54,6 +51,17 @@ pub enum Event {
         decryptable: usize,
         wrap_key: ObjectId,
     },
+    /// The wrap key from the shares, what is unusual about it, and what vouches for it.
+    WrapKeyIdentity {
+        attributes: Attributes,
+        kcv: [u8; KCV_LEN],
+        unusual: Vec<String>,
+        /// The pins that matched, as a line.
+        pinned: Option<String>,
+        vouch: Option<Vouch>,
+    },
+    /// A scripted run in which nothing vouches for the wrap key's attributes.
+    WrapKeyUnconfirmed,
     UsingAuthKey(ObjectId),
     WrapKeyStored(ObjectId),
     WrapKeyPresent {
@@ -88,18 +96,27 @@ pub enum Event {
         object_type: ObjectType,
         id: ObjectId,
     },
-    /// Dry run: the device would refuse the import (the reason).
-    ImportWouldFail {
-        step: Step,
-        file: String,
-        object_type: ObjectType,
-        id: ObjectId,
-        reason: String,
-    },
     Verified {
         file: String,
         object_type: ObjectType,
         id: ObjectId,
+        /// How its content was shown to be the backup's.
+        proof: Proof,
+    },
+    /// Present with the backup's attributes, but its content could not be proven (why).
+    ContentNotVerified {
+        file: String,
+        object_type: ObjectType,
+        id: ObjectId,
+        why: String,
+    },
+    /// An object that was on the device before, without the imported-under-wrap bit in
+    /// its origin: not put there by a restore.
+    NotImportedWrapped {
+        file: String,
+        object_type: ObjectType,
+        id: ObjectId,
+        origin: Origin,
     },
     VerifyFailed {
         file: String,
@@ -110,6 +127,8 @@ pub enum Event {
     VerifySummary {
         verified: usize,
         failed: usize,
+        /// Present with the backup's attributes, content not verified.
+        unproven: usize,
     },
     /// A step whose first attempt failed in a way that leaves its outcome unknown (a
     /// lost or garbled answer, an expired session), settled by looking at the device or
@@ -152,16 +171,22 @@ pub enum Line {
     Warning(String),
 }
 
+/// The wrap key from the shares: id, algorithm, domains and key check value, then its
+/// capabilities and delegated capabilities.
+fn identity_lines(a: &Attributes, kcv: [u8; KCV_LEN]) -> Vec<Line> {
+    vec![
+        Line::Out(format!("Wrap key from the shares: {}", identity::summary(a, kcv))),
+        Line::Out(format!("  capabilities: {}", a.capabilities)),
+        Line::Out(format!("  delegated:    {}", a.delegated_or_none())),
+    ]
+}
+
 /// The lines an event prints (yubihsm-setup's wording where it has one).
 pub fn render(event: &Event) -> Vec<Line> {
     let out = |s: String| vec![Line::Out(s)];
     match event {
         Event::Skipped { file, reason } => out(format!("Skipped {file}: {reason}")),
         Event::Unrestorable { file, reason } => out(format!("Cannot restore {file}: {reason}")),
-        Event::NotDelegated { file, object, missing } => vec![Line::Warning(format!(
-            "{file}: {object} has capabilities the wrap key does not delegate ({missing}); the \
-             device will refuse to import it"
-        ))],
         Event::Preflight { files, decryptable, wrap_key } => out(format!(
             "Preflight: {decryptable} of {files} {} {} under wrap key 0x{wrap_key:04x}",
             if *files == 1 { "file" } else { "files" },
@@ -176,6 +201,17 @@ pub fn render(event: &Event) -> Vec<Line> {
         )),
         Event::PreflightProblem(problem) => out(format!("Preflight problem: {problem}")),
         Event::NotChecked(what) => vec![Line::Warning(format!("preflight: {what}"))],
+        Event::WrapKeyIdentity { attributes, kcv, unusual, pinned, vouch } => {
+            let mut lines = identity_lines(attributes, *kcv);
+            lines.extend(unusual.iter().map(|u| Line::Warning(format!("unusual wrap key: {u}"))));
+            lines.extend(pinned.iter().map(|p| Line::Out(p.clone())));
+            lines.extend(vouch.as_ref().and_then(Vouch::describe).map(Line::Out));
+            lines
+        }
+        Event::WrapKeyUnconfirmed => vec![Line::Warning(format!(
+            "nothing vouches for the wrap key's attributes (a mistyped share changes them and \
+             still decrypts every file), so the login key will be kept; {UNCONFIRMED_HINT}"
+        ))],
         Event::UsingAuthKey(id) => out(format!("Using authentication key 0x{id:04x}")),
         Event::WrapKeyStored(id) => {
             out(format!("Stored wrap key with ID 0x{id:04x} on the device"))
@@ -209,11 +245,21 @@ pub fn render(event: &Event) -> Vec<Line> {
         Event::ImportPlanned { step, file, object_type, id } => {
             out(format!("{step} Would import object {object_type}, with ID 0x{id:04x} ({file})"))
         }
-        Event::ImportWouldFail { step, file, object_type, id, reason } => out(format!(
-            "{step} Would fail to import object {object_type} with ID 0x{id:04x} ({file}): \
-             {reason}"
+        // Imported now, or a symmetric authentication key (its session has a line).
+        Event::Verified { proof: Proof::Imported | Proof::Session, .. } => vec![],
+        Event::Verified { file, object_type, id, proof } => out(format!(
+            "Object {object_type} with ID 0x{id:04x} was already there: {proof} ({file})"
         )),
-        Event::Verified { .. } => vec![],
+        Event::ContentNotVerified { file, object_type, id, why } => out(format!(
+            "Object {object_type} with ID 0x{id:04x} is present, content not verified ({file}): \
+             {why}"
+        )),
+        Event::NotImportedWrapped { file, object_type, id, origin } => {
+            vec![Line::Warning(format!(
+                "{object_type} 0x{id:04x} ({file}) was already on the device and was not \
+                 imported under wrap (origin {origin}): it was not put there by a restore"
+            ))]
+        }
         Event::Retried { what, error, resolution } => {
             vec![Line::Warning(format!("{what}: {error}; {resolution}"))]
         }
@@ -224,13 +270,21 @@ pub fn render(event: &Event) -> Vec<Line> {
             "Verification failed for object {object_type} with ID 0x{id:04x} ({file}): {}",
             describe_differences(differences)
         )),
-        Event::VerifySummary { verified, failed: 0 } => out(format!(
+        Event::VerifySummary { verified, failed: 0, unproven: 0 } => out(format!(
             "Verified {verified} {}: type, algorithm, capabilities, domains and label match the \
              backup",
             if *verified == 1 { "object" } else { "objects" }
         )),
-        Event::VerifySummary { verified, failed } => {
-            out(format!("Verified {verified} of {} objects; {failed} failed", verified + failed))
+        Event::VerifySummary { verified, failed, unproven } => {
+            let total = verified + failed + unproven;
+            let mut line = format!("Verified {verified} of {total} objects");
+            if *failed > 0 {
+                line.push_str(&format!("; {failed} failed"));
+            }
+            if *unproven > 0 {
+                line.push_str(&format!("; {unproven} present, content not verified"));
+            }
+            out(line)
         }
         Event::AuthKeyDeleted(id) => out(format!("Previous authentication key 0x{id:04x} deleted")),
         Event::AuthKeyKept { id, reason } => {
@@ -293,8 +347,13 @@ mod tests {
         );
         assert_eq!(lines(Event::Done), [Line::Out("All done".into())]);
         assert!(
-            lines(Event::Verified { file: "f".into(), object_type: ObjectType::OPAQUE, id: 1 })
-                .is_empty()
+            lines(Event::Verified {
+                file: "f".into(),
+                object_type: ObjectType::OPAQUE,
+                id: 1,
+                proof: Proof::Imported
+            })
+            .is_empty()
         );
     }
 }

@@ -17,7 +17,7 @@ use super::{Args, WrapKeyToStore};
 use crate::backup::Backup;
 use crate::error::{Error, Result};
 use crate::util::prompt::Prompter;
-use crate::wrapkey::shares;
+use crate::wrapkey::shares::{self, ShareChecks};
 
 /// How many times the custodians may enter shares under which nothing decrypts.
 pub const SHARE_ROUNDS: usize = 3;
@@ -26,18 +26,19 @@ fn terminal(e: std::io::Error) -> Error {
     Error::failure("cannot write to the terminal").with_source(e)
 }
 
-/// Asks for the shares until they recover a key under which some file of `backup`
-/// decrypts, or [`SHARE_ROUNDS`] times. Shares that do not combine are asked for again
+/// Asks for the shares (each checked against `checks` as it is typed) until they
+/// recover a key under which some file of `backup` decrypts, or [`SHARE_ROUNDS`] times. Shares that do not combine are asked for again
 /// as well. After the last round the key is returned as it is, and preflight says that
 /// nothing decrypts.
 pub fn shares_until_they_decrypt(
     backup: &Backup,
     prompter: &mut dyn Prompter,
+    checks: &ShareChecks,
 ) -> Result<WrapKeyToStore> {
     let mut round = 1;
     loop {
         let last = round == SHARE_ROUNDS;
-        let recovered = match shares::combine_prompted(prompter) {
+        let recovered = match shares::combine_prompted_checked(prompter, checks) {
             Ok(recovered) => recovered,
             Err(e) if !last && e.message().starts_with("the shares entered do not combine") => {
                 prompter

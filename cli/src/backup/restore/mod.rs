@@ -6,12 +6,15 @@
 //! The order of work, and the rules it keeps:
 //!
 //! 1. Every `*.yhw` of the directory is read in sorted name order ([`Backup`]).
-//! 2. The wrap key comes from shares. **Preflight**: every file is decrypted before the
-//!    device is touched. If none decrypts, the shares are wrong and nothing is written.
-//!    Files under another key (or damaged: they do not decrypt either) are skipped ("not
-//!    wrapped under this key") and count as not restored; objects whose
-//!    capabilities the wrap key does not delegate are warned about (the device will
-//!    refuse them); a wrap key without import-wrapped stops the run.
+//! 2. The wrap key comes from shares, each checked as it is entered against the check
+//!    values the backup's wrap-key description records, if it records any. **Preflight**:
+//!    every file is decrypted before anything is written. If none decrypts, the shares
+//!    are wrong and nothing is written. Files under another key (or damaged: they do not
+//!    decrypt either) are skipped ("not wrapped under this key") and count as not
+//!    restored. Then the wrap key's identity is checked ([`identity`]): its attributes
+//!    against the backup's objects, its description and the pins of the command line; a
+//!    mismatch stops the run, and when nothing vouches for the attributes an interactive
+//!    run asks the operator to confirm them.
 //! 3. Connect and log in (with typed shares this comes first, before any share is asked
 //!    for: [`device::login_now`]); list the device's objects. Preflight on the device
 //!    ([`preflight`]): the login key's permissions and the free storage against what the
@@ -23,8 +26,9 @@
 //!    already there is skipped, and still verified, so a second run finishes an
 //!    interrupted one. A device refusal fails that object and the others go on.
 //! 5. Every object is verified against the backup ([`check_entry`]): its attributes
-//!    always, an asymmetric key's public key where the device held the object before this
-//!    run (an object imported now holds the blob's key: see [`PublicKeyCheck`]).
+//!    always, and its content where the device held the object before this run (an object
+//!    imported now holds the blob's: see [`Provenance`]); one whose content cannot be
+//!    proven is "present, content not verified", never verified.
 //! 6. The login key is deleted only when every file was restored and verified (a skipped
 //!    file may be a damaged object of the backup; copies of another file's object aside),
 //!    the login key is not itself in the backup (deleting it would delete a restored
@@ -53,7 +57,8 @@
 //! run returns in `report.rs`.
 //!
 //! [`check_entry`]: crate::backup::compare::check_entry
-//! [`PublicKeyCheck`]: crate::backup::compare::PublicKeyCheck
+//! [`Provenance`]: crate::backup::compare::Provenance
+//! [`identity`]: crate::backup::identity
 
 pub(crate) mod engine;
 mod event;
@@ -64,18 +69,21 @@ mod report;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use yhsm_proto::ObjectId;
+use yhsm_proto::shares::KCV_LEN;
 use yhsm_proto::wrap::WrapKey;
+use yhsm_proto::{Domains, ObjectId};
 
 pub use self::engine::run;
 pub use self::event::{Event, Line, Step, render};
 pub use self::report::RestoreReport;
 use crate::backup::Backup;
 use crate::backup::compare::Attributes;
+use crate::backup::description::{self, Described};
+use crate::backup::identity::{self, Pins};
 use crate::device::{self, OpenTransport};
 use crate::error::{Error, Result};
 use crate::options::GlobalOptions;
-use crate::util::prompt::Prompter;
+use crate::util::prompt::{Prompter, confirm};
 use crate::wrapkey::shares::{self, RecoveredKey};
 
 /// The label of a wrap key stored from shares (the shares carry none), unless the backup
@@ -96,6 +104,12 @@ pub struct Args {
     /// `--allow-skipped`: files that do not decrypt under the shares' key belong to
     /// another backup, so they do not keep the login key.
     pub allow_skipped: bool,
+    /// `--wrap-key-id`: the id the wrap key from the shares must have.
+    pub wrap_key_id: Option<ObjectId>,
+    /// `--expect-domains`: the domains it must have.
+    pub expect_domains: Option<Domains>,
+    /// `--expect-kcv`: the key check value it must have.
+    pub expect_kcv: Option<[u8; KCV_LEN]>,
 }
 
 /// Choices that change what the engine does.
@@ -111,20 +125,66 @@ pub struct Options {
     pub allow_skipped: bool,
     /// The login key's id, for the report before logging in.
     pub auth_key: ObjectId,
+    /// What the wrap key must have (`--wrap-key-id`, `--expect-domains`, `--expect-kcv`).
+    pub pins: Pins,
+    /// Someone is at the terminal (the shares were typed there), who is asked to confirm
+    /// the wrap key's attributes when nothing else vouches for them.
+    pub interactive: bool,
 }
 
-/// The wrap key to store: the key and its attributes from the shares.
+/// The wrap key to store: the key and its attributes from the shares, what the shares
+/// showed of it, and the backup's descriptions of its wrap key.
 #[derive(Debug)]
 pub struct WrapKeyToStore {
     pub attributes: Attributes,
     pub key: WrapKey,
+    /// The key check value of the key and its attributes.
+    pub kcv: [u8; KCV_LEN],
+    pub threshold: u8,
+    /// How many shares were combined.
+    pub combined: usize,
+    /// The backup's wrap-key descriptions.
+    pub described: Vec<Described>,
 }
 
 impl WrapKeyToStore {
     pub fn from_recovered(recovered: &RecoveredKey) -> Result<Self> {
-        Ok(Self { attributes: Attributes::from_shares(recovered), key: recovered.wrap_key()? })
+        Ok(Self {
+            attributes: Attributes::from_shares(recovered),
+            key: recovered.wrap_key()?,
+            kcv: recovered.kcv(),
+            threshold: recovered.recovered.threshold,
+            combined: recovered.recovered.combined,
+            described: Vec::new(),
+        })
+    }
+
+    /// The same, checked against the backup's descriptions `described`.
+    #[must_use]
+    pub fn with_descriptions(mut self, described: Vec<Described>) -> Self {
+        self.described = described;
+        self
+    }
+
+    /// What [`identity::check`] looks at.
+    pub fn identity(&self) -> identity::Recovered {
+        identity::Recovered {
+            attributes: self.attributes,
+            kcv: self.kcv,
+            threshold: self.threshold,
+            combined: self.combined,
+        }
+    }
+
+    /// The description of this key among [`WrapKeyToStore::described`] (by id).
+    pub fn description(&self) -> Option<&Described> {
+        self.described.iter().find(|d| d.description.id == self.attributes.id)
     }
 }
+
+/// The question asked when nothing vouches for the wrap key's attributes.
+const CONFIRM_QUESTION: &str = "Is this the backup's wrap key? Compare its id, domains and key \
+    check value with your records";
 
 /// Reads the backup, recovers the wrap key from the shares (file or prompt), and runs
 /// [`run`]. Errors before the run (no `.yhw` file, bad shares) are returned; everything
@@ -150,31 +210,47 @@ pub fn command_with(
     sink: &mut dyn FnMut(&Event),
 ) -> Result<RestoreReport> {
     let mut backup = Backup::read_dir(&args.dir)?;
+    let described = description::read_dir(&args.dir)?;
+    let checks = description::share_checks(&described);
     let mut options = Options {
         dry_run: args.dry_run,
         keep_authkey: args.keep_authkey,
         allow_skipped: args.allow_skipped,
         auth_key: global.authkey,
+        pins: Pins { id: args.wrap_key_id, domains: args.expect_domains, kcv: args.expect_kcv },
+        interactive: args.shares_files.is_empty(),
+    };
+    let ask = |p: &mut dyn Prompter, summary: &str| {
+        confirm(p, &format!("Wrap key {summary}. {CONFIRM_QUESTION}"))
     };
     if args.shares_files.is_empty() {
         // Shares typed by custodians: log in first, as yubihsm-setup does, so that a wrong
         // password never costs them their typing (issue 10 §5).
         let login = device::login_now(global, env_password, prompter, transport)?;
         sink(&Event::UsingAuthKey(login.credentials.key_id()));
-        let wrap = interactive::shares_until_they_decrypt(&backup, prompter)?;
+        let wrap = interactive::shares_until_they_decrypt(&backup, prompter, &checks)?
+            .with_descriptions(described);
         options.allow_skipped |=
             interactive::ask_about_skipped(&mut backup, &wrap, args, prompter)?;
         let mut login = Some(login);
         let mut connect =
             || login.take().ok_or_else(|| Error::failure("restore logs in only once"));
-        return Ok(run(&mut backup, &wrap, &mut connect, options, sink));
+        let mut confirm = |summary: &str| ask(prompter, summary);
+        return Ok(run(&mut backup, &wrap, &mut connect, &mut confirm, options, sink));
     }
     // Shares from files: every file is decrypted before the device is even opened.
-    let recovered = shares::combine_files(&args.shares_files, prompter)?;
-    let wrap = WrapKeyToStore::from_recovered(&recovered)?;
+    let recovered = shares::combine_files_checked(&args.shares_files, prompter, &checks)?;
+    let wrap = WrapKeyToStore::from_recovered(&recovered)?.with_descriptions(described);
     drop(recovered);
     options.allow_skipped |= interactive::ask_about_skipped(&mut backup, &wrap, args, prompter)?;
+    // The confirmation and the login both talk to the person at the terminal, one after
+    // the other.
+    let prompter = std::cell::RefCell::new(prompter);
+    let mut confirm = |summary: &str| ask(&mut **prompter.borrow_mut(), summary);
     let mut env_password = env_password;
-    let mut connect = || device::login_with(global, env_password.take(), prompter, transport);
-    Ok(run(&mut backup, &wrap, &mut connect, options, sink))
+    let mut connect = || {
+        let mut p = prompter.borrow_mut();
+        device::login_with(global, env_password.take(), &mut **p, transport)
+    };
+    Ok(run(&mut backup, &wrap, &mut connect, &mut confirm, options, sink))
 }

@@ -2,6 +2,7 @@
 //! login key's fate, what stopped the run; its exit status, its last error, its JSON.
 
 use yhsm_proto::ObjectId;
+use yhsm_proto::shares::KCV_LEN;
 
 use crate::backup::report::{FileReport, Outcome};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error};
@@ -14,6 +15,13 @@ pub struct RestoreReport {
     pub dry_run: bool,
     pub auth_key: ObjectId,
     pub wrap_key_id: ObjectId,
+    /// The key check value of the wrap key from the shares.
+    pub wrap_key_kcv: [u8; KCV_LEN],
+    /// What vouched for its attributes ([`Vouch::name`], `operator` or `pins`); `None`
+    /// when nothing did, or the run stopped first.
+    ///
+    /// [`Vouch::name`]: crate::backup::identity::Vouch::name
+    pub wrap_key_vouched_by: Option<&'static str>,
     pub wrap_key_stored: bool,
     pub wrap_key_present: bool,
     pub files: Vec<FileReport>,
@@ -37,7 +45,21 @@ const SKIPPED_HINT: &str = "a file that is not a wrapped object or not wrapped u
     damaged or from another backup: take it from another copy of the backup, or move it out of \
     the directory if it does not belong there";
 
+fn unproven_hint(object: &str) -> String {
+    format!(
+        "an object whose content is not verified was on the device before this run and may be \
+         a leftover or a planted object: delete it (`yhsm delete {object}`) so that restore \
+         imports the backup's, or run restore with an authentication key that may export it \
+         under the wrap key (export-wrapped) or read it"
+    )
+}
+
 impl RestoreReport {
+    /// Objects present with the backup's attributes whose content could not be verified.
+    pub fn content_not_verified(&self) -> usize {
+        self.files.iter().filter(|f| f.content_not_verified().is_some()).count()
+    }
+
     fn decryptable(&self) -> impl Iterator<Item = &FileReport> {
         self.files.iter().filter(|f| f.id.is_some())
     }
@@ -102,8 +124,15 @@ impl RestoreReport {
             })
             .count();
         let skipped = self.skipped();
+        let unproven = self.content_not_verified();
+        let first_unproven = self
+            .files
+            .iter()
+            .find(|f| f.content_not_verified().is_some())
+            .and_then(|f| Some(format!("0x{:04x} {}", f.id?, f.object_type?)));
         // Only skipped files, or other failures too (refusals, differences).
         let hint = match (skipped, bad - skipped) {
+            (0, n) if n == unproven && n > 0 => first_unproven.as_deref().map(unproven_hint),
             (0, _) => None,
             (_, 0) => Some(SKIPPED_HINT.to_owned()),
             _ => Some(format!("fix the other causes shown above; {SKIPPED_HINT}")),
@@ -160,6 +189,7 @@ impl RestoreReport {
                     ("reason", Value::string_or_null(f.reason.as_deref())),
                     ("verified", f.verified().map_or(Value::Null, Value::Bool)),
                 ]);
+                members.extend(f.json_check_members());
                 Value::Object(members)
             })
             .collect();
@@ -171,6 +201,8 @@ impl RestoreReport {
                 "wrap_key",
                 Value::Object(vec![
                     ("id", Value::Number(u64::from(self.wrap_key_id))),
+                    ("kcv", Value::string(hex::encode(self.wrap_key_kcv))),
+                    ("vouched_by", Value::string_or_null(self.wrap_key_vouched_by)),
                     ("stored", Value::Bool(self.wrap_key_stored)),
                     ("already_present", Value::Bool(self.wrap_key_present)),
                 ]),
@@ -202,7 +234,7 @@ impl RestoreReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backup::compare::Difference;
+    use crate::backup::compare::{Content, Difference, Proof};
     use yhsm_proto::ObjectType;
 
     #[test]
@@ -214,12 +246,16 @@ mod tests {
             outcome,
             reason: None,
             differences: verified.map(|ok| if ok { vec![] } else { vec![Difference::Missing] }),
+            content: verified.filter(|&ok| ok).map(|_| Content::Proven(Proof::Imported)),
+            origin: None,
         };
         let mut r = RestoreReport {
             dir: "d".into(),
             dry_run: false,
             auth_key: 1,
             wrap_key_id: 2,
+            wrap_key_kcv: [0; 3],
+            wrap_key_vouched_by: None,
             wrap_key_stored: true,
             wrap_key_present: false,
             files: vec![
