@@ -531,8 +531,10 @@ source_objects() {
     cmp -s <(openssl pkey -in "$keys/ecp384.pem" -pubout) "$src/pub-0x0101.pem"
     cmp -s <(openssl pkey -in "$keys/ed25519.pem" -pubout) "$src/pub-0x0103.pem"
     # Shares of the wrap key with its attributes, as yubihsm-setup makes them: 2 of 3.
+    # yubihsm-shell's `all` sets all 64 capability bits (key 0x0003 has them), yhsm's `all`
+    # only the named ones: the shares must delegate every bit, as the wrap key put above does.
     "$yhsm" shares split -t 2 -n 3 --wrap-key-file "$keys/wrap256.bin" --id 2 --domains all \
-        --capabilities $WRAP_ALL_CAPS --delegated all >"$src/shares-all.txt"
+        --capabilities $WRAP_ALL_CAPS --delegated 0xffffffffffffffff >"$src/shares-all.txt"
     sed -n '1p;3p' "$src/shares-all.txt" >"$src/shares.txt"
     [ "$(wc -l <"$src/shares.txt")" = 2 ]
 }
