@@ -590,7 +590,8 @@ restore_run() {
         --shares-file "$src/shares.txt" >"$work/restore.out" 2>&1 || rc=$?
     [ $rc = 0 ] && grep -q '^Preflight: 8 of 8 files decrypt under wrap key 0x0002$' "$work/restore.out" &&
         grep -q '^Previous authentication key 0x0001 deleted$' "$work/restore.out" &&
-        [ "$(tail -n 1 "$work/restore.out")" = "All done" ] ||
+        grep -q '^All done$' "$work/restore.out" &&
+        grep -q '^Authentication key left to log in with: 0x0003 ' "$work/restore.out" ||
         { echo "exit $rc: $(tail -n 4 "$work/restore.out")"; return 1; }
 }
 restore_factory_key_gone() {
