@@ -212,7 +212,7 @@ exchanges_a=$((exchanges_a + ${more:-0}))
 # A session opens over USB and carries a command: echo inside it, decrypted.
 ya --password-file $PW raw echo 73657373696f6e
 if [ $rc = 0 ] && [ "$out" = "81 0007 73657373696f6e" ] &&
-    grep -q '^-> echo \[session [0-9]*\]: 05' /tmp/y.err &&
+    grep -q '^-> echo \[session [0-9]*\]: sealed, [0-9]* bytes$' /tmp/y.err &&
     grep -q '^   inner <- 81000773657373696f6e$' /tmp/y.err; then
     note "raw echo in session: $out ($sent frames)"
     pass session-open
@@ -241,7 +241,7 @@ restore_out=$out
 restore_err=$err
 note "restore: $(echo "$restore_out" | tail -n 1) ($(($(now_cs) - t0))0 ms, $sent frames)"
 ya -k 3 --password-file $APP_PW list
-if [ $restore_rc = 0 ] && [ "$(echo "$restore_out" | tail -n 1)" = "All done" ] &&
+if [ $restore_rc = 0 ] && echo "$restore_out" | grep -q '^All done$' &&
     [ $rc = 0 ] && [ "$(echo "$out" | tail -n 1)" = "6 objects" ] &&
     echo "$out" | grep -q '^0x0100 asymmetric-key:$' &&
     echo "$out" | grep -q '^0x0200 opaque:$' &&
@@ -255,7 +255,9 @@ fi
 ya -k 3 --password-file $APP_PW dump /tmp/dump -w 2
 dump_rc=$rc
 dump_out=$out
-files=$(ls /tmp/dump 2>/dev/null | wc -l)
+# The `.yhw` files, and beside them the wrap key's description.
+files=$(ls /tmp/dump/*.yhw 2>/dev/null | wc -l)
+[ -f /tmp/dump/0x0002-wrap-key.description ] || files="$files, no wrap key description"
 inspect_out=$(yhsm inspect --shares-file /backup/shares.txt /tmp/dump/*.yhw 2>&1)
 inspect_rc=$?
 note "dump: $(echo "$dump_out" | tail -n 1)"

@@ -153,7 +153,7 @@ fi
 # 0x0003 sees what yhsm inspect sees in the backup, and openssl verifies its signatures.
 shell_usb_restore() {
     y "$C" restore /backup --shares-file /backup/shares.txt --password-file /backup/password.txt
-    [ $rc = 0 ] && [ "$(echo "$out" | tail -n 1)" = "All done" ] ||
+    [ $rc = 0 ] && echo "$out" | grep -q '^All done$' ||
         { echo "yhsm restore exit $rc: $(oneline "$(echo "$out" | tail -n 3) $err")"; return 1; }
     ysh "$C" --authkey 3 -p application-demo -a list-objects
     for id in 0x0002 0x0003 0x0004 0x0100 0x0101 0x0200; do
@@ -256,7 +256,7 @@ restore_out=$out
 restore_err=$err
 note "restore through the connector: $(echo "$restore_out" | tail -n 1) ($(($(now_cs) - t0))0 ms, $sent frames)"
 y $H -k 3 --password-file $APP_PW list
-if [ $restore_rc = 0 ] && [ "$(echo "$restore_out" | tail -n 1)" = "All done" ] &&
+if [ $restore_rc = 0 ] && echo "$restore_out" | grep -q '^All done$' &&
     [ $rc = 0 ] && [ "$(echo "$out" | tail -n 1)" = "6 objects" ]; then
     pass connector-restore
 else
@@ -264,7 +264,8 @@ else
 fi
 
 y $H -k 3 --password-file $APP_PW dump /tmp/cdump -w 2
-files=$(ls /tmp/cdump 2>/dev/null | wc -l)
+files=$(ls /tmp/cdump/*.yhw 2>/dev/null | wc -l)
+[ -f /tmp/cdump/0x0002-wrap-key.description ] || files="$files, no wrap key description"
 inspect_out=$(yhsm inspect --shares-file /backup/shares.txt /tmp/cdump/*.yhw 2>&1)
 inspect_rc=$?
 if [ $rc = 0 ] && [ "$files" = 5 ] && [ $inspect_rc = 0 ]; then
