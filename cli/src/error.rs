@@ -60,6 +60,13 @@ impl Error {
         self
     }
 
+    /// Puts `context` before the message: `context: message`.
+    #[must_use]
+    pub fn context(mut self, context: &str) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+
     /// Adds `hint` unless the error already has one.
     #[must_use]
     pub fn or_hint(mut self, hint: impl Into<String>) -> Self {

@@ -1,5 +1,6 @@
-//! Authentication-key profiles: the keys yubihsm-setup's `ksp` flow creates besides the
-//! wrap key (issue 11 records its choices), by name, for `yhsm put-authkey --profile` and
+//! Authentication-key profiles: the keys yubihsm-setup's `ksp` and `ejbca` flows create
+//! besides the wrap key (issue 11 records the `ksp` choices; the `ejbca` ones are from
+//! yubihsm-setup's public source), by name, for `yhsm put-authkey --profile` and
 //! the setup command. A profile gives the label, the capabilities and the delegated
 //! capabilities; the domains, the id and the password are the operator's.
 
@@ -50,8 +51,38 @@ pub const AUDIT: Profile = Profile {
     delegated: Capabilities::NONE,
 };
 
+/// What yubihsm-setup `ejbca`'s application key does for EJBCA: make keys and delete them,
+/// keep certificates as opaque objects, sign (attestation certificates too), manage
+/// authentication keys, and export and import under wrap.
+const EJBCA_USE: Capabilities = Capabilities::GENERATE_ASYMMETRIC_KEY
+    .union(Capabilities::DELETE_ASYMMETRIC_KEY)
+    .union(Capabilities::PUT_OPAQUE)
+    .union(Capabilities::DELETE_OPAQUE)
+    .union(Capabilities::GET_OPAQUE)
+    .union(Capabilities::PUT_AUTHENTICATION_KEY)
+    .union(Capabilities::DELETE_AUTHENTICATION_KEY)
+    .union(Capabilities::IMPORT_WRAPPED)
+    .union(Capabilities::EXPORT_WRAPPED)
+    .union(Capabilities::SIGN_PKCS)
+    .union(Capabilities::SIGN_PSS)
+    .union(Capabilities::SIGN_ECDSA)
+    .union(Capabilities::SIGN_ATTESTATION_CERTIFICATE)
+    .union(Capabilities::EXPORTABLE_UNDER_WRAP);
+
+/// yubihsm-setup `ejbca`'s application key: its capabilities, and the same plus
+/// get-log-entries for the keys it makes.
+pub const EJBCA: Profile = Profile {
+    name: "ejbca",
+    purpose: "yubihsm-setup's application key for EJBCA: generate and delete keys, \
+              certificates as opaque objects, sign, manage authentication keys, export and \
+              import under wrap",
+    label: "Application auth key",
+    capabilities: EJBCA_USE,
+    delegated: EJBCA_USE.union(Capabilities::GET_LOG_ENTRIES),
+};
+
 /// Every profile.
-pub const PROFILES: [Profile; 2] = [APPLICATION, AUDIT];
+pub const PROFILES: [Profile; 3] = [APPLICATION, EJBCA, AUDIT];
 
 /// The profile named `name`.
 pub fn find(name: &str) -> Option<Profile> {
@@ -87,6 +118,12 @@ mod tests {
         );
         assert_eq!(AUDIT.capabilities.to_string(), "exportable-under-wrap,get-log-entries");
         assert_eq!(find(" Audit "), Some(AUDIT));
+        assert_eq!(find("EJBCA"), Some(EJBCA));
+        assert_eq!(EJBCA.capabilities.0.count_ones(), 14);
+        assert_eq!(
+            Capabilities(EJBCA.delegated.0 & !EJBCA.capabilities.0),
+            Capabilities::GET_LOG_ENTRIES
+        );
         assert_eq!(find("admin"), None);
     }
 }

@@ -20,6 +20,7 @@ pub mod inspect;
 pub mod object;
 pub mod report;
 pub mod restore;
+pub mod setup;
 pub mod verify;
 
 pub use dir::{Backup, BackupFile, Entry, FileState};

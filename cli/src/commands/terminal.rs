@@ -136,6 +136,14 @@ impl Prompter for TtyPrompter {
         tty.write_all(format!("{text}\n").as_bytes())
     }
 
+    fn clear_screen(&mut self) -> io::Result<()> {
+        // Cursor home, erase the screen, erase the scrollback (xterm and its kin; a
+        // terminal without the last keeps the scrollback, as `clear` leaves it there).
+        let mut tty = open_tty()?;
+        tty.write_all(b"\x1b[H\x1b[2J\x1b[3J")?;
+        tty.flush()
+    }
+
     fn stdin_is_terminal(&self) -> bool {
         io::stdin().is_terminal()
     }

@@ -21,6 +21,12 @@ pub trait Prompter {
     fn read_secret(&mut self, prompt: &str) -> io::Result<Option<Zeroizing<String>>>;
     /// Shows a line of text (progress, or why an answer was refused).
     fn message(&mut self, text: &str) -> io::Result<()>;
+    /// Clears the screen and its scrollback, so that a secret shown for a person to record
+    /// (a share, by `yhsm setup`) is gone before the next person looks. Nothing unless
+    /// the prompter is a terminal.
+    fn clear_screen(&mut self) -> io::Result<()> {
+        Ok(())
+    }
     /// Whether standard input is a terminal, so that `-` (read standard input) is typed
     /// by a person and must not be echoed. `false` unless the prompter knows better.
     fn stdin_is_terminal(&self) -> bool {
@@ -39,7 +45,8 @@ pub trait Prompter {
 #[derive(Debug, Default)]
 pub struct ScriptedPrompter {
     answers: VecDeque<Zeroizing<String>>,
-    /// Prompts and messages in order; secret prompts are prefixed with `(secret) `.
+    /// Prompts and messages in order; secret prompts are prefixed with `(secret) `, a
+    /// cleared screen is [`CLEARED`].
     pub transcript: Vec<String>,
     /// What [`Prompter::is_interactive`] answers (default `false`).
     pub interactive: bool,
@@ -76,10 +83,18 @@ impl Prompter for ScriptedPrompter {
         Ok(())
     }
 
+    fn clear_screen(&mut self) -> io::Result<()> {
+        self.transcript.push(CLEARED.to_owned());
+        Ok(())
+    }
+
     fn is_interactive(&self) -> bool {
         self.interactive
     }
 }
+
+/// What [`ScriptedPrompter`] records for a cleared screen.
+pub const CLEARED: &str = "(screen cleared)";
 
 /// Asks a yes-or-no `question` (` [y/N]: ` is appended): `y` or `yes` (any case) is yes,
 /// anything else, or the end of input, no.
