@@ -56,6 +56,7 @@ impl Command {
             Self::Reset(_) => "reset",
             Self::ChangePassword(_) => "change-password",
             Self::PutAuthkey(_) => "put-authkey",
+            Self::Setup(_) => "setup",
             #[cfg(feature = "sim")]
             Self::SimServe(_) => "sim serve",
             #[cfg(all(feature = "usb-gadget", target_os = "linux"))]
@@ -89,6 +90,7 @@ pub enum Command {
     Reset(yhsm::admin::reset::Args),
     ChangePassword(yhsm::admin::password::Args),
     PutAuthkey(yhsm::admin::authkey::Args),
+    Setup(yhsm::backup::setup::Args),
     #[cfg(feature = "sim")]
     SimServe(SimServeArgs),
     #[cfg(all(feature = "usb-gadget", target_os = "linux"))]
@@ -286,6 +288,7 @@ fn parse_command(name: &str, p: &mut Parser, cli: &mut Cli) -> Result<Command> {
         "inspect" => (parse_inspect(p, cli), "inspect"),
         "wrap" => (parse_wrap(p, cli), "wrap"),
         "restore" => (parse_restore(p, cli), "restore"),
+        "setup" => (parse_setup(p, cli), "setup"),
         "verify" => (parse_verify(p, cli), "verify"),
         "shares" => {
             let sub = loop {
@@ -382,6 +385,7 @@ fn help_for(topic: &str) -> Option<&'static str> {
         "split" => SPLIT_HELP,
         "convert" => CONVERT_HELP,
         "restore" => RESTORE_HELP,
+        "setup" => SETUP_HELP,
         "verify" => VERIFY_HELP,
         "dump" => DUMP_HELP,
         "list" => LIST_HELP,
@@ -400,7 +404,7 @@ fn help_for(topic: &str) -> Option<&'static str> {
 
 fn unknown_command() -> Error {
     Error::usage(
-        "unknown command; expected inspect, wrap, shares, restore, verify, dump, list, info, \
+        "unknown command; expected inspect, wrap, shares, setup, restore, verify, dump, list, info, \
          delete, reset, change-password, put-authkey, raw or sim",
     )
     .with_hint(HELP_HINT)
@@ -434,6 +438,8 @@ const SPLIT_SHORTS: &[(char, &str)] = &[
 const CONVERT_SHORTS: &[(char, &str)] = &[('n', "shares")];
 const RESTORE_SHORTS: &[(char, &str)] = &[('d', "keep-authkey")];
 const DUMP_SHORTS: &[(char, &str)] = &[('w', "wrapkey")];
+const SETUP_SHORTS: &[(char, &str)] =
+    &[('t', "threshold"), ('n', "shares"), ('d', "domains"), ('y', "yes")];
 const DELETE_SHORTS: &[(char, &str)] = &[('y', "yes")];
 const PUT_AUTHKEY_SHORTS: &[(char, &str)] =
     &[('i', "id"), ('l', "label"), ('d', "domains"), ('c', "capabilities"), ('e', "delegated")];
@@ -798,6 +804,65 @@ fn count(p: &mut Parser, arg: &Opt) -> Result<u8> {
     })
 }
 
+fn parse_setup(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    use yhsm::backup::setup::{Args, profile};
+    let mut a = Args::default();
+    let mut dir = None;
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        if let Value(v) = arg {
+            if dir.replace(PathBuf::from(v)).is_some() {
+                return Err(Error::usage("more than one directory given"));
+            }
+            continue;
+        }
+        let arg = once(cli, &arg, SETUP_SHORTS)?;
+        let long = |name: &str| matches!(&arg, Opt::Long(l) if l == name);
+        match &arg {
+            _ if long("profile") => {
+                a.profile =
+                    parsed(p, &arg, "a profile: ksp, ejbca or wrap-only", |s| profile::find(s))?;
+            }
+            _ if is(&arg, 'd', "domains") => a.domains = Some(domains(p, &arg)?),
+            _ if long("capabilities") => a.capabilities = Some(defined_capabilities(p, &arg)?),
+            _ if long("delegated") => a.delegated = Some(defined_capabilities(p, &arg)?),
+            _ if long("wrap-delegated") => {
+                a.wrap_delegated = Some(defined_capabilities(p, &arg)?);
+            }
+            _ if long("wrap-key-id") => a.wrap_key_id = Some(id(p, &arg)?),
+            _ if long("app-key-id") => a.app_key_id = Some(id(p, &arg)?),
+            _ if long("audit-key-id") => a.audit_key_id = Some(id(p, &arg)?),
+            _ if long("audit") => a.audit = Some(true),
+            _ if long("no-audit") => a.audit = Some(false),
+            _ if long("rsa-decryption") => a.rsa_decryption = Some(true),
+            _ if is(&arg, 't', "threshold") => a.threshold = Some(threshold(p, &arg)?),
+            _ if is(&arg, 'n', "shares") => a.shares = Some(count(p, &arg)?),
+            _ if long("share-format") => {
+                a.share_format = parsed(p, &arg, "setup or manager", |s| match s {
+                    "setup" => Some(ShareFormat::YubihsmSetup),
+                    "manager" => Some(ShareFormat::YubihsmManager),
+                    other => other.parse().ok(),
+                })?;
+            }
+            _ if long("shares-dir") => a.shares_dir = Some(path(p)?),
+            Opt::Long(l) if l == "shares-file" => a.shares_files.push(path(p)?),
+            _ if long("app-password-file") => a.app_password = NewPassword::File(path(p)?),
+            _ if long("audit-password-file") => a.audit_password = NewPassword::File(path(p)?),
+            _ if long("keep-authkey") => a.keep_authkey = true,
+            _ if long("resume") => a.resume = true,
+            _ if is(&arg, 'y', "yes") => a.yes = true,
+            _ => {
+                if let Some(help) = common(&arg, p, cli, SETUP_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    if let Some(dir) = dir {
+        a.dir = dir;
+    }
+    Ok(Command::Setup(a))
+}
+
 fn parse_split(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let mut key = KeyOptions::default();
     let (mut threshold_, mut n, mut id_, mut domains_, mut caps, mut delegated) =
@@ -1138,7 +1203,7 @@ fn parse_put_authkey(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             _ if is(&arg, 'c', "capabilities") => caps = Some(defined_capabilities(p, &arg)?),
             _ if is(&arg, 'e', "delegated") => delegated = Some(defined_capabilities(p, &arg)?),
             Opt::Long(l) if l == "profile" => {
-                profile = Some(parsed(p, &arg, "a profile: application or audit", |s| {
+                profile = Some(parsed(p, &arg, "a profile: application, ejbca or audit", |s| {
                     yhsm::admin::profile::find(s)
                 })?);
             }
@@ -1242,6 +1307,8 @@ Offline commands (no device needed):
   shares convert    Re-split shares into the other format (yubihsm-setup, yubihsm-manager)
 
 Device commands (open a session with -k and its password):
+  setup [DIR]       Configure a primary as yubihsm-setup does: wrap key and its shares,
+                    application (and audit) key exported to DIR, factory key deleted
   restore [DIR]     Restore a backup directory onto a YubiHSM, as yubihsm-setup restore
   verify DIR        Compare a YubiHSM with a backup directory, object by object
   dump [DIR] -w ID  Export every object under wrap key ID to .yhw files, as yubihsm-setup
@@ -1582,6 +1649,63 @@ Options:
   -h, --help                    Show this help
 ";
 
+pub const SETUP_HELP: &str = "\
+Usage: yhsm setup [DIR] [--profile ksp|ejbca|wrap-only] [OPTIONS]
+
+Configures a primary YubiHSM as yubihsm-setup 2.3.4 does, with the same objects, file
+names and share format: a wrap key (id 2, \"Wrap key\", aes256-ccm-wrap) split into shares
+for custodians, an application authentication key (id 3) and optionally an audit key
+(id 4), both exported under the wrap key into DIR (default: the current directory) as
+0x0003-authentication-key.yhw, then the login key (-k, the factory key 1) deleted.
+
+Unlike yubihsm-setup: the wrap key is the device's random bytes XOR the host's; each
+share is shown alone on a cleared screen and typed back by its custodian (without a
+terminal: --shares-dir); DIR gets 0x0002-wrap-key.description with the key check value
+and each share's check value, which restore checks every share against; nothing is
+written to the device before the shares are out, and the login key is deleted only after
+every new key opened a session with its password. An interrupted setup is finished by
+the same command with --resume.
+
+Profiles:
+  ksp        (default) yubihsm-setup's ksp: the application key signs and generates
+             asymmetric keys (sign-pkcs, sign-pss, sign-ecdsa, sign-eddsa, derive-ecdh,
+             get-option, import/export-wrapped, exportable-under-wrap)
+  ejbca      yubihsm-setup's ejbca: the application key also deletes keys, keeps
+             certificates as opaque objects, signs attestation certificates and manages
+             authentication keys
+  wrap-only  Only the wrap key and its shares, to back up keys already on the device;
+             it delegates every named capability unless --delegated says otherwise; the
+             login key is kept
+
+Options:
+      --profile NAME            ksp, ejbca or wrap-only
+  -d, --domains DOMAINS         The new keys' domains, e.g. 1:2:3, or all (default 1)
+      --wrap-key-id ID          Default 2
+      --app-key-id ID           Default 3
+      --audit                   Also make the audit key (--no-audit: do not ask)
+      --audit-key-id ID         Default 4 (implies --audit)
+      --rsa-decryption          ksp: add decrypt-pkcs and decrypt-oaep to the keys
+      --capabilities CAPS       The application key's capabilities
+      --delegated CAPS          The application key's delegated capabilities
+                                (wrap-only: the wrap key's)
+      --wrap-delegated CAPS     The wrap key's delegated capabilities
+  -t, --threshold K             Shares needed to recover the wrap key (default 2)
+  -n, --shares N                Shares made, one per custodian (default 3)
+      --share-format FORMAT     setup (yubihsm-setup, default) or manager
+      --shares-dir DIR          Write one file per custodian there (0600, never over
+                                a file) instead of showing the shares
+      --app-password-file FILE  The application key's password (its first line);
+                                without it, typed twice without echo
+      --audit-password-file FILE
+                                The audit key's password
+      --keep-authkey            Keep the login key (yubihsm-setup's \"not deleted\")
+      --resume                  Finish an interrupted setup in DIR; the wrap key's
+                                shares come from --shares-file, --shares-dir or are typed
+      --shares-file FILE        With --resume: a file of shares (repeatable)
+  -y, --yes                     Do not ask to confirm the plan at the terminal
+  -h, --help                    Show this help
+";
+
 pub const PUT_AUTHKEY_HELP: &str = "\
 Usage: yhsm put-authkey (--profile NAME | --capabilities CAPS) --domains DOMAINS
                         [--delegated CAPS] [--label LABEL] [--id ID]
@@ -1597,11 +1721,14 @@ Profiles (yubihsm-setup's keys; the options below replace their values):
                sign-pss, sign-ecdsa, sign-eddsa, derive-ecdh, export-wrapped,
                import-wrapped, exportable-under-wrap, get-option; delegates the same
                but export-wrapped and import-wrapped
+  ejbca        yubihsm-setup ejbca's application key: also delete-asymmetric-key,
+               put/get/delete-opaque, put/delete-authentication-key,
+               sign-attestation-certificate; delegates the same and get-log-entries
   audit        Label \"Audit auth key\"; get-log-entries, exportable-under-wrap; delegates
                nothing
 
 Options:
-      --profile NAME            application or audit
+      --profile NAME            application, ejbca or audit
   -c, --capabilities CAPS       e.g. sign-ecdsa,exportable-under-wrap
   -e, --delegated CAPS          What objects it creates may have (default: the
                                 profile's, or none)

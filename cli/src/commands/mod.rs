@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod list;
 pub mod raw;
 pub mod restore;
+pub mod setup;
 pub mod shares;
 #[cfg(feature = "sim")]
 pub mod sim;
