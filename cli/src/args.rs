@@ -834,6 +834,7 @@ fn parse_setup(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
             _ if long("audit") => a.audit = Some(true),
             _ if long("no-audit") => a.audit = Some(false),
             _ if long("rsa-decryption") => a.rsa_decryption = Some(true),
+            _ if long("no-rsa-decryption") => a.rsa_decryption = Some(false),
             _ if is(&arg, 't', "threshold") => a.threshold = Some(threshold(p, &arg)?),
             _ if is(&arg, 'n', "shares") => a.shares = Some(count(p, &arg)?),
             _ if long("share-format") => {
@@ -1685,6 +1686,7 @@ Options:
       --audit                   Also make the audit key (--no-audit: do not ask)
       --audit-key-id ID         Default 4 (implies --audit)
       --rsa-decryption          ksp: add decrypt-pkcs and decrypt-oaep to the keys
+                                (--no-rsa-decryption: do not ask)
       --capabilities CAPS       The application key's capabilities
       --delegated CAPS          The application key's delegated capabilities
                                 (wrap-only: the wrap key's)

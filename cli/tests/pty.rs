@@ -404,3 +404,96 @@ fn restore_asks_to_confirm_the_wrap_key_when_nothing_vouches_for_it() {
         assert!(!share.is_empty() && !screen.contains(&share[4..20]), "a share was echoed");
     }
 }
+
+/// `yhsm setup` at a terminal: the passwords are not echoed; each share is shown after a
+/// cleared screen, the screen is cleared before its custodian types it back, and what is
+/// typed back is not echoed; a share typed back wrong is shown again.
+#[cfg(feature = "sim")]
+#[test]
+fn setup_shows_each_share_alone_and_echoes_no_secret() {
+    if !has_script() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    const CLEAR: &str = "\x1b[H\x1b[2J\x1b[3J";
+    let dir = state_dir("setup");
+    let state = dir.join("dev.state");
+    let mut t = Terminal::spawn(&format!(
+        "-c sim:'{}' setup '{}' -d 1 --wrap-key-id 2 -t 2 -n 2 --app-key-id 3 --no-audit \
+         --no-rsa-decryption --yes",
+        state.display(),
+        dir.join("backup").display()
+    ));
+    t.wait_for("Password for authentication key 0x0001: ");
+    t.type_line("password");
+    t.wait_for("New password for the application key 0x0003: ");
+    t.type_line("app-Secret-42");
+    t.wait_for("Type the new password again: ");
+    t.type_line("app-Secret-42");
+    let share_of = |t: &Terminal, index: u8| -> String {
+        let screen = String::from_utf8_lossy(&t.screen.lock().unwrap()).into_owned();
+        let head = format!("{index}-");
+        screen
+            .split(['\r', '\n'])
+            .filter(|l| l.len() == 74 && l.get(2..).is_some_and(|rest| rest.starts_with(&head)))
+            .last()
+            .unwrap_or_else(|| panic!("share {index} not shown; screen:\n{screen}"))
+            .to_owned()
+    };
+    let mut shares = Vec::new();
+    for index in 1..=2u8 {
+        t.wait_for(&format!("Custodian {index}: are you ready to see key share {index} of 2?"));
+        t.type_line("");
+        t.wait_for("Have you recorded the key share? Press Enter to hide it");
+        let share = share_of(&t, index);
+        t.type_line("");
+        t.wait_for(&format!("Custodian {index}: type key share {index} back (not shown): "));
+        if index == 2 {
+            t.type_line("2-2-mistyped-by-a-tired-custodian");
+            t.wait_for("That is not key share 2 as shown: it is shown again.");
+            t.type_line("");
+            t.wait_for("Have you recorded the key share? Press Enter to hide it");
+            t.type_line("");
+            t.wait_for("Custodian 2: type key share 2 back (not shown): ");
+        }
+        t.type_line(&share);
+        t.wait_for(&format!("Key share {index} confirmed."));
+        shares.push(share);
+    }
+    t.wait_for("Keys that can log in: 0x0003");
+    let (ok, screen) = t.finish();
+    assert!(ok, "yhsm failed; screen:\n{screen}");
+    for secret in ["app-Secret-42", "mistyped-by-a-tired"] {
+        assert!(!screen.contains(secret), "{secret:?} was echoed; screen:\n{screen}");
+    }
+    assert_eq!(after(&screen, "Password for authentication key 0x0001: ", 0), "");
+    // Each share appears only where it is shown (share 2 twice), each time right after a
+    // cleared screen, and the screen is cleared before it is typed back (not echoed).
+    for (index, share) in shares.iter().enumerate() {
+        let shown: Vec<usize> = screen.match_indices(share.as_str()).map(|(at, _)| at).collect();
+        assert_eq!(
+            shown.len(),
+            if index == 0 { 1 } else { 2 },
+            "share {}; screen:\n{screen}",
+            index + 1
+        );
+        for at in shown {
+            let before = &screen[..at];
+            let last_clear = before.rfind(CLEAR).expect("a clear before the share");
+            assert!(!before[last_clear..].contains("type key share"), "screen:\n{screen}");
+            let after_share = &screen[at..];
+            let prompt = after_share.find("type key share").unwrap();
+            assert!(after_share[..prompt].contains(CLEAR), "not cleared before typing back");
+        }
+        let prompt =
+            format!("Custodian {}: type key share {} back (not shown): ", index + 1, index + 1);
+        for nth in 0..screen.matches(&prompt).count() {
+            assert_eq!(
+                after(&screen, &prompt, nth),
+                "",
+                "echoed after {prompt:?}; screen:\n{screen}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
