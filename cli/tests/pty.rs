@@ -435,8 +435,8 @@ fn setup_shows_each_share_alone_and_echoes_no_secret() {
         let head = format!("{index}-");
         screen
             .split(['\r', '\n'])
-            .filter(|l| l.len() == 74 && l.get(2..).is_some_and(|rest| rest.starts_with(&head)))
-            .last()
+            .rev()
+            .find(|l| l.len() == 74 && l.get(2..).is_some_and(|rest| rest.starts_with(&head)))
             .unwrap_or_else(|| panic!("share {index} not shown; screen:\n{screen}"))
             .to_owned()
     };

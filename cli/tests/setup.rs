@@ -522,15 +522,14 @@ impl Prompter for Custodians {
     }
     fn read_secret(&mut self, prompt: &str) -> io::Result<Option<Zeroizing<String>>> {
         self.transcript.push(format!("(secret) {prompt}"));
-        if prompt.starts_with("Custodian ") {
+        if let Some(rest) = prompt.strip_prefix("Custodian ") {
             let shown = self.shown.clone().unwrap();
-            let index: u8 =
-                prompt["Custodian ".len()..].split(':').next().unwrap().parse().unwrap();
+            let index: u8 = rest.split(':').next().unwrap().parse().unwrap();
             if self.wrong_once == Some(index) {
                 self.wrong_once = None;
                 return Ok(Some(Zeroizing::new(shown.replace('A', "B").replace('a', "b") + "x")));
             }
-            // Typed in another case, with blanks: the same share.
+            // With blanks around it: the same share.
             return Ok(Some(Zeroizing::new(format!("  {shown} "))));
         }
         Ok(self.passwords.pop_front().map(|p| Zeroizing::new(p.to_owned())))
