@@ -401,3 +401,8 @@ fn verify() {
 fn admin() {
     check_file("admin.txt");
 }
+
+#[test]
+fn setup() {
+    check_file("setup.txt");
+}
