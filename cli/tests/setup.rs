@@ -337,6 +337,16 @@ fn refuses_before_writing_anything() {
     assert!(e.message().contains("already holds .yhw files"), "{}", e.message());
     fs::remove_file(fx.backup().join("0x0009-opaque.yhw")).unwrap();
 
+    // A shares directory holding a share (of an earlier setup): never written over.
+    fs::create_dir_all(fx.shares()).unwrap();
+    fs::write(fx.share_file(1), "an earlier custodian's share\n").unwrap();
+    let e = run(&fx, &dev, &fx.args()).result.unwrap_err();
+    assert!(e.message().contains("setup never writes over a share"), "{}", e.message());
+    assert_eq!(fs::read_to_string(fx.share_file(1)).unwrap(), "an earlier custodian's share\n");
+    assert!(!fx.backup().join("0x0002-wrap-key.description").exists());
+    assert_eq!(dev.lock().store().iter().count(), 1);
+    fs::remove_dir_all(fx.shares()).unwrap();
+
     // Usage errors.
     let cases: Vec<(Args, &str)> = vec![
         (
@@ -359,6 +369,66 @@ fn refuses_before_writing_anything() {
         let e = refused(&fx, &dev, &args);
         let text = e.render();
         assert!(text.contains(expected), "{expected}: {text}");
+    }
+}
+
+#[test]
+fn a_login_key_without_the_rights_is_refused_before_anything_is_written() {
+    // Key 7 may store a wrap key and create authentication keys, but not delete one, nor
+    // get random bytes; then one that may do all but delegates too little.
+    let fx = Fx::new("rights");
+    let dev = device();
+    let mut c = Client::with_transport(Box::new(SimTransport::from_shared(dev.clone()))).unwrap();
+    c.authenticate(Credentials::password(1, b"password")).unwrap();
+    let keys = yhsm_proto::StaticKeys::from_password(b"password");
+    let everything: Capabilities = "put-wrap-key,put-authentication-key,export-wrapped,get-pseudo-random,delete-authentication-key".parse().unwrap();
+    for (id, caps, delegated) in [
+        (
+            7,
+            "put-wrap-key,put-authentication-key,export-wrapped".parse().unwrap(),
+            Capabilities::ALL,
+        ),
+        (8, everything, "export-wrapped,import-wrapped".parse().unwrap()),
+    ] {
+        c.put_authentication_key(&yhsm_proto::command::PutAuthenticationKey::new(
+            id,
+            "admin".parse().unwrap(),
+            yhsm_proto::Domains(1),
+            caps,
+            delegated,
+            yhsm_proto::command::AuthenticationKey::Symmetric {
+                enc: keys.enc.clone(),
+                mac: keys.mac.clone(),
+            },
+        ))
+        .unwrap();
+    }
+    drop(c);
+    let before = dev.lock().store().iter().count();
+    for (id, expected) in [
+        (7, "lacks the get-pseudo-random,delete-authentication-key capability"),
+        (8, "does not delegate"),
+    ] {
+        let mut global = fx.global();
+        global.authkey = id;
+        let mut open = |_: &_| -> std::result::Result<Box<dyn yhsm_transport::Transport>, _> {
+            Ok(Box::new(SimTransport::from_shared(dev.clone())))
+        };
+        let mut prompter = ScriptedPrompter::new::<&str>(&[]);
+        let e = setup::command_with(
+            &global,
+            &fx.args(),
+            false,
+            &mut prompter,
+            None,
+            &mut open,
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(e.render().contains(expected), "{}", e.render());
+        assert!(e.render().contains("nothing was written"), "{}", e.render());
+        assert_eq!(dev.lock().store().iter().count(), before);
+        assert!(!fx.backup().exists() && !fx.shares().exists());
     }
 }
 

@@ -20,10 +20,13 @@ pub fn share_file_name(wrap_id: ObjectId, index: u8) -> String {
     format!("0x{wrap_id:04x}-wrap-key-share-{index}.txt")
 }
 
-/// Creates the shares directory if needed (0700) and checks that it holds no share file
-/// of any wrap key (a share of an earlier setup must not sit beside the new ones).
+/// Checks that the shares directory, if it exists, holds no share file of any wrap key (a
+/// share of an earlier setup must not sit beside the new ones). It is created (0700) when
+/// the shares are written.
 pub fn check_shares_dir(dir: &Path) -> Result<()> {
-    create_private_dir(dir, "shares directory")?;
+    if !dir.exists() {
+        return Ok(());
+    }
     let listing = std::fs::read_dir(dir).map_err(|e| {
         Error::failure(format!("cannot read the shares directory `{}`", dir.display()))
             .with_source(e)
@@ -71,6 +74,7 @@ pub fn write_files(
     kcv: [u8; KCV_LEN],
     shares: &[Share],
 ) -> Result<Vec<PathBuf>> {
+    create_private_dir(dir, "shares directory")?;
     let count = shares.len();
     let mut written = Vec::with_capacity(count);
     for share in shares {
