@@ -274,6 +274,16 @@ fn check_traces(cli: &Cli) -> Result<()> {
         )
         .with_hint(yhsm::trace::RAW_TRACE_REFUSED_HINT));
     }
+    if let Command::Setup(_) = &cli.command
+        && !g.trace_raw_keys
+    {
+        return Err(Error::usage(
+            "--trace-raw: setup sends the new wrap key (put-wrap-key) and the new keys \
+             (put-authentication-key), which anyone who knows or guesses the password could \
+             read from the raw trace; refused before any share is handed out",
+        )
+        .with_hint(yhsm::trace::RAW_TRACE_REFUSED_HINT));
+    }
     Ok(())
 }
 

@@ -486,6 +486,37 @@ fn an_interrupted_setup_is_finished_by_resume_with_the_same_shares() {
 }
 
 #[test]
+fn resume_at_a_terminal_asks_the_password_of_a_key_already_made_once() {
+    let fx = Fx::new("resume-typed");
+    let dev = device();
+    dev.lock().add_fault(Fault::once(
+        Trigger::Command(CommandCode::EXPORT_WRAPPED),
+        Action::Error(ErrorCode::STORAGE_FAILED),
+    ));
+    run(&fx, &dev, &fx.args()).result.unwrap_err();
+    assert!(dev.lock().store().get(3, AUTH).is_some() && dev.lock().store().get(4, AUTH).is_some());
+    let args = Args {
+        resume: true,
+        app_password: NewPassword::Prompt,
+        audit_password: NewPassword::Prompt,
+        audit_key_id: Some(4),
+        ..fx.args()
+    };
+    // The application key's id (Enter: 3), go on, then each password once.
+    let mut p = ScriptedPrompter::interactive(&["", "y", "app-secret", "audit-secret"]);
+    let report = run_with(&fx, &dev, &args, true, &mut p).result.unwrap();
+    assert_eq!(report.keys.len(), 2);
+    assert!(
+        p.transcript.iter().any(|l| l
+            == "(secret) Password of the application key 0x0003 (made by the interrupted run): "),
+        "{:#?}",
+        p.transcript
+    );
+    assert!(!p.transcript.iter().any(|l| l.contains("again")), "{:#?}", p.transcript);
+    assert!(!logs_in(&dev, 1, "password"));
+}
+
+#[test]
 fn a_wrap_key_that_is_not_the_shares_is_never_trusted() {
     // An interrupted run stored the wrap key; someone replaced it with another key of
     // the same attributes. Resume proves the key by opening its exports.

@@ -97,13 +97,15 @@ pub(super) fn run(cx: Context<'_>) -> Result<SetupReport> {
             Role::Application => (passwords.application.clone(), &args.app_password),
             Role::Audit => (passwords.audit.clone(), &args.audit_password),
         };
+        let whom = format!("the {} key 0x{:04x}", role.name(), spec.id);
         let password = match given {
             Some(p) => p,
-            None => read_new_password(
-                source,
-                &format!("the {} key 0x{:04x}", role.name(), spec.id),
+            // Made by the interrupted run: its password, once.
+            None if earlier.is_some() && listed.contains(&(spec.id, AUTH)) => read_password(
                 prompter,
+                &format!("Password of {whom} (made by the interrupted run): "),
             )?,
+            None => read_new_password(source, &whom, prompter)?,
         };
         keys.push((role, spec, password));
     }
@@ -246,6 +248,15 @@ pub(super) fn run(cx: Context<'_>) -> Result<SetupReport> {
         login: login_id,
         login_kept: keeps_login,
     })
+}
+
+/// A password typed once without echo.
+fn read_password(prompter: &mut dyn Prompter, prompt: &str) -> Result<Password> {
+    let typed = prompter
+        .read_secret(prompt)
+        .map_err(|e| Error::failure("cannot read the password from the terminal").with_source(e))?
+        .ok_or_else(|| Error::failure("no password entered"))?;
+    Ok(Password::new(SecretBytes::from_slice(typed.as_bytes())))
 }
 
 /// A fresh run: the chosen ids must be free.
