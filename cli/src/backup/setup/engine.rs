@@ -157,6 +157,14 @@ pub(super) fn run(cx: Context<'_>) -> Result<SetupReport> {
                 wrap.id
             ),
         );
+        if keys.is_empty() {
+            sink(Line::Warning(format!(
+                "wrap key 0x{:04x} on the device has the described attributes, but with no key \
+                 to export under it this run cannot prove that its key is the shares' (`yhsm \
+                 dump -w 0x{:04x}` then `yhsm inspect` with the shares proves it)",
+                wrap.id, wrap.id
+            )));
+        }
         false
     } else {
         let settled = store_wrap(&mut client, &plan, &secret).map_err(|e| told(e, false))?;
