@@ -577,6 +577,17 @@ fn wrap_only_ejbca_and_keep_authkey() {
             .unwrap();
     assert_eq!(combined.kcv(), report.kcv);
     assert!(combine_file(&fx.share_file(4)).is_err(), "one share is not enough");
+    // Resumed (here: after it finished), the wrap key is only checked by its attributes,
+    // and the run says so.
+    let again = run(&fx, &dev, &Args { resume: true, ..args.clone() });
+    assert_eq!(again.result.unwrap().kcv, report.kcv);
+    assert!(
+        again
+            .out
+            .contains("warning: wrap key 0x0002 on the device has the described attributes, but"),
+        "{}",
+        again.out
+    );
 
     let fx = Fx::new("ejbca");
     let dev = device();
