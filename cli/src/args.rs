@@ -829,7 +829,8 @@ fn parse_setup(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
         let long = |name: &str| matches!(&arg, Opt::Long(l) if l == name);
         match &arg {
             _ if long("profile") => {
-                a.profile = parsed(p, &arg, "a profile: ksp, ejbca or wrap-only", profile::find)?;
+                a.profile =
+                    Some(parsed(p, &arg, "a profile: ksp, ejbca or wrap-only", profile::find)?);
             }
             _ if is(&arg, 'd', "domains") => a.domains = Some(domains(p, &arg)?),
             _ if long("capabilities") => a.capabilities = Some(defined_capabilities(p, &arg)?),

@@ -358,7 +358,7 @@ fn refuses_before_writing_anything() {
         (Args { app_key_id: Some(1), ..fx.args() }, "is the one used to log in"),
         (Args { audit_key_id: Some(3), ..fx.args() }, "both be authentication key 0x0003"),
         (Args { threshold: Some(4), shares: Some(3), ..fx.args() }, "more than the 3 shares"),
-        (Args { profile: profile::WRAP_ONLY, ..fx.args() }, "--profile wrap-only"),
+        (Args { profile: Some(profile::WRAP_ONLY), ..fx.args() }, "--profile wrap-only"),
         (Args { shares_files: vec![fx.share_file(1)], ..fx.args() }, "goes with --resume"),
         (
             Args { wrap_delegated: Some(Capabilities::EXPORTABLE_UNDER_WRAP), ..fx.args() },
@@ -502,8 +502,8 @@ fn resume_at_a_terminal_asks_the_password_of_a_key_already_made_once() {
         audit_key_id: Some(4),
         ..fx.args()
     };
-    // The application key's id (Enter: 3), go on, then each password once.
-    let mut p = ScriptedPrompter::interactive(&["", "y", "app-secret", "audit-secret"]);
+    // Go on (the keys' ids come from the recorded plan), then each password once.
+    let mut p = ScriptedPrompter::interactive(&["y", "app-secret", "audit-secret"]);
     let report = run_with(&fx, &dev, &args, true, &mut p).result.unwrap();
     assert_eq!(report.keys.len(), 2);
     assert!(
@@ -513,6 +513,214 @@ fn resume_at_a_terminal_asks_the_password_of_a_key_already_made_once() {
         p.transcript
     );
     assert!(!p.transcript.iter().any(|l| l.contains("again")), "{:#?}", p.transcript);
+    assert!(!logs_in(&dev, 1, "password"));
+}
+
+/// The description of an interrupted run, as text.
+fn description_text(fx: &Fx) -> String {
+    fs::read_to_string(fx.backup().join("0x0002-wrap-key.description")).unwrap()
+}
+
+/// Puts authentication key `id` (password `password`, domain 1) on the device.
+fn put_login_key(dev: &SharedDevice, id: u16, caps: Capabilities, delegated: Capabilities) {
+    let mut c = Client::with_transport(Box::new(SimTransport::from_shared(dev.clone()))).unwrap();
+    c.authenticate(Credentials::password(1, b"password")).unwrap();
+    let keys = yhsm_proto::StaticKeys::from_password(b"password");
+    c.put_authentication_key(&yhsm_proto::command::PutAuthenticationKey::new(
+        id,
+        "admin".parse().unwrap(),
+        yhsm_proto::Domains(1),
+        caps,
+        delegated,
+        yhsm_proto::command::AuthenticationKey::Symmetric {
+            enc: keys.enc.clone(),
+            mac: keys.mac.clone(),
+        },
+    ))
+    .unwrap();
+}
+
+/// An interrupted `--audit` setup (both keys made, neither exported), resumed by an
+/// operator who leaves out `--audit` or gives other ids: the description's recorded plan
+/// keeps the audit key; an option that disagrees with it is refused before anything is
+/// written; the login key is deleted only once the audit key is exported too.
+#[test]
+fn resume_follows_the_recorded_plan_and_refuses_options_that_disagree() {
+    let fx = Fx::new("resume-plan");
+    let dev = device();
+    dev.lock().add_fault(Fault::once(
+        Trigger::Command(CommandCode::EXPORT_WRAPPED),
+        Action::Error(ErrorCode::STORAGE_FAILED),
+    ));
+    run(&fx, &dev, &fx.args()).result.unwrap_err();
+    assert!(dev.lock().store().get(4, AUTH).is_some(), "the audit key was made");
+    let text = description_text(&fx);
+    for line in [
+        "setup profile: ksp\n",
+        "setup application key: 0x0003\n",
+        "setup application label: \"Application auth key\"\n",
+        "setup audit key: 0x0004\n",
+        "setup audit capabilities: exportable-under-wrap,get-log-entries\n",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    // What the other readers see: the description parses, with the plan.
+    let desc = Description::parse(text.as_bytes()).unwrap();
+    assert_eq!(desc.setup.unwrap().audit.unwrap().id, 4);
+
+    let file = "the interrupted setup's description `0x0002-wrap-key.description`";
+    let resume =
+        Args { resume: true, audit: None, audit_password: NewPassword::Prompt, ..fx.args() };
+    let audit_file = NewPassword::File(fx.dir.join("audit"));
+    let before = dev.lock().store().iter().count();
+    for (args, expected) in [
+        (
+            Args { audit: Some(false), ..resume.clone() },
+            format!("--no-audit: {file} records audit key 0x0004"),
+        ),
+        (
+            Args { app_key_id: Some(5), ..resume.clone() },
+            format!("--app-key-id 0x0005: {file} says 0x0003"),
+        ),
+        (
+            Args { audit_key_id: Some(6), audit_password: audit_file.clone(), ..resume.clone() },
+            format!("--audit-key-id 0x0006: {file} says 0x0004"),
+        ),
+        (
+            Args { profile: Some(profile::EJBCA), ..resume.clone() },
+            format!("--profile ejbca: {file} says ksp"),
+        ),
+        (
+            Args { rsa_decryption: Some(true), ..resume.clone() },
+            format!(
+                "--rsa-decryption: {file} records an application key without decrypt-pkcs,decrypt-oaep"
+            ),
+        ),
+        (
+            Args { capabilities: Some(Capabilities::ALL), ..resume.clone() },
+            format!("--capabilities {}: {file} says", Capabilities::ALL),
+        ),
+        // No terminal and no audit password: the plan still makes the audit key.
+        (
+            resume.clone(),
+            "the audit key's password is asked for at the terminal (the interrupted setup's plan \
+             makes an audit key)"
+                .to_owned(),
+        ),
+    ] {
+        let e = run(&fx, &dev, &args).result.unwrap_err();
+        assert!(e.render().contains(&expected), "{expected}\n{}", e.render());
+        assert!(logs_in(&dev, 1, "password"), "the login key is kept");
+        assert_eq!(dev.lock().store().iter().count(), before);
+        assert!(!fx.backup().join("0x0004-authentication-key.yhw").exists());
+    }
+
+    // At a terminal, without --audit: the recorded plan is used and said; the audit key's
+    // password is asked once, and the audit key is exported before the login key goes.
+    let mut p = ScriptedPrompter::interactive(&["y", "audit-secret"]);
+    let ran = run_with(&fx, &dev, &resume, true, &mut p);
+    let report = ran.result.unwrap();
+    assert_eq!(report.keys, [(3, "application"), (4, "audit")]);
+    assert!(
+        ran.out
+            .contains("(its recorded plan: profile ksp, application key 0x0003, audit key 0x0004)"),
+        "{}",
+        ran.out
+    );
+    assert!(fx.backup().join("0x0004-authentication-key.yhw").exists());
+    assert!(!logs_in(&dev, 1, "password") && logs_in(&dev, 4, "audit-secret"));
+}
+
+/// A login key without put-wrap-key finishes a setup whose wrap key is stored already;
+/// while the wrap key is still to be stored it is refused. A plan without an audit key
+/// refuses `--audit` on resume.
+#[test]
+fn resume_needs_put_wrap_key_only_while_the_wrap_key_is_not_stored() {
+    let fx = Fx::new("resume-rights");
+    let dev = device();
+    let caps = "put-authentication-key,export-wrapped,delete-authentication-key".parse().unwrap();
+    put_login_key(&dev, 7, caps, Capabilities::ALL);
+    let no_audit = Args { audit: Some(false), audit_password: NewPassword::Prompt, ..fx.args() };
+    dev.lock().add_fault(Fault::once(
+        Trigger::Command(CommandCode::PUT_WRAP_KEY),
+        Action::Error(ErrorCode::STORAGE_FAILED),
+    ));
+    run(&fx, &dev, &no_audit).result.unwrap_err();
+    assert!(description_text(&fx).contains("setup audit key: none\n"));
+    let resume = Args { resume: true, audit: None, ..no_audit.clone() };
+    let as_key_7 = |args: &Args| {
+        let mut global = fx.global();
+        global.authkey = 7;
+        let mut open = |_: &_| -> std::result::Result<Box<dyn yhsm_transport::Transport>, _> {
+            Ok(Box::new(SimTransport::from_shared(dev.clone())))
+        };
+        let mut prompter = ScriptedPrompter::new::<&str>(&[]);
+        setup::command_with(&global, args, false, &mut prompter, None, &mut open, &mut |_| {})
+    };
+    let e = as_key_7(&resume).unwrap_err();
+    assert!(e.render().contains("lacks the put-wrap-key capability"), "{}", e.render());
+    assert!(dev.lock().store().get(2, ObjectType::WRAP_KEY).is_none());
+
+    // Key 1 stores the wrap key, then fails to make the application key.
+    dev.lock().add_fault(Fault::once(
+        Trigger::Command(CommandCode::PUT_AUTHENTICATION_KEY),
+        Action::Error(ErrorCode::STORAGE_FAILED),
+    ));
+    run(&fx, &dev, &resume).result.unwrap_err();
+    assert!(dev.lock().store().get(2, ObjectType::WRAP_KEY).is_some());
+    assert!(dev.lock().store().get(3, AUTH).is_none());
+    // The recorded plan has no audit key: --audit is refused.
+    let e = as_key_7(&Args {
+        audit: Some(true),
+        audit_password: NewPassword::File(fx.dir.join("audit")),
+        ..resume.clone()
+    })
+    .unwrap_err();
+    assert!(
+        e.render().contains("--audit: the interrupted setup's description `0x0002-wrap-key.description` records no audit key"),
+        "{}",
+        e.render()
+    );
+    // Key 7 finishes: the wrap key is there, so put-wrap-key is not needed.
+    let report = as_key_7(&resume).unwrap();
+    assert_eq!(report.keys, [(3, "application")]);
+    assert!(logs_in(&dev, 3, "app-secret") && !logs_in(&dev, 7, "password"));
+}
+
+/// `--resume` at a terminal with the shares typed (no share files): a mistyped share is
+/// refused by its recorded check value and asked again; the wrap key from the typed
+/// shares is stored and the setup finishes.
+#[test]
+fn resume_with_the_shares_typed_at_the_terminal() {
+    let fx = Fx::new("resume-typed-shares");
+    let dev = device();
+    dev.lock().add_fault(Fault::once(
+        Trigger::Command(CommandCode::PUT_WRAP_KEY),
+        Action::Error(ErrorCode::STORAGE_FAILED),
+    ));
+    run(&fx, &dev, &fx.args()).result.unwrap_err();
+    assert!(dev.lock().store().get(2, ObjectType::WRAP_KEY).is_none());
+    let share =
+        |i: u8| fs::read_to_string(fx.share_file(i)).unwrap().lines().last().unwrap().to_owned();
+    let (one, three) = (share(1), share(3));
+    let typo = mistyped(&three);
+    let args = Args { resume: true, shares_dir: None, ..fx.args() };
+    let mut p = ScriptedPrompter::interactive(&["y", "2", &one, &typo, &three]);
+    let ran = run_with(&fx, &dev, &args, true, &mut p);
+    let report = ran.result.unwrap();
+    assert!(report.wrap_stored);
+    let kcv = Description::parse(description_text(&fx).as_bytes()).unwrap().kcv.unwrap();
+    assert_eq!(report.kcv, kcv);
+    let refused = p.transcript.iter().filter(|l| l.starts_with("Share 2 refused:")).count();
+    assert_eq!(refused, 1, "{:#?}", p.transcript);
+    assert_eq!(
+        p.transcript.iter().filter(|l| *l == "(secret) Enter share number 2: ").count(),
+        2,
+        "{:#?}",
+        p.transcript
+    );
+    assert!(!p.transcript.iter().any(|l| l.contains(&one) || l.contains(&three)));
+    assert!(logs_in(&dev, 3, "app-secret") && logs_in(&dev, 4, "audit-secret"));
     assert!(!logs_in(&dev, 1, "password"));
 }
 
@@ -555,7 +763,7 @@ fn wrap_only_ejbca_and_keep_authkey() {
     let fx = Fx::new("profiles");
     let dev = device();
     let args = Args {
-        profile: profile::WRAP_ONLY,
+        profile: Some(profile::WRAP_ONLY),
         audit: None,
         app_password: NewPassword::Prompt,
         audit_password: NewPassword::Prompt,
@@ -592,7 +800,7 @@ fn wrap_only_ejbca_and_keep_authkey() {
     let fx = Fx::new("ejbca");
     let dev = device();
     let args = Args {
-        profile: profile::EJBCA,
+        profile: Some(profile::EJBCA),
         keep_authkey: true,
         audit: Some(false),
         audit_password: NewPassword::Prompt,

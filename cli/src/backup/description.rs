@@ -4,7 +4,8 @@
 //! reported them, and, when they are known, its key check value and a check value for each
 //! of its shares. The format is yhsm's own (cli/README.md "The wrap-key description").
 //!
-//! `yhsm dump` writes one; `yhsm setup` (to come) fills in the check values. `yhsm
+//! `yhsm dump` writes one; `yhsm setup` fills in the check values and records the rest of
+//! its plan (`setup …` lines: the profile and the keys it makes) for `setup --resume`. `yhsm
 //! restore` reads every description in the directory before it asks for shares: each share
 //! is checked against its recorded check value as it is entered, and the key the shares
 //! give is compared with the description before anything is written, so that a mistyped
@@ -54,7 +55,32 @@ pub struct Description {
     pub kcv: Option<[u8; KCV_LEN]>,
     /// The shares handed out, when the writer made them.
     pub shares: Option<RecordedShares>,
+    /// The rest of the plan of the `yhsm setup` that wrote it (`setup …` lines), so that
+    /// `setup --resume` finishes the same plan. Older descriptions have none.
+    pub setup: Option<SetupRecord>,
 }
+
+/// What `yhsm setup` planned besides the wrap key (not secret): its profile and the
+/// authentication keys it makes (their domains are the wrap key's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetupRecord {
+    /// The profile's name, as `--profile` gives it.
+    pub profile: String,
+    pub application: Option<RecordedKey>,
+    pub audit: Option<RecordedKey>,
+}
+
+/// One authentication key a setup makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordedKey {
+    pub id: ObjectId,
+    pub label: Label,
+    pub capabilities: Capabilities,
+    pub delegated: Capabilities,
+}
+
+/// The roles of [`SetupRecord`]'s keys, as their lines name them.
+const SETUP_ROLES: [&str; 2] = ["application", "audit"];
 
 impl Description {
     /// The description of a wrap key as the device reports it (GET_OBJECT_INFO), without
@@ -69,6 +95,7 @@ impl Description {
             delegated: info.delegated_capabilities,
             kcv: None,
             shares: None,
+            setup: None,
         }
     }
 
@@ -133,6 +160,19 @@ impl Description {
                 let _ = writeln!(out, "share {index}: {}", hex::encode(check));
             }
         }
+        if let Some(setup) = &self.setup {
+            let _ = writeln!(out, "setup profile: {}", setup.profile);
+            for (role, key) in SETUP_ROLES.iter().zip([setup.application, setup.audit]) {
+                let Some(k) = key else {
+                    let _ = writeln!(out, "setup {role} key: none");
+                    continue;
+                };
+                let _ = writeln!(out, "setup {role} key: 0x{:04x}", k.id);
+                let _ = writeln!(out, "setup {role} label: {}", quote_label(&k.label));
+                let _ = writeln!(out, "setup {role} capabilities: {}", k.capabilities);
+                let _ = writeln!(out, "setup {role} delegated: {}", k.delegated);
+            }
+        }
         out
     }
 
@@ -172,6 +212,46 @@ struct Fields {
     kcv: Option<[u8; KCV_LEN]>,
     shares: Option<(u8, u8)>,
     checks: Vec<(u8, [u8; SHARE_CHECK_LEN])>,
+    setup_profile: Option<String>,
+    /// The application key's and the audit key's `setup` lines.
+    setup_keys: [KeyFields; 2],
+}
+
+/// One key's `setup` lines; `id` is `Some(None)` for `none`.
+#[derive(Default)]
+struct KeyFields {
+    id: Option<Option<ObjectId>>,
+    label: Option<Label>,
+    capabilities: Option<Capabilities>,
+    delegated: Option<Capabilities>,
+}
+
+impl KeyFields {
+    fn any(&self) -> bool {
+        self.id.is_some()
+            || self.label.is_some()
+            || self.capabilities.is_some()
+            || self.delegated.is_some()
+    }
+
+    fn finish(self, role: &str) -> Result<Option<RecordedKey>, String> {
+        let missing = |what: &str| format!("`setup {role} {what}` is missing");
+        match self.id.ok_or_else(|| missing("key"))? {
+            None if self.label.is_some()
+                || self.capabilities.is_some()
+                || self.delegated.is_some() =>
+            {
+                Err(format!("`setup {role} key` is none, but other `setup {role}` lines are given"))
+            }
+            None => Ok(None),
+            Some(id) => Ok(Some(RecordedKey {
+                id,
+                label: self.label.ok_or_else(|| missing("label"))?,
+                capabilities: self.capabilities.ok_or_else(|| missing("capabilities"))?,
+                delegated: self.delegated.ok_or_else(|| missing("delegated"))?,
+            })),
+        }
+    }
 }
 
 fn set<T>(
@@ -213,6 +293,9 @@ impl Fields {
             self.checks.push((index, check));
             return Ok(());
         }
+        if let Some(rest) = name.strip_prefix("setup ") {
+            return self.take_setup(name, rest.trim(), value);
+        }
         match name {
             "id" => set(
                 &mut self.id,
@@ -243,8 +326,56 @@ impl Fields {
         }
     }
 
+    /// A `setup …` line: `setup profile`, or `setup ROLE key|label|capabilities|delegated`.
+    fn take_setup(&mut self, name: &str, rest: &str, value: &str) -> Result<(), String> {
+        if rest == "profile" {
+            let token = Some(value.to_owned()).filter(|v| {
+                !v.is_empty()
+                    && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            });
+            return set(&mut self.setup_profile, name, token, "a profile name");
+        }
+        let (role, what) = rest.split_once(' ').unwrap_or((rest, ""));
+        let Some(index) = SETUP_ROLES.iter().position(|r| *r == role) else {
+            return Err(format!("unknown field `{name}`"));
+        };
+        let Some(k) = self.setup_keys.get_mut(index) else {
+            return Err(format!("unknown field `{name}`"));
+        };
+        match what.trim() {
+            "key" => set(
+                &mut k.id,
+                name,
+                if value == "none" {
+                    Some(None)
+                } else {
+                    yhsm_proto::object::parse_object_id(value).ok().filter(|&id| id != 0).map(Some)
+                },
+                "an object id from 1 to 0xffff, or none",
+            ),
+            "label" => {
+                set(&mut k.label, name, unquote_label(value), "a quoted label of at most 40 bytes")
+            }
+            "capabilities" => set(&mut k.capabilities, name, value.parse().ok(), "capabilities"),
+            "delegated" => set(&mut k.delegated, name, value.parse().ok(), "capabilities"),
+            _ => Err(format!("unknown field `{name}`")),
+        }
+    }
+
     fn finish(mut self) -> Result<Description, (usize, String)> {
         let missing = |name: &str| (0, format!("`{name}` is missing"));
+        let [application, audit] = std::mem::take(&mut self.setup_keys);
+        let setup = match self.setup_profile.take() {
+            None if application.any() || audit.any() => {
+                return Err((0, "`setup` lines need a `setup profile` line".to_owned()));
+            }
+            None => None,
+            Some(profile) => Some(SetupRecord {
+                profile,
+                application: application.finish("application").map_err(|p| (0, p))?,
+                audit: audit.finish("audit").map_err(|p| (0, p))?,
+            }),
+        };
         let shares = match (self.shares, self.checks.is_empty()) {
             (None, false) => {
                 return Err((0, "`share N` lines need a `shares: K of N` line".to_owned()));
@@ -267,6 +398,7 @@ impl Fields {
             delegated: self.delegated.ok_or_else(|| missing("delegated"))?,
             kcv: self.kcv,
             shares,
+            setup,
         })
     }
 }
@@ -414,6 +546,16 @@ mod tests {
                 count: 3,
                 checks: vec![(1, [1, 2, 3, 4]), (3, [0xff, 0, 0, 0xee])],
             }),
+            setup: Some(SetupRecord {
+                profile: "ksp".to_owned(),
+                application: Some(RecordedKey {
+                    id: 3,
+                    label: "App \"key\"".parse().unwrap(),
+                    capabilities: Capabilities::SIGN_ECDSA | Capabilities::EXPORTABLE_UNDER_WRAP,
+                    delegated: Capabilities::SIGN_ECDSA,
+                }),
+                audit: None,
+            }),
         }
     }
 
@@ -435,13 +577,19 @@ mod tests {
              kcv: 0abcde\n\
              shares: 2 of 3\n\
              share 1: 01020304\n\
-             share 3: ff0000ee\n"
+             share 3: ff0000ee\n\
+             setup profile: ksp\n\
+             setup application key: 0x0003\n\
+             setup application label: \"App \\\"key\\\"\"\n\
+             setup application capabilities: sign-ecdsa,exportable-under-wrap\n\
+             setup application delegated: sign-ecdsa\n\
+             setup audit key: none\n"
         );
         assert_eq!(Description::parse(text.as_bytes()).unwrap(), d);
         assert!(looks_like(text.as_bytes()));
         let crlf = text.replace('\n', "\r\n");
         assert_eq!(Description::parse(format!("\u{feff}{crlf}").as_bytes()).unwrap(), d);
-        let bare = Description { kcv: None, shares: None, ..d };
+        let bare = Description { kcv: None, shares: None, setup: None, ..d };
         assert_eq!(Description::parse(bare.render().as_bytes()).unwrap(), bare);
     }
 
@@ -498,6 +646,52 @@ mod tests {
         .unwrap_err();
         assert_eq!(p, "`delegated` is missing");
         assert!(!looks_like(b"yhsm wrap-key description 10\n"));
+    }
+
+    /// The `setup` lines are all or nothing for a key, and need a profile; a description
+    /// without them (older setups, `dump`) reads as before.
+    #[test]
+    fn setup_lines_are_checked() {
+        let good = sample().render();
+        let cases = [
+            ("setup profile: ksp\n", "", "`setup` lines need a `setup profile` line"),
+            ("setup audit key: none\n", "", "`setup audit key` is missing"),
+            (
+                "setup audit key: none\n",
+                "setup audit key: none\nsetup audit label: \"x\"\n",
+                "`setup audit key` is none, but other `setup audit` lines are given",
+            ),
+            (
+                "setup application delegated: sign-ecdsa\n",
+                "",
+                "`setup application delegated` is missing",
+            ),
+            (
+                "setup audit key: none",
+                "setup audit key: 0",
+                "`setup audit key`: expected an object id",
+            ),
+            (
+                "setup audit key: none",
+                "setup auditor key: none",
+                "unknown field `setup auditor key`",
+            ),
+            (
+                "setup profile: ksp",
+                "setup profile: K S P",
+                "`setup profile`: expected a profile name",
+            ),
+        ];
+        for (from, to, problem) in cases {
+            let text = good.replace(from, to);
+            let (_, p) = Description::parse(text.as_bytes()).unwrap_err();
+            assert!(p.starts_with(problem), "{to}: {p}");
+        }
+        let mut older = sample();
+        older.setup = None;
+        let text = older.render();
+        assert!(!text.contains("setup"), "{text}");
+        assert_eq!(Description::parse(text.as_bytes()).unwrap(), older);
     }
 
     /// Every truncation, and every byte replaced by a few others, parses or fails with a

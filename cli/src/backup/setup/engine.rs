@@ -75,15 +75,36 @@ pub(super) fn run(cx: Context<'_>) -> Result<SetupReport> {
     } else {
         None
     };
-    check_rights(&login_info, &plan, earlier.is_none(), keeps_login.is_none())?;
+    let needs = Needs {
+        random: earlier.is_none(),
+        put_wrap: !wrap_present,
+        put_keys: plan.keys().iter().any(|(_, spec)| !listed.contains(&(spec.id, AUTH))),
+        delete: keeps_login.is_none(),
+    };
+    check_rights(&login_info, &plan, needs)?;
     out(sink, plan.render(serial, login_id, keeps_login.as_deref()).trim_end());
     for warning in &plan.warnings {
         sink(Line::Warning(warning.clone()));
     }
     if let Some(d) = &earlier {
+        let recorded = match &d.description.setup {
+            Some(rec) => format!(" (its recorded plan: {})", plan::recorded_plan(rec)),
+            None => {
+                sink(Line::Warning(format!(
+                    "`{}` records no plan (an older yhsm wrote it): the keys are the options' \
+                     (give the interrupted run's --profile, --audit and ids)",
+                    d.file
+                )));
+                String::new()
+            }
+        };
         out(
             sink,
-            format!("Resuming the setup described by `{}` in {}", d.file, args.dir.display()),
+            format!(
+                "Resuming the setup described by `{}` in {}{recorded}",
+                d.file,
+                args.dir.display()
+            ),
         );
     }
     if interactive && !args.yes && !confirm(prompter, "Go on?")? {
@@ -303,29 +324,38 @@ fn refuse_taken(plan: &Plan, listed: &HashSet<(ObjectId, ObjectType)>, args: &Ar
     .with_hint(hint))
 }
 
-/// The login key must be allowed every step, before anything is written.
-fn check_rights(
-    login: &yhsm_proto::ObjectInfo,
-    plan: &Plan,
-    fresh: bool,
-    deletes: bool,
-) -> Result<()> {
-    let mut needed = Capabilities::PUT_WRAP_KEY;
-    if fresh {
-        needed = needed.union(Capabilities::GET_PSEUDO_RANDOM);
-    }
-    if plan.profile.makes_keys() {
-        needed =
-            needed.union(Capabilities::PUT_AUTHENTICATION_KEY).union(Capabilities::EXPORT_WRAPPED);
-    }
-    if deletes {
-        needed = needed.union(Capabilities::DELETE_AUTHENTICATION_KEY);
+/// The steps this run still has to do, which the login key must be allowed.
+struct Needs {
+    /// A fresh run: the device's random bytes for the wrap key.
+    random: bool,
+    /// The wrap key is not on the device yet.
+    put_wrap: bool,
+    /// A key of the plan is not on the device yet.
+    put_keys: bool,
+    /// The login key is deleted at the end.
+    delete: bool,
+}
+
+/// The login key must be allowed every step left to do, before anything is written (a
+/// resumed run needs no right for a step the interrupted run finished).
+fn check_rights(login: &yhsm_proto::ObjectInfo, plan: &Plan, needs: Needs) -> Result<()> {
+    let mut needed = Capabilities::NONE;
+    for (needed_for, capability) in [
+        (needs.random, Capabilities::GET_PSEUDO_RANDOM),
+        (needs.put_wrap, Capabilities::PUT_WRAP_KEY),
+        (needs.put_keys, Capabilities::PUT_AUTHENTICATION_KEY),
+        (plan.profile.makes_keys(), Capabilities::EXPORT_WRAPPED),
+        (needs.delete, Capabilities::DELETE_AUTHENTICATION_KEY),
+    ] {
+        if needed_for {
+            needed = needed.union(capability);
+        }
     }
     admin::require(login, needed, "set up the device (yhsm setup); nothing was written")?;
     let w = &plan.wrap;
     let missing =
         Capabilities((w.capabilities.0 | w.delegated.0) & !login.delegated_capabilities.0);
-    if !missing.is_empty() {
+    if needs.put_wrap && !missing.is_empty() {
         return Err(Error::failure(format!(
             "authentication key 0x{:04x} does not delegate {missing}, which the wrap key's \
              capabilities or delegated capabilities hold; nothing was written",
@@ -391,8 +421,12 @@ fn fresh_key(
         count: plan.count,
         checks: split.iter().map(|s| (s.index(), s.check_value())).collect(),
     };
-    let description =
-        Description { kcv: Some(kcv), shares: Some(recorded.clone()), ..plan.description() };
+    let description = Description {
+        kcv: Some(kcv),
+        shares: Some(recorded.clone()),
+        setup: Some(plan.record()),
+        ..plan.description()
+    };
     handout::create_private_dir(&args.dir, "backup directory")?;
     let path = args.dir.join(description::file_name(w.id));
     files::write_file(&path, description.render().as_bytes(), false, "wrap-key description")

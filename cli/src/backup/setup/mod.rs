@@ -38,7 +38,11 @@
 //!    makes no key to log in with, and keeps it).
 //!
 //! `--resume` finishes an interrupted run from what DIR and the device hold: the
-//! description in DIR gives the wrap key's id and attributes and its shares' check values;
+//! description in DIR gives the wrap key's id and attributes, its shares' check values and
+//! the rest of the plan (the profile and the ids, labels and capabilities of the keys the
+//! run makes: an option left out is taken from it, one that disagrees with it is refused
+//! before anything is written, so a resume that forgets `--audit` still exports the audit
+//! key before the login key is deleted);
 //! a wrap key not yet on the device is recovered from the shares the custodians hold
 //! (`--shares-file`, the share files still in `--shares-dir`, or typed), each share checked
 //! against its check value and the key against the key check value, and stored; keys
@@ -96,7 +100,8 @@ pub const DEFAULT_DOMAINS: Domains = Domains(1);
 pub struct Args {
     /// The backup directory (default `.`, as yubihsm-setup writes to the current one).
     pub dir: PathBuf,
-    pub profile: SetupProfile,
+    /// `--profile`; `None`: `ksp`, or with `--resume` the interrupted run's.
+    pub profile: Option<SetupProfile>,
     pub domains: Option<Domains>,
     pub wrap_key_id: Option<ObjectId>,
     pub app_key_id: Option<ObjectId>,
@@ -130,7 +135,7 @@ impl Default for Args {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("."),
-            profile: profile::KSP,
+            profile: None,
             domains: None,
             wrap_key_id: None,
             app_key_id: None,
@@ -155,6 +160,11 @@ impl Default for Args {
 }
 
 impl Args {
+    /// The profile: `--profile`, else `ksp`.
+    pub fn profile(&self) -> SetupProfile {
+        self.profile.unwrap_or(profile::KSP)
+    }
+
     /// Whether an audit key was asked for, by `--audit` or by an option only an audit key
     /// needs.
     fn audit_implied(&self) -> bool {
@@ -164,7 +174,7 @@ impl Args {
     /// The checks that need neither the device nor DIR; usage errors (exit 2). `login` is
     /// the key of `-k`; `interactive`: standard input is a terminal.
     pub fn check(&self, login: ObjectId, interactive: bool) -> Result<()> {
-        let wrap_only = !self.profile.makes_keys();
+        let wrap_only = !self.profile().makes_keys();
         if wrap_only {
             let app_options = [
                 ("--capabilities", self.capabilities.is_some()),
@@ -186,11 +196,11 @@ impl Args {
                 ));
             }
         }
-        if self.rsa_decryption.is_some() && !self.profile.asks_rsa_decryption {
+        if self.rsa_decryption.is_some() && !self.profile().asks_rsa_decryption {
             return Err(Error::usage(format!(
                 "--rsa-decryption goes with --profile ksp; for {}, give the capabilities with \
                  --capabilities and --delegated",
-                self.profile.name
+                self.profile().name
             )));
         }
         if self.audit == Some(false) && self.audit_implied() {
@@ -274,8 +284,10 @@ impl Args {
         }
         let audit = self.audit == Some(true) || self.audit_implied();
         if audit && self.audit_password == NewPassword::Prompt {
+            let planned =
+                if self.resume { " (the interrupted setup's plan makes an audit key)" } else { "" };
             return Err(Error::usage(format!(
-                "the audit key's password is asked for at the terminal, {no_terminal}"
+                "the audit key's password is asked for at the terminal{planned}, {no_terminal}"
             ))
             .with_hint("give it with --audit-password-file FILE"));
         }
@@ -395,9 +407,26 @@ pub fn command_with(
     transport: &mut OpenTransport<'_>,
     sink: &mut dyn FnMut(Line),
 ) -> Result<SetupReport> {
+    // With --resume, the plan the interrupted run recorded in its description fills in
+    // the options left out (and an option that disagrees with it is refused), before the
+    // options are checked.
+    let resumed;
+    let (args, earlier) = if args.resume {
+        let earlier = check_dir(args)?;
+        resumed = match &earlier {
+            Some(d) => plan::resume_args(args, d)?,
+            None => args.clone(),
+        };
+        (&resumed, earlier)
+    } else {
+        (args, None)
+    };
     args.check(global.authkey, interactive)?;
     let passwords = read_passwords(args)?;
-    let earlier = check_dir(args)?;
+    let earlier = match earlier {
+        Some(d) => Some(d),
+        None => check_dir(args)?,
+    };
     if let Some(dir) = &args.shares_dir
         && earlier.is_none()
     {

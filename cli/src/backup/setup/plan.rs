@@ -12,8 +12,9 @@ use super::profile::{self, RSA_DECRYPTION, SetupProfile, WRAP_KEY_CAPABILITIES};
 use super::{Args, DEFAULT_APP_KEY_ID, DEFAULT_AUDIT_KEY_ID, DEFAULT_DOMAINS, DEFAULT_WRAP_KEY_ID};
 use crate::admin::authkey::Spec;
 use crate::admin::profile::AUDIT;
-use crate::backup::description::{Described, Description};
+use crate::backup::description::{Described, Description, RecordedKey, SetupRecord};
 use crate::error::{Error, Result};
+use crate::util::password::NewPassword;
 use crate::util::prompt::{Prompter, confirm};
 use crate::util::text;
 
@@ -65,6 +66,24 @@ impl Plan {
             delegated: w.delegated,
             kcv: None,
             shares: None,
+            setup: None,
+        }
+    }
+
+    /// The plan as the description records it, for `--resume`.
+    pub fn record(&self) -> SetupRecord {
+        let key = |spec: Option<KeySpec>| {
+            spec.map(|s| RecordedKey {
+                id: s.id,
+                label: s.label,
+                capabilities: s.capabilities,
+                delegated: s.delegated,
+            })
+        };
+        SetupRecord {
+            profile: self.profile.name.to_owned(),
+            application: key(self.application),
+            audit: key(self.audit),
         }
     }
 
@@ -205,6 +224,107 @@ fn recorded<T: PartialEq>(
     }
 }
 
+/// `--resume`: the options with what the interrupted run's description records of its
+/// plan filled in (profile, the keys' ids, capabilities and delegated capabilities); an
+/// option that disagrees with the record is refused, naming both. A description without
+/// a record (an older yhsm's) leaves the options as they are.
+pub(super) fn resume_args(args: &Args, d: &Described) -> Result<Args> {
+    let Some(rec) = &d.description.setup else { return Ok(args.clone()) };
+    let broken = |what: String| {
+        Error::failure(format!("the description `{}` records {what}", d.file)).with_hint(
+            "the description was changed after setup wrote it; restore its setup lines, or \
+             finish the setup by hand",
+        )
+    };
+    let profile = profile::find(&rec.profile).ok_or_else(|| {
+        broken(format!("profile `{}`, which yhsm setup does not make", rec.profile))
+    })?;
+    if profile.makes_keys() != rec.application.is_some()
+        || (rec.audit.is_some() && rec.application.is_none())
+    {
+        return Err(broken(format!(
+            "keys that profile {} does not make (or lacks its application key)",
+            profile.name
+        )));
+    }
+    let mut out = args.clone();
+    out.profile = Some(recorded(args.profile, profile, "--profile", &|p| p.name.to_owned(), d)?);
+    let caps = |c: &Capabilities| c.to_string();
+    if let Some(app) = rec.application {
+        out.app_key_id =
+            Some(recorded(args.app_key_id, app.id, "--app-key-id", &|v| id_text(*v), d)?);
+        out.capabilities =
+            Some(recorded(args.capabilities, app.capabilities, "--capabilities", &caps, d)?);
+        out.delegated = Some(recorded(args.delegated, app.delegated, "--delegated", &caps, d)?);
+        if let Some(rsa) = args.rsa_decryption
+            && rsa != app.capabilities.contains(RSA_DECRYPTION)
+        {
+            return Err(differs(
+                "--rsa-decryption",
+                d,
+                &format!(
+                    "an application key {} {RSA_DECRYPTION}",
+                    if rsa { "without" } else { "with" }
+                ),
+            ));
+        }
+    }
+    match rec.audit {
+        Some(audit) => {
+            if args.audit == Some(false) {
+                return Err(differs(
+                    "--no-audit",
+                    d,
+                    &format!("audit key 0x{:04x}, which the interrupted run makes", audit.id),
+                ));
+            }
+            out.audit = Some(true);
+            out.audit_key_id =
+                Some(recorded(args.audit_key_id, audit.id, "--audit-key-id", &|v| id_text(*v), d)?);
+        }
+        None => {
+            let asked = [
+                ("--audit", args.audit == Some(true)),
+                ("--audit-key-id", args.audit_key_id.is_some()),
+                ("--audit-password-file", matches!(args.audit_password, NewPassword::File(_))),
+            ];
+            if let Some((option, _)) = asked.iter().find(|(_, given)| *given) {
+                return Err(differs(option, d, "no audit key (`setup audit key: none`)"));
+            }
+            if profile.makes_keys() {
+                out.audit = Some(false);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// An option that disagrees with the interrupted run's recorded plan.
+fn differs(option: &str, described: &Described, recorded: &str) -> Error {
+    Error::usage(format!(
+        "{option}: the interrupted setup's description `{}` records {recorded}",
+        described.file
+    ))
+    .with_hint("resume with the options of the interrupted run, or leave them out")
+}
+
+/// What the recorded plan makes, for the line that says it is resumed.
+pub(super) fn recorded_plan(rec: &SetupRecord) -> String {
+    let key = |role: &str, k: Option<RecordedKey>| match k {
+        Some(k) => format!("{role} key 0x{:04x}", k.id),
+        None => format!("no {role} key"),
+    };
+    if rec.application.is_none() {
+        return format!("profile {}, the wrap key only", rec.profile);
+    }
+    format!(
+        "profile {}, {}, {}",
+        rec.profile,
+        key("application", rec.application),
+        key("audit", rec.audit)
+    )
+}
+
 /// Decides the plan: the options first, then the interrupted run's description
 /// (`earlier`), then the answers at `prompter` (when someone is at the terminal), then
 /// the defaults.
@@ -214,7 +334,7 @@ pub(super) fn decide(
     prompter: Option<&mut dyn Prompter>,
 ) -> Result<Plan> {
     let mut q = Questions { prompter };
-    let p = args.profile;
+    let p = args.profile();
     let wrap_only = !p.makes_keys();
     let wrap_delegated_option =
         if wrap_only { args.delegated.or(args.wrap_delegated) } else { args.wrap_delegated };
@@ -330,9 +450,12 @@ pub(super) fn decide(
         &parse_id,
         "an id from 1 to 0xffff (decimal, or hex with 0x)",
     )?;
+    let rec = earlier.and_then(|d| d.description.setup.as_ref());
+    let recorded_label =
+        |k: Option<RecordedKey>, default: &str| k.map_or(label(default), |k| k.label);
     plan.application = Some(KeySpec {
         id: app_id,
-        label: label(app.label),
+        label: recorded_label(rec.and_then(|r| r.application), app.label),
         domains,
         capabilities: args.capabilities.unwrap_or(app.capabilities.union(extra)),
         delegated: args.delegated.unwrap_or(app.delegated.union(extra)),
@@ -350,7 +473,7 @@ pub(super) fn decide(
         )?;
         plan.audit = Some(KeySpec {
             id: audit_id,
-            label: label(AUDIT.label),
+            label: recorded_label(rec.and_then(|r| r.audit), AUDIT.label),
             domains,
             capabilities: AUDIT.capabilities,
             delegated: AUDIT.delegated,
