@@ -19,7 +19,8 @@
 //! - **no silent shares**: when share files were handed out and the run failed, the error
 //!   names the wrap key's key check value and says to finish with `--resume` (and whether
 //!   the key is on the device);
-//! - a failed run is followed by `--resume` without faults, which must finish: the wrap
+//! - a failed run is followed by `--resume` without faults (and without `--audit`: the
+//!   plan recorded in the description keeps the audit key), which must finish: the wrap
 //!   key on the device is the one any two of the handed-out shares give (the check value
 //!   recorded in the description), both keys log in, the login key is gone, and the `.yhw`
 //!   files open under the shares' key.
@@ -98,7 +99,9 @@ impl Fx {
             shares_dir: Some(self.shares()),
             app_password: NewPassword::File(self.dir.join("app")),
             audit_password: NewPassword::File(self.dir.join("audit")),
-            audit: Some(true),
+            // A resume leaves out --audit: the plan recorded in the description keeps the
+            // audit key (when the run got as far as writing it).
+            audit: if resume { None } else { Some(true) },
             resume,
             ..Args::default()
         }
