@@ -24,8 +24,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "==> python dependencies"
-python3 -m pip install --quiet --disable-pip-version-check \
+echo "==> python dependencies (a virtual environment in target/interop-venv)"
+# A bare Debian's python refuses system-wide pip installs (PEP 668), and its venv module
+# comes in a package of its own.
+venv="$PWD/target/interop-venv"
+if [ ! -x "$venv/bin/python" ] && ! python3 -m venv "$venv" 2>/dev/null; then
+    rm -rf "$venv"
+    apt-get update -qq && apt-get install -y -qq python3-venv python3-pip
+    python3 -m venv "$venv"
+fi
+py="$venv/bin/python"
+"$py" -m pip install --quiet --disable-pip-version-check \
     "yubihsm[http]==${YUBIHSM_VERSION}" pytest cryptography
 
 echo "==> build yhsm"
@@ -46,10 +55,10 @@ curl -fsS "$url/connector/status" || true
 
 status=0
 echo "==> our interop tests (python-yubihsm ${YUBIHSM_VERSION} public API)"
-YHSM_SIM_URL="$url" python3 -m pytest -q -p no:cacheprovider tests/interop/test_python_yubihsm.py || status=1
+YHSM_SIM_URL="$url" "$py" -m pytest -q -p no:cacheprovider tests/interop/test_python_yubihsm.py || status=1
 
 echo "==> Yubico's device test suite (python-yubihsm ${YUBIHSM_VERSION} sdist)"
-python3 -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+"$py" -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
     -d "$work" "yubihsm==${YUBIHSM_VERSION}"
 tar -xzf "$work/yubihsm-${YUBIHSM_VERSION}.tar.gz" -C "$work"
 suite="$work/yubihsm-${YUBIHSM_VERSION}"
@@ -59,7 +68,7 @@ summary="$work/summary.txt"
 : >"$summary"
 for f in $FILES; do
     report="$work/$f.xml"
-    ( cd "$suite" && timeout 1800 python3 -m pytest -q -p no:cacheprovider "tests/device/$f.py" \
+    ( cd "$suite" && timeout 1800 "$py" -m pytest -q -p no:cacheprovider "tests/device/$f.py" \
         --backend "$url" --junitxml "$report" >"$work/$f.log" 2>&1 ) || true
     python3 - "$report" "$f" >>"$summary" <<'PY'
 import sys, xml.etree.ElementTree as ET
