@@ -47,6 +47,7 @@ impl Command {
             Self::SharesSplit(_) => "shares split",
             Self::SharesConvert(_) => "shares convert",
             Self::Restore(_) => "restore",
+            Self::Clone(_) => "clone",
             Self::Verify(_) => "verify",
             Self::Dump(_) => "dump",
             Self::List { .. } => "list",
@@ -77,6 +78,7 @@ pub enum Command {
     SharesSplit(SplitArgs),
     SharesConvert(ConvertArgs),
     Restore(yhsm::backup::restore::Args),
+    Clone(yhsm::backup::clone::Args),
     Verify(yhsm::backup::verify::Args),
     Dump(DumpArgs),
     List {
@@ -263,10 +265,12 @@ fn check_traces(cli: &Cli) -> Result<()> {
         return Err(Error::usage("--trace and --trace-raw name the same file; give each its own")
             .with_hint(HELP_HINT));
     }
-    if let Command::Restore(a) = &cli.command
-        && !a.dry_run
-        && !g.trace_raw_keys
-    {
+    let writes = match &cli.command {
+        Command::Restore(a) => !a.dry_run,
+        Command::Clone(a) => !a.dry_run,
+        _ => false,
+    };
+    if writes && !g.trace_raw_keys {
         return Err(Error::usage(
             "--trace-raw: restore sends the wrap key (put-wrap-key) and every object's key \
              (import-wrapped), which anyone who knows or guesses the password could read \
@@ -299,6 +303,7 @@ fn parse_command(name: &str, p: &mut Parser, cli: &mut Cli) -> Result<Command> {
         "wrap" => (parse_wrap(p, cli), "wrap"),
         "restore" => (parse_restore(p, cli), "restore"),
         "setup" => (parse_setup(p, cli), "setup"),
+        "clone" => (parse_clone(p, cli), "clone"),
         "verify" => (parse_verify(p, cli), "verify"),
         "shares" => {
             let sub = loop {
@@ -396,6 +401,7 @@ fn help_for(topic: &str) -> Option<&'static str> {
         "convert" => CONVERT_HELP,
         "restore" => RESTORE_HELP,
         "setup" => SETUP_HELP,
+        "clone" => CLONE_HELP,
         "verify" => VERIFY_HELP,
         "dump" => DUMP_HELP,
         "list" => LIST_HELP,
@@ -414,8 +420,8 @@ fn help_for(topic: &str) -> Option<&'static str> {
 
 fn unknown_command() -> Error {
     Error::usage(
-        "unknown command; expected inspect, wrap, shares, setup, restore, verify, dump, list, info, \
-         delete, reset, change-password, put-authkey, raw or sim",
+        "unknown command; expected inspect, wrap, shares, setup, restore, clone, verify, dump, \
+         list, info, delete, reset, change-password, put-authkey, raw or sim",
     )
     .with_hint(HELP_HINT)
 }
@@ -985,6 +991,60 @@ fn parse_restore(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     Ok(Command::Restore(args))
 }
 
+fn parse_clone(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
+    let (mut to, mut to_authkey, mut to_password_file, mut wrap_key_id) = (None, None, None, None);
+    let (mut shares_files, mut dump, mut encoding_) = (Vec::new(), None, Encoding::Base64);
+    let (mut keep_authkey, mut dry_run, mut json) = (false, false, false);
+    while let Some(arg) = p.next().map_err(lexopt_error)? {
+        if let Value(_) = arg {
+            return Err(Error::usage("clone takes no operand: name the target with --to URL"));
+        }
+        let arg = once(cli, &arg, RESTORE_SHORTS)?;
+        match &arg {
+            Opt::Long(l) if l == "to" => {
+                let url = text(p, &arg)?;
+                to = Some(
+                    url.parse::<ConnectorUrl>()
+                        .map_err(|e| Error::usage(format!("`{}`: {e}", spelled(&arg))))?,
+                );
+            }
+            Opt::Long(l) if l == "to-authkey" => to_authkey = Some(id(p, &arg)?),
+            Opt::Long(l) if l == "to-password-file" => to_password_file = Some(path(p)?),
+            Opt::Long(l) if l == "wrap-key-id" => wrap_key_id = Some(id(p, &arg)?),
+            Opt::Long(l) if l == "shares-file" => shares_files.push(path(p)?),
+            Opt::Long(l) if l == "dump" => dump = Some(path(p)?),
+            Opt::Long(l) if l == "encoding" => encoding_ = encoding(p, &arg)?,
+            Opt::Long(l) if l == "keep-authkey" => keep_authkey = true,
+            Opt::Short('d') => keep_authkey = true,
+            Opt::Long(l) if l == "dry-run" => dry_run = true,
+            Opt::Long(l) if l == "json" => json = true,
+            _ => {
+                if let Some(help) = common(&arg, p, cli, CLONE_HELP)? {
+                    return Ok(help);
+                }
+            }
+        }
+    }
+    let to = require(to, "--to URL (the target device)")?;
+    if to == cli.global.connector {
+        return Err(Error::usage(format!(
+            "--to names the source device itself ({to}): name the target device"
+        )));
+    }
+    Ok(Command::Clone(yhsm::backup::clone::Args {
+        to,
+        to_authkey,
+        to_password_file,
+        wrap_key_id: require(wrap_key_id, "--wrap-key-id ID (the wrap key both devices hold)")?,
+        shares_files,
+        dump,
+        encoding: encoding_,
+        keep_authkey,
+        dry_run,
+        json,
+    }))
+}
+
 fn parse_verify(p: &mut Parser, cli: &mut Cli) -> Result<Command> {
     let mut key = KeyOptions::default();
     let (mut dir, mut wrap_id, mut json) = (None, None, false);
@@ -1321,6 +1381,8 @@ Device commands (open a session with -k and its password):
   setup [DIR]       Configure a primary as yubihsm-setup does: wrap key and its shares,
                     application (and audit) key exported to DIR, factory key deleted
   restore [DIR]     Restore a backup directory onto a YubiHSM, as yubihsm-setup restore
+  clone --to URL --wrap-key-id ID
+                    Copy every exportable object of the device of -c onto another
   verify DIR        Compare a YubiHSM with a backup directory, object by object
   dump [DIR] -w ID  Export every object under wrap key ID to .yhw files, as yubihsm-setup
   list              Show every object's info
@@ -1460,6 +1522,43 @@ Options:
   -h, --help              Show this help
 
 The global options -c, -k, --password-file and -p choose the device and how to log in.
+";
+
+pub const CLONE_HELP: &str = "\
+Usage: yhsm clone -c URL --to URL --wrap-key-id ID [--to-authkey ID]
+                  [--to-password-file FILE] [--shares-file FILE...] [--dump DIR
+                  [--encoding ENC]] [-d|--keep-authkey] [--dry-run] [--json]
+
+Copies every object of the source device (-c) that is exportable under wrap onto the
+target device (--to), without files: each is exported under wrap key ID and imported
+into the target by restore's engine (preflight, resume, verification, content proofs).
+Both devices must hold the same wrap key. With its shares, the source's exports must
+decrypt under them (the key check value is shown) and the wrap key is stored on a target
+that lacks it. Without them, the target must hold the wrap key already, and its first
+import proves it is the same key: a target under another key refuses it, nothing is
+written, and clone stops naming both devices. Objects without exportable-under-wrap are
+reported by id and type. Running it again after an interruption finishes the job. Exits
+1 unless every exportable object was copied and verified.
+
+Options:
+      --to URL            The target device (yhusb://serial=N, http://HOST:PORT, sim:...)
+      --to-authkey ID     The target's authentication key (default: the one of -k)
+      --to-password-file FILE
+                          Its password (default: the source's password options)
+      --wrap-key-id ID    The wrap key both devices hold
+      --shares-file FILE  The wrap key's shares (once per custodian): proves the source's
+                          key, stores it on a target that lacks it, proves content
+      --dump DIR          Also write the .yhw files into DIR, as `yhsm dump` does
+      --encoding ENC      base64 (default) or binary, for --dump
+  -d, --keep-authkey      Never delete the target's authentication key (without the
+                          shares it is always kept)
+      --dry-run           Export, log in to the target, check and print the plan; write
+                          nothing to the target nor to --dump
+      --json              Print one JSON result object (see the README)
+  -h, --help              Show this help
+
+The global options -c, -k, --password-file and -p choose the source and how to log in;
+--trace FILE records the target's exchanges in FILE.to.
 ";
 
 pub const VERIFY_HELP: &str = "\

@@ -69,6 +69,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::SharesConvert(a) => commands::shares::convert(&a),
         Command::Restore(a) => commands::restore::run(global, &a),
         Command::Setup(a) => commands::setup::run(global, &a),
+        Command::Clone(a) => commands::clone::run(global, &a),
         Command::Verify(a) => commands::verify::run(global, &a),
         Command::Dump(a) => commands::dump::run(global, &a),
         Command::List { json } => commands::list::run(global, json),

@@ -393,6 +393,12 @@ fn restore() {
 
 #[cfg(feature = "sim")]
 #[test]
+fn clone() {
+    check_file("clone.txt");
+}
+
+#[cfg(feature = "sim")]
+#[test]
 fn verify() {
     check_file("verify.txt");
 }

@@ -292,6 +292,26 @@ pub struct BackupKey<'a> {
     pub id: Option<ObjectId>,
 }
 
+/// What the content of an object already on the device is compared with.
+pub enum Reference<'a> {
+    /// The backup's wrap key: the host decrypts the backup's blob (restore, verify, and
+    /// clone with the shares).
+    Key(BackupKey<'a>),
+    /// The device the object is copied from (`yhsm clone` without the shares, whose wrap
+    /// key this host never sees): the same read or operation on both devices must give the
+    /// same answer ([`content`]).
+    Device(&'a mut Client),
+}
+
+impl fmt::Debug for Reference<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Key(key) => f.debug_tuple("Key").field(&key.id).finish(),
+            Self::Device(_) => f.write_str("Device"),
+        }
+    }
+}
+
 /// How the content of an object on the device was shown to be the backup's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Proof {
@@ -388,7 +408,7 @@ pub fn check_entry(
     entry: &Entry,
     login: &Credentials,
     provenance: Provenance,
-    key: BackupKey<'_>,
+    key: &mut Reference<'_>,
 ) -> Result<Checked, ClientError> {
     let h = &entry.summary.header;
     let info = match client.get_object_info(h.id, h.object_type) {
@@ -446,7 +466,11 @@ pub fn check_entry(
         checked.content = Some(Content::Proven(Proof::Imported));
         return Ok(checked);
     }
-    match content::prove(client, entry, &info, key)? {
+    let proved = match key {
+        Reference::Key(key) => content::prove(client, entry, &info, *key)?,
+        Reference::Device(source) => content::prove_against(client, source, &info)?,
+    };
+    match proved {
         Ok(proof) => checked.content = Some(Content::Proven(proof)),
         Err(content::Unproven::Differs(how)) => checked.differences.push(Difference::Content(how)),
         Err(content::Unproven::Why(why)) => checked.content = Some(Content::NotVerified(why)),

@@ -208,6 +208,32 @@ impl Backup {
         Self { dir: dir.to_path_buf(), files }
     }
 
+    /// A backup of blobs just exported from a device (`yhsm clone`), each with the name
+    /// `dump` gives its file ([`file_name`]). With a summary (the object as the source
+    /// device describes it), the blob is taken as [`FileState::Decrypted`] without
+    /// decrypting it: the host does not know the wrap key (clone without the shares), the
+    /// device it is imported into decrypts it, and a symmetric authentication key has no
+    /// session keys to prove. Without one, the blob waits for [`Backup::decrypt`].
+    pub fn from_exports(
+        source: &Path,
+        exports: impl IntoIterator<Item = (Vec<u8>, Option<Summary>, ObjectId, ObjectType)>,
+    ) -> Self {
+        let files = exports
+            .into_iter()
+            .map(|(blob, summary, id, object_type)| BackupFile {
+                name: file_name(id, object_type),
+                encoding: None,
+                state: match summary {
+                    Some(summary) => {
+                        FileState::Decrypted(Box::new(Entry { blob, summary, auth_keys: None }))
+                    }
+                    None => FileState::Encoded(blob),
+                },
+            })
+            .collect();
+        Self { dir: source.to_path_buf(), files }
+    }
+
     /// Decrypts every decoded file under `key`: [`FileState::Decrypted`],
     /// [`FileState::NotUnderKey`], [`FileState::Malformed`] or [`FileState::Duplicate`].
     /// Files already decrypted are left as they are.

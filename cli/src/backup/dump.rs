@@ -20,7 +20,7 @@
 //! exporting anything.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use yhsm_proto::Capabilities;
 use yhsm_proto::command::ExportWrapped;
@@ -196,33 +196,15 @@ pub fn dump(
         .map_err(|e| command_error("cannot list the objects on the device", e))?;
     entries.sort_by_key(|e| (e.id, e.object_type));
     let is_wrap_key = |id, t| id == options.wrap_id && t == ObjectType::WRAP_KEY;
-    if !options.force {
-        let existing: Vec<String> = entries
-            .iter()
-            .filter(|e| !is_wrap_key(e.id, e.object_type))
-            .map(|e| file_name(e.id, e.object_type))
-            .chain([description::file_name(options.wrap_id)])
-            .filter(|name| options.dir.join(name).exists())
-            .collect();
-        if let Some(first) = existing.first() {
-            let more = match existing.len() {
-                1 => String::new(),
-                n => format!(" and {} more of the files this dump writes", n - 1),
-            };
-            return Err(Error::failure(format!(
-                "`{}` already holds {first}{more}",
-                options.dir.display()
-            ))
-            .with_hint("use --force to overwrite them, or dump into an empty directory"));
-        }
-    }
-    fs::create_dir_all(&options.dir).map_err(|e| {
-        Error::failure(format!("cannot create directory `{}`", options.dir.display()))
-            .with_source(e)
-    })?;
-    let described = options.dir.join(description::file_name(options.wrap_id));
-    let text = Description::of_device(&wrap_key).render();
-    files::write_file(&described, text.as_bytes(), true, "wrap-key description")?;
+    let names = entries.iter().filter(|e| !is_wrap_key(e.id, e.object_type));
+    let writer = Writer::create(
+        &options.dir,
+        &wrap_key,
+        options.force,
+        options.encoding,
+        names.map(|e| (e.id, e.object_type)),
+    )?;
+    let described = writer.description.clone();
     let mut report = DumpReport {
         dir: options.dir.clone(),
         wrap_id: options.wrap_id,
@@ -241,13 +223,7 @@ pub fn dump(
             }
         } else {
             match client.export_wrapped(options.wrap_id, object_type, id, options.format()) {
-                Ok(blob) => {
-                    let file = options.dir.join(file_name(id, object_type));
-                    // Existing files were refused above unless --force was given.
-                    let bytes = wrap::encode_file(&blob, options.encoding);
-                    files::write_file(&file, &bytes, true, "file")?;
-                    Outcome::Exported { file }
-                }
+                Ok(blob) => Outcome::Exported { file: writer.write(id, object_type, &blob)? },
                 // The device refused this object: say why, and go on with the others.
                 Err(e) if e.code().is_some_and(|c| c != ErrorCode::INVALID_SESSION) => {
                     Outcome::Failed { reason: refusal(client, &wrap_key, id, object_type, &e) }
@@ -267,8 +243,66 @@ pub fn dump(
     Ok(report)
 }
 
+/// Writes a dump's files into a directory: the wrap key's description first, then each
+/// blob as `0x%04x-<type>.yhw` (atomic, mode 0600). `yhsm dump` and `yhsm clone --dump`.
+#[derive(Debug)]
+pub struct Writer {
+    dir: PathBuf,
+    encoding: Encoding,
+    /// The wrap key's description, written by [`Writer::create`].
+    pub description: PathBuf,
+}
+
+impl Writer {
+    /// Checks that none of the files for `objects` (and the description) exists unless
+    /// `force`, creates `dir`, and writes the description of `wrap_key`.
+    pub fn create(
+        dir: &Path,
+        wrap_key: &ObjectInfo,
+        force: bool,
+        encoding: Encoding,
+        objects: impl IntoIterator<Item = (ObjectId, ObjectType)>,
+    ) -> Result<Self> {
+        if !force {
+            let existing: Vec<String> = objects
+                .into_iter()
+                .map(|(id, object_type)| file_name(id, object_type))
+                .chain([description::file_name(wrap_key.id)])
+                .filter(|name| dir.join(name).exists())
+                .collect();
+            if let Some(first) = existing.first() {
+                let more = match existing.len() {
+                    1 => String::new(),
+                    n => format!(" and {} more of the files this dump writes", n - 1),
+                };
+                return Err(Error::failure(format!(
+                    "`{}` already holds {first}{more}",
+                    dir.display()
+                ))
+                .with_hint("use --force to overwrite them, or dump into an empty directory"));
+            }
+        }
+        fs::create_dir_all(dir).map_err(|e| {
+            Error::failure(format!("cannot create directory `{}`", dir.display())).with_source(e)
+        })?;
+        let description = dir.join(description::file_name(wrap_key.id));
+        let text = Description::of_device(wrap_key).render();
+        files::write_file(&description, text.as_bytes(), true, "wrap-key description")?;
+        Ok(Self { dir: dir.to_path_buf(), encoding, description })
+    }
+
+    /// Writes one object's blob; its path.
+    pub fn write(&self, id: ObjectId, object_type: ObjectType, blob: &[u8]) -> Result<PathBuf> {
+        let file = self.dir.join(file_name(id, object_type));
+        // Existing files were refused by `create` unless --force was given.
+        let bytes = wrap::encode_file(blob, self.encoding);
+        files::write_file(&file, &bytes, true, "file")?;
+        Ok(file)
+    }
+}
+
 /// The wrap key's info, after checking that it can export at all.
-fn check_wrap_key(client: &mut Client, wrap_id: ObjectId) -> Result<ObjectInfo> {
+pub fn check_wrap_key(client: &mut Client, wrap_id: ObjectId) -> Result<ObjectInfo> {
     let info = client.get_object_info(wrap_id, ObjectType::WRAP_KEY).map_err(|e| {
         if e.code() == Some(ErrorCode::OBJECT_NOT_FOUND) {
             let key = client.auth_key_id().map_or(String::new(), |k| format!(" 0x{k:04x}"));
@@ -297,7 +331,7 @@ fn check_wrap_key(client: &mut Client, wrap_id: ObjectId) -> Result<ObjectInfo> 
 }
 
 /// The authentication key needs export-wrapped; say so before every object fails.
-fn check_auth_key(client: &mut Client) -> Result<()> {
+pub fn check_auth_key(client: &mut Client) -> Result<()> {
     let Some(key_id) = client.auth_key_id() else { return Ok(()) };
     // Unreadable info is not decisive: the exports will tell.
     if let Ok(info) = client.get_object_info(key_id, ObjectType::AUTHENTICATION_KEY)
@@ -312,7 +346,7 @@ fn check_auth_key(client: &mut Client) -> Result<()> {
 }
 
 /// Why the device refused to export an object, as precisely as its info tells.
-fn refusal(
+pub fn refusal(
     client: &mut Client,
     wrap_key: &ObjectInfo,
     id: ObjectId,

@@ -9,8 +9,10 @@
 //!   session for an authentication key), for restore and verify alike; [`report`]: one
 //!   file's line in their reports.
 //! - [`restore`], [`verify`], [`dump`], [`inspect`]: the commands that put a backup on a
-//!   device, compare a device with one, write one, and show one offline.
+//!   device, compare a device with one, write one, and show one offline; [`clone`]: a
+//!   device copied onto another through the restore engine, without files.
 
+pub mod clone;
 pub mod compare;
 pub mod description;
 pub mod dir;

@@ -25,7 +25,9 @@ use yhsm_proto::{ObjectId, ObjectType, Origin};
 use yhsm_transport::Client;
 
 use crate::backup::Backup;
-use crate::backup::compare::{Attributes, BackupKey, Difference, Provenance, check_entry};
+use crate::backup::compare::{
+    Attributes, BackupKey, Difference, Provenance, Reference, check_entry,
+};
 use crate::backup::report::{FileReport, Outcome};
 use crate::device::{self, Login};
 use crate::error::{EXIT_FAILURE, EXIT_OK, Error, Result};
@@ -471,11 +473,17 @@ fn check(
     for (file, check) in backup.files.iter().zip(report.files.iter_mut()) {
         let Some(entry) = file.entry() else { continue };
         in_backup.insert((entry.id(), entry.object_type()));
-        let checked = check_entry(&mut client, entry, &credentials, Provenance::WasThere, key)
-            .map_err(|e| {
-                Error::failure(format!("verify stopped at {} ({})", entry.describe(), file.name))
+        let mut reference = Reference::Key(key);
+        let checked =
+            check_entry(&mut client, entry, &credentials, Provenance::WasThere, &mut reference)
+                .map_err(|e| {
+                    Error::failure(format!(
+                        "verify stopped at {} ({})",
+                        entry.describe(),
+                        file.name
+                    ))
                     .with_source(e)
-            })?;
+                })?;
         check.set_checked(&checked);
     }
     report.extras = extras(&mut client, &listed, &in_backup, report.auth_key, wrap)?;

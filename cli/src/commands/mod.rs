@@ -3,6 +3,7 @@
 //! terminal they print on and prompt at is [`terminal`].
 
 pub mod admin;
+pub mod clone;
 pub mod dump;
 pub mod info;
 pub mod inspect;

@@ -54,7 +54,9 @@ fn header(id: u16, label: &str, caps: Capabilities, algorithm: Algorithm) -> Obj
 /// - `narrow-wrap`: `exportable`, with wrap key 0x0002 delegating only
 ///   exportable-under-wrap and sign-ecdsa (so the ed25519 key, the opaque object and the
 ///   authentication keys cannot be exported under it);
-/// - `factory`: nothing else.
+/// - `factory`: nothing else;
+/// - `wrap-only`: wrap key 0x0002 alone (a secondary ready for `clone`);
+/// - `other-wrap`: a wrap key 0x0002 with the same attributes and another key.
 pub fn make_state(path: &Path, fixture: &str) {
     let _ = fs::remove_file(path);
     let transport = SimTransport::open(Some(path.to_path_buf())).unwrap();
@@ -80,9 +82,16 @@ pub fn make_state(path: &Path, fixture: &str) {
                 Algorithm::AES256_CCM_WRAP,
             ),
             delegated,
-            key: SecretBytes::from_slice(&WRAP_KEY),
+            key: SecretBytes::from_slice(if fixture == "other-wrap" {
+                &[0x5a; 32]
+            } else {
+                &WRAP_KEY
+            }),
         })
         .unwrap();
+    if fixture == "wrap-only" || fixture == "other-wrap" {
+        return;
+    }
     let app = StaticKeys::from_password(APP_PASSWORD.as_bytes());
     client
         .put_authentication_key(&PutAuthenticationKey::new(

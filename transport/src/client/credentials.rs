@@ -104,6 +104,16 @@ impl Credentials {
         }
     }
 
+    /// The static keys of symmetric credentials (`None` for asymmetric ones): whoever
+    /// opened a session with them on one device can check that another device's key with
+    /// the same id holds the same keys (`yhsm clone`).
+    pub fn static_keys(&self) -> Option<&StaticKeys> {
+        match &self.secret {
+            Secret::Symmetric { keys, .. } => Some(keys),
+            Secret::Asymmetric { .. } => None,
+        }
+    }
+
     /// The device public key in use for asymmetric credentials (pinned or fetched).
     pub fn device_public_key(&self) -> Option<&DevicePublicKey> {
         match &self.secret {

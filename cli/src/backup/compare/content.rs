@@ -118,6 +118,60 @@ pub(super) fn prove(
     Ok(Err(Unproven::Why(why.join("; "))))
 }
 
+/// Proves the content of an object on the device (`info`, with the attributes of its
+/// copy on `source`) against that copy, without knowing the wrap key (`yhsm clone`
+/// without the shares): opaque data read with GET_OPAQUE on both, or an HMAC key's
+/// SIGN_HMAC of one random challenge on both; the same answer from both devices is the
+/// proof. Other objects are not verified (their answers are randomised, or need the key).
+pub(super) fn prove_against(
+    client: &mut Client,
+    source: &mut Client,
+    info: &ObjectInfo,
+) -> Result<Outcome, ClientError> {
+    let not_known = "this host does not know the wrap key to compare it with (give the wrap \
+        key's shares with --shares-file to prove it)";
+    let (what, proof, mine, theirs) = if info.object_type == ObjectType::OPAQUE {
+        let code = CommandCode::GET_OPAQUE;
+        let mine = match client.get_opaque(info.id) {
+            Ok(data) => data,
+            Err(e) if refused(&e) => return Ok(Err(Unproven::Why(refusal(code, &e)))),
+            Err(e) => return Err(e),
+        };
+        let theirs = match source.get_opaque(info.id) {
+            Ok(data) => data,
+            Err(e) if refused(&e) => {
+                return Ok(Err(Unproven::Why(format!(
+                    "on the source device, {}",
+                    refusal(code, &e)
+                ))));
+            }
+            Err(e) => return Err(e),
+        };
+        ("read with get-opaque on both devices", Proof::GetOpaque, mine, theirs)
+    } else if info.object_type == ObjectType::HMAC_KEY
+        && info.capabilities.contains(Capabilities::SIGN_HMAC)
+    {
+        let code = CommandCode::SIGN_HMAC;
+        let message = match challenge::<32>() {
+            Ok(m) => m,
+            Err(why) => return Ok(Err(Unproven::Why(why))),
+        };
+        let request = SignHmac { key_id: info.id, message: message.to_vec() };
+        let mine = match attempt(client, &request)? {
+            Ok(answer) => answer.mac,
+            Err(why) => return Ok(Err(Unproven::Why(why))),
+        };
+        let theirs = match attempt(source, &request)? {
+            Ok(answer) => answer.mac,
+            Err(why) => return Ok(Err(Unproven::Why(format!("on the source device, {why}")))),
+        };
+        ("sign-hmac on both devices", Proof::Operation(code), mine, theirs)
+    } else {
+        return Ok(Err(Unproven::Why(not_known.to_owned())));
+    };
+    Ok(same(&mine, &theirs, proof, what.to_owned()))
+}
+
 /// A random challenge from the operating system.
 fn challenge<const N: usize>() -> Result<[u8; N], String> {
     let mut out = [0u8; N];

@@ -9,8 +9,8 @@ use yhsm_proto::command::{ObjectHeader, PutWrapKey};
 use yhsm_proto::{ErrorCode, Label, ObjectId, ObjectType, SecretBytes};
 use yhsm_transport::{Client, ClientError, Credentials};
 
-use super::{Event, Options, RestoreReport, Step, WRAP_KEY_LABEL, WrapKeyToStore, preflight};
-use crate::backup::compare::{self, BackupKey, Difference, Provenance};
+use super::{Event, Options, RestoreReport, Step, WRAP_KEY_LABEL, Wrap, WrapKeyToStore, preflight};
+use crate::backup::compare::{self, Attributes, BackupKey, Difference, Provenance, Reference};
 use crate::backup::dir::{Backup, Entry, FileState};
 use crate::backup::identity;
 use crate::backup::report::{FileReport, Outcome};
@@ -29,16 +29,31 @@ pub fn run(
     options: Options,
     sink: &mut dyn FnMut(&Event),
 ) -> RestoreReport {
+    run_under(backup, Wrap::Shares(wrap), login, confirm, options, sink)
+}
+
+/// [`run`] under a wrap key that may be unknown to this host ([`Wrap::Source`]: `clone`
+/// without the shares, whose blobs come from a device that answers the content proofs).
+pub fn run_under(
+    backup: &mut Backup,
+    mut wrap: Wrap<'_>,
+    login: &mut dyn FnMut() -> Result<Login>,
+    confirm: &mut dyn FnMut(&str) -> Result<bool>,
+    options: Options,
+    sink: &mut dyn FnMut(&Event),
+) -> RestoreReport {
     let mut r = Run {
         report: RestoreReport {
+            command: options.command(),
             dir: backup.dir.display().to_string(),
             dry_run: options.dry_run,
             auth_key: options.auth_key,
-            wrap_key_id: wrap.attributes.id,
-            wrap_key_kcv: wrap.kcv,
+            wrap_key_id: wrap.attributes().id,
+            wrap_key_kcv: wrap.shares().map(|w| w.kcv),
             wrap_key_vouched_by: None,
             wrap_key_stored: false,
             wrap_key_present: false,
+            wrap_key_differs: false,
             files: Vec::new(),
             auth_key_deleted: false,
             auth_key_kept_reason: None,
@@ -50,10 +65,10 @@ pub fn run(
         sink,
         options,
     };
-    if let Err(e) = r.restore(backup, wrap, login, confirm) {
+    if let Err(e) = r.restore(backup, &mut wrap, login, confirm) {
         r.report.error = Some(e);
         if !r.report.auth_key_deleted && r.report.auth_key_kept_reason.is_none() {
-            r.report.auth_key_kept_reason = Some("restore did not finish".to_owned());
+            r.report.auth_key_kept_reason = Some(format!("{} did not finish", options.command()));
         }
     }
     if r.report.ok() {
@@ -199,6 +214,11 @@ pub(crate) fn settle_write<T>(
     if happened { Ok(went_through()) } else { send(client) }
 }
 
+/// What to do when the wrap keys of the two devices differ.
+pub const WRAP_KEYS_DIFFER_HINT: &str = "AES-CCM authenticates every blob, so an import succeeds \
+    only under the very key it was exported under: put the same wrap key on both devices (from \
+    its shares, `yhsm restore` or `--shares-file`), then run clone again";
+
 /// The second check of an object, logged in again first if the first check's failure
 /// left the client without its login session.
 fn recheck(
@@ -206,7 +226,7 @@ fn recheck(
     entry: &Entry,
     login: &Credentials,
     provenance: Provenance,
-    key: BackupKey<'_>,
+    key: &mut Reference<'_>,
 ) -> Result<compare::Checked, ClientError> {
     if client.auth_key_id() != Some(login.key_id()) {
         client.authenticate(login.clone())?;
@@ -222,12 +242,14 @@ impl Run<'_> {
     fn restore(
         &mut self,
         backup: &mut Backup,
-        wrap: &WrapKeyToStore,
+        wrap: &mut Wrap<'_>,
         login: &mut dyn FnMut() -> Result<Login>,
         confirm: &mut dyn FnMut(&str) -> Result<bool>,
     ) -> Result<()> {
         self.preflight(backup, wrap)?;
-        self.check_identity(backup, wrap, confirm)?;
+        if let Wrap::Shares(shares) = wrap {
+            self.check_identity(backup, shares, confirm)?;
+        }
         let mut problems = preflight::conflicting_files(backup);
 
         let Login { mut client, credentials } = login()?;
@@ -262,11 +284,17 @@ impl Run<'_> {
             .map(|e| (e.id, e.object_type))
             .collect();
 
-        problems.extend(self.device_checks(&mut client, backup, wrap, &present, login_id)?);
+        problems.extend(self.device_checks(
+            &mut client,
+            backup,
+            wrap.attributes(),
+            &present,
+            login_id,
+        )?);
         self.stop_on_problems(problems)?;
 
         self.store_wrap_key(&mut client, backup, wrap, &present)?;
-        let all_undecryptable = self.import(&mut client, backup, wrap, &present)?;
+        let all_undecryptable = self.import(&mut client, backup, wrap.attributes(), &present)?;
         if self.options.dry_run {
             let keep_reason = self.planned_keep_reason(backup, login_id).or_else(|| {
                 (!self.report.ok())
@@ -307,9 +335,13 @@ impl Run<'_> {
         left
     }
 
-    /// Step 2: decrypts every file, reports those skipped, checks the wrap key.
-    fn preflight(&mut self, backup: &mut Backup, wrap: &WrapKeyToStore) -> Result<()> {
-        backup.decrypt(&wrap.key);
+    /// Step 2: decrypts every file (with the key from the shares; blobs from a device
+    /// whose wrap key this host does not know come decrypted, see
+    /// [`Backup::from_exports`]), reports those skipped, checks the wrap key.
+    fn preflight(&mut self, backup: &mut Backup, wrap: &Wrap<'_>) -> Result<()> {
+        if let Wrap::Shares(shares) = wrap {
+            backup.decrypt(&shares.key);
+        }
         for file in &backup.files {
             let report = FileReport::of(file);
             if let Some(reason) = report.reason.clone() {
@@ -332,7 +364,7 @@ impl Run<'_> {
                 self.emit(Event::SkippedOtherBackup(files));
             }
         }
-        let wrap_key = wrap.attributes.id;
+        let wrap_key = wrap.attributes().id;
         self.emit(Event::Preflight { files: backup.files.len(), decryptable, wrap_key });
         Ok(())
     }
@@ -406,13 +438,13 @@ impl Run<'_> {
         &mut self,
         client: &mut Client,
         backup: &Backup,
-        wrap: &WrapKeyToStore,
+        wrap: &Attributes,
         present: &HashSet<(ObjectId, ObjectType)>,
         login_id: ObjectId,
     ) -> Result<Vec<preflight::Problem>> {
         let deletes =
             self.planned_keep_reason(backup, login_id).is_none() && self.report.skipped() == 0;
-        let plan = preflight::Plan::new(backup, wrap, present, deletes);
+        let plan = preflight::Plan::new(backup, wrap.id, present, deletes);
         let found = preflight::device_problems(client, login_id, wrap, &plan)?;
         for what in found.not_checked {
             self.emit(Event::NotChecked(what));
@@ -440,7 +472,7 @@ impl Run<'_> {
                 "nothing was written to the device"
             }
         ))
-        .with_hint("fix each one, then run restore again");
+        .with_hint(format!("fix each one, then run {} again", self.options.command()));
         if self.options.dry_run {
             self.report.error = Some(error);
             return Ok(());
@@ -453,20 +485,31 @@ impl Run<'_> {
         &mut self,
         client: &mut Client,
         backup: &Backup,
-        wrap: &WrapKeyToStore,
+        wrap: &Wrap<'_>,
         present: &HashSet<(ObjectId, ObjectType)>,
     ) -> Result<()> {
-        let a = &wrap.attributes;
+        let a = wrap.attributes();
         if present.contains(&(a.id, ObjectType::WRAP_KEY)) {
             let info = client.get_object_info(a.id, ObjectType::WRAP_KEY).map_err(|e| {
                 Error::failure(format!("cannot read wrap key 0x{:04x} on the device", a.id))
                     .with_source(e)
             })?;
             self.report.wrap_key_present = true;
-            let expected = wrap.description().map_or(*a, |d| d.description.attributes());
+            let expected = wrap
+                .shares()
+                .and_then(WrapKeyToStore::description)
+                .map_or(*a, |d| d.description.attributes());
             self.emit(Event::WrapKeyPresent { id: a.id, differences: expected.differences(&info) });
             return Ok(());
         }
+        let Wrap::Shares(wrap) = wrap else {
+            return Err(Error::failure(format!(
+                "there is no wrap key 0x{:04x} on the device to import under, and this host does \
+                 not know the key; nothing was written",
+                a.id
+            ))
+            .with_hint("give the wrap key's shares (--shares-file) so that it can be stored"));
+        };
         if self.options.dry_run {
             self.emit(Event::WrapKeyPlanned(a.id));
             return Ok(());
@@ -500,10 +543,13 @@ impl Run<'_> {
             settle_write(client, &write, || a.id, &mut |c| c.put_wrap_key(&request), self.sink);
         let id = result.map_err(|e| {
             let hint = if e.may_have_executed() {
-                "it may have been stored: run restore again, which uses a wrap key already on \
-                 the device as it is"
+                format!(
+                    "it may have been stored: run {} again, which uses a wrap key already on the \
+                     device as it is",
+                    self.options.command()
+                )
             } else {
-                "nothing was written to the device"
+                "nothing was written to the device".to_owned()
             };
             Error::failure(format!("cannot store wrap key 0x{:04x} on the device", a.id))
                 .with_source(e)
@@ -520,7 +566,7 @@ impl Run<'_> {
         &mut self,
         client: &mut Client,
         backup: &Backup,
-        wrap: &WrapKeyToStore,
+        wrap: &Attributes,
         present: &HashSet<(ObjectId, ObjectType)>,
     ) -> Result<bool> {
         let total = backup.decryptable();
@@ -548,8 +594,7 @@ impl Run<'_> {
                 at: (id, object_type),
                 effect: Effect::Creates,
             };
-            let mut send =
-                |c: &mut Client| c.import_wrapped(wrap.attributes.id, &entry.blob).map(Some);
+            let mut send = |c: &mut Client| c.import_wrapped(wrap.id, &entry.blob).map(Some);
             let result = settle_write(client, &write, || None, &mut send, self.sink);
             match result {
                 Ok(made) => {
@@ -566,19 +611,29 @@ impl Run<'_> {
                     }
                     let error = e.to_string();
                     self.set_outcome(i, Outcome::Failed, Some(error.clone()));
+                    let (describe, name) = (entry.describe(), file.clone());
                     self.emit(Event::ImportFailed { step, file, object_type, id, error });
+                    if tried == 1 && undecryptable == 1 && self.key_unproven() {
+                        self.report.wrap_key_differs = true;
+                        return Err(Error::failure(format!(
+                            "the device could not decrypt {describe} ({name}), the first object \
+                             exported under wrap key 0x{:04x}: its wrap key 0x{:04x} is not the \
+                             one the objects were exported under; nothing was written",
+                            wrap.id, wrap.id
+                        ))
+                        .with_hint(WRAP_KEYS_DIFFER_HINT));
+                    }
                 }
                 Err(e) => {
                     self.set_outcome(i, Outcome::Failed, Some(e.to_string()));
-                    let hint = if e.may_have_executed() {
-                        "it may have been imported: run restore again to finish (objects \
-                         already on the device are skipped and verified)"
-                    } else {
-                        "it was not imported: run restore again to finish (objects already on \
-                         the device are skipped and verified)"
-                    };
+                    let command = self.options.command();
+                    let hint = format!(
+                        "it {} imported: run {command} again to finish (objects already on the \
+                         device are skipped and verified)",
+                        if e.may_have_executed() { "may have been" } else { "was not" }
+                    );
                     return Err(Error::failure(format!(
-                        "restore stopped at {step}, importing {} ({file})",
+                        "{command} stopped at {step}, importing {} ({file})",
                         entry.describe()
                     ))
                     .with_source(e)
@@ -587,6 +642,14 @@ impl Run<'_> {
             }
         }
         Ok(tried > 0 && undecryptable == tried)
+    }
+
+    /// Whether the device's wrap key is yet to be proven the one the objects came under:
+    /// `clone` onto a device that already held a wrap key with that id. The first import
+    /// is the proof (AES-CCM authenticates the blob), so its refusal as undecryptable
+    /// stops the run before anything else is tried.
+    fn key_unproven(&self) -> bool {
+        self.options.from_device && self.report.wrap_key_present
     }
 
     fn set_outcome(&mut self, i: usize, outcome: Outcome, reason: Option<String>) {
@@ -602,10 +665,15 @@ impl Run<'_> {
         &mut self,
         client: &mut Client,
         backup: &Backup,
-        wrap: &WrapKeyToStore,
+        wrap: &mut Wrap<'_>,
         login: &Credentials,
     ) -> Result<()> {
-        let key = BackupKey { key: &wrap.key, id: Some(wrap.attributes.id) };
+        let mut key = match wrap {
+            Wrap::Shares(shares) => {
+                Reference::Key(BackupKey { key: &shares.key, id: Some(shares.attributes.id) })
+            }
+            Wrap::Device { device, .. } => Reference::Device(&mut **device),
+        };
         let (mut verified, mut failed, mut unproven) = (0, 0, 0);
         for (i, file) in backup.files.iter().enumerate() {
             let Some(entry) = file.entry() else { continue };
@@ -614,7 +682,7 @@ impl Run<'_> {
                 Some(Outcome::AlreadyPresent) => Provenance::WasThere,
                 _ => continue,
             };
-            let checked = match compare::check_entry(client, entry, login, provenance, key) {
+            let checked = match compare::check_entry(client, entry, login, provenance, &mut key) {
                 // A read whose answer was lost or garbled, or a proof session whose
                 // handshake was: reading once more is harmless, and settles it.
                 Err(e) => {
@@ -623,7 +691,7 @@ impl Run<'_> {
                         error: e.to_string(),
                         resolution: "checking it once more".to_owned(),
                     });
-                    recheck(client, entry, login, provenance, key)
+                    recheck(client, entry, login, provenance, &mut key)
                 }
                 Ok(c) if c.differences == [Difference::Credentials] => {
                     self.emit(Event::Retried {
@@ -631,18 +699,21 @@ impl Run<'_> {
                         error: Difference::Credentials.to_string(),
                         resolution: "checking it once more".to_owned(),
                     });
-                    recheck(client, entry, login, provenance, key)
+                    recheck(client, entry, login, provenance, &mut key)
                 }
                 ok => ok,
             };
             let checked = checked.map_err(|e| {
+                let command = self.options.command();
                 Error::failure(format!(
-                    "restore stopped while verifying {} ({})",
+                    "{command} stopped while verifying {} ({})",
                     entry.describe(),
                     file.name
                 ))
                 .with_source(e)
-                .with_hint("run restore again: objects already on the device are verified")
+                .with_hint(format!(
+                    "run {command} again: objects already on the device are verified"
+                ))
             })?;
             if let Some(f) = self.report.files.get_mut(i) {
                 f.set_checked(&checked);
@@ -686,6 +757,15 @@ impl Run<'_> {
     fn planned_keep_reason(&self, backup: &Backup, login_id: ObjectId) -> Option<String> {
         if self.options.keep_authkey {
             return Some("--keep-authkey was given".to_owned());
+        }
+        // Without the wrap key, a copied authentication key's session keys are unknown,
+        // so none can be proven to open a session.
+        if self.report.wrap_key_kcv.is_none() {
+            return Some(
+                "this host does not know the wrap key, so no copied authentication key can be \
+                 proven to open a session (give the wrap key's shares with --shares-file)"
+                    .to_owned(),
+            );
         }
         // A wrap key stored with attributes nothing vouched for may be a mistyped one:
         // whoever replaces it needs this key.

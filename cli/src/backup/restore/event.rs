@@ -157,6 +157,28 @@ pub enum Event {
     DryRunDone,
     /// Everything was restored and verified.
     Done,
+    /// `clone`: the two devices, the wrap key, and the login on the source.
+    CloneSource {
+        source: String,
+        target: String,
+        auth_key: ObjectId,
+        wrap_key: ObjectId,
+    },
+    /// `clone`: an object exported from the source (and, with `--dump`, its file).
+    Exported {
+        step: Step,
+        object_type: ObjectType,
+        id: ObjectId,
+        file: Option<String>,
+    },
+    /// `clone`: an object of the source that is not copied, and why.
+    NotCopied {
+        object_type: ObjectType,
+        id: ObjectId,
+        reason: String,
+    },
+    /// `clone`: how the two devices' wrap keys are, or will be, shown to be the same.
+    WrapKeyProof(String),
     /// After [`Event::Done`]: the authentication keys left to log in with (those the run
     /// listed or restored and verified, less a deleted login key).
     AuthKeysLeft(Vec<ObjectId>),
@@ -298,6 +320,18 @@ pub fn render(event: &Event) -> Vec<Line> {
         }
         Event::DryRunDone => out("Dry run: nothing was written to the device".to_owned()),
         Event::Done => out("All done".to_owned()),
+        Event::CloneSource { source, target, auth_key, wrap_key } => out(format!(
+            "Cloning {source} (authentication key 0x{auth_key:04x}) to {target} under wrap key \
+             0x{wrap_key:04x}"
+        )),
+        Event::Exported { step, object_type, id, file } => out(format!(
+            "{step} Exported object {object_type} with ID 0x{id:04x} from the source{}",
+            file.as_ref().map_or(String::new(), |f| format!(" to {f}"))
+        )),
+        Event::NotCopied { object_type, id, reason } => {
+            out(format!("Not copied: {object_type} 0x{id:04x}: {reason}"))
+        }
+        Event::WrapKeyProof(text) => out(text.clone()),
         Event::AuthKeysLeft(ids) if ids.is_empty() => {
             out("No authentication key on the device is known to this run: check before \
                  logging out"

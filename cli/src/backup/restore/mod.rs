@@ -73,7 +73,7 @@ use yhsm_proto::shares::KCV_LEN;
 use yhsm_proto::wrap::WrapKey;
 use yhsm_proto::{Domains, ObjectId};
 
-pub use self::engine::run;
+pub use self::engine::{WRAP_KEYS_DIFFER_HINT, run, run_under};
 pub use self::event::{Event, Line, Step, render};
 pub use self::report::RestoreReport;
 use crate::backup::Backup;
@@ -85,6 +85,7 @@ use crate::error::{Error, Result};
 use crate::options::GlobalOptions;
 use crate::util::prompt::{Prompter, confirm};
 use crate::wrapkey::shares::{self, RecoveredKey};
+use yhsm_transport::Client;
 
 /// The label of a wrap key stored from shares (the shares carry none), unless the backup
 /// holds the wrap key object itself.
@@ -130,6 +131,51 @@ pub struct Options {
     /// Someone is at the terminal (the shares were typed there), who is asked to confirm
     /// the wrap key's attributes when nothing else vouches for them.
     pub interactive: bool,
+    /// The objects were exported from another device in this run (`yhsm clone`): the
+    /// messages say `clone`, and when the wrap key was already on the device, the first
+    /// import is the proof that it is the key they were exported under (a refusal as
+    /// undecryptable stops the run).
+    pub from_device: bool,
+}
+
+impl Options {
+    /// The command the messages tell the operator to run again.
+    pub fn command(&self) -> &'static str {
+        if self.from_device { "clone" } else { "restore" }
+    }
+}
+
+/// The wrap key the engine restores under, as far as this host knows it.
+#[derive(Debug)]
+pub enum Wrap<'a> {
+    /// From the shares: the host decrypts every blob with it (preflight), stores it when
+    /// the device lacks it, and proves content with it (restore, and clone with shares).
+    Shares(&'a WrapKeyToStore),
+    /// Not known to this host (clone without shares): the objects come decrypted from the
+    /// device they were exported from ([`Backup::from_exports`]), which the content
+    /// proofs ask instead ([`Reference::Device`]). The device restored to must already
+    /// hold it; the first import proves it is the same key.
+    ///
+    /// [`Reference::Device`]: crate::backup::compare::Reference::Device
+    Device { attributes: Attributes, device: &'a mut Client },
+}
+
+impl Wrap<'_> {
+    /// The wrap key's attributes (from the shares, or as the source device shows them).
+    pub fn attributes(&self) -> &Attributes {
+        match self {
+            Self::Shares(w) => &w.attributes,
+            Self::Device { attributes, .. } => attributes,
+        }
+    }
+
+    /// The key from the shares, when this host holds it.
+    pub fn shares(&self) -> Option<&WrapKeyToStore> {
+        match self {
+            Self::Shares(w) => Some(w),
+            Self::Device { .. } => None,
+        }
+    }
 }
 
 /// The wrap key to store: the key and its attributes from the shares, what the shares
@@ -219,6 +265,7 @@ pub fn command_with(
         auth_key: global.authkey,
         pins: Pins { id: args.wrap_key_id, domains: args.expect_domains, kcv: args.expect_kcv },
         interactive: args.shares_files.is_empty(),
+        from_device: false,
     };
     let ask = |p: &mut dyn Prompter, summary: &str| {
         confirm(p, &format!("Wrap key {summary}. {CONFIRM_QUESTION}"))

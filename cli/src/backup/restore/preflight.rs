@@ -23,8 +23,8 @@ use yhsm_proto::command::StorageInfo;
 use yhsm_proto::{Capabilities, Domains, ObjectId, ObjectInfo, ObjectType};
 use yhsm_transport::{Client, ClientError};
 
+use crate::backup::compare::Attributes;
 use crate::backup::dir::{Backup, Entry, FileState};
-use crate::backup::restore::WrapKeyToStore;
 use crate::error::{Error, Result};
 use crate::util::text;
 
@@ -59,7 +59,7 @@ pub fn conflicting_files(backup: &Backup) -> Vec<Problem> {
 /// What the run will do on the device, for the checks.
 #[derive(Debug)]
 pub struct Plan<'a> {
-    /// The wrap key from the shares is not on the device yet.
+    /// The wrap key is not on the device yet.
     pub stores_wrap_key: bool,
     /// The objects to import, with their file names.
     pub imports: Vec<(&'a str, &'a Entry)>,
@@ -68,15 +68,15 @@ pub struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    /// The plan for `backup` on a device holding `present`.
+    /// The plan for `backup` under wrap key `wrap_id` on a device holding `present`.
     pub fn new(
         backup: &'a Backup,
-        wrap: &WrapKeyToStore,
+        wrap_id: ObjectId,
         present: &HashSet<(ObjectId, ObjectType)>,
         deletes_login_key: bool,
     ) -> Self {
         Self {
-            stores_wrap_key: !present.contains(&(wrap.attributes.id, ObjectType::WRAP_KEY)),
+            stores_wrap_key: !present.contains(&(wrap_id, ObjectType::WRAP_KEY)),
             imports: backup
                 .entries()
                 .filter(|(_, e)| !present.contains(&(e.id(), e.object_type())))
@@ -107,7 +107,7 @@ fn read<T>(
         }
         Err(e) => Err(Error::failure(format!("cannot read {what}; nothing was written"))
             .with_source(e)
-            .with_hint("check the connection and run restore again")),
+            .with_hint("check the connection and run the command again")),
     }
 }
 
@@ -118,12 +118,12 @@ pub struct DeviceFindings {
     pub not_checked: Vec<String>,
 }
 
-/// Reads the login key's object info and the storage info, and checks `plan` against
-/// them.
+/// Reads the login key's object info and the storage info, and checks `plan` (under the
+/// wrap key of attributes `wrap`) against them.
 pub fn device_problems(
     client: &mut Client,
     login_id: ObjectId,
-    wrap: &WrapKeyToStore,
+    wrap: &Attributes,
     plan: &Plan<'_>,
 ) -> Result<DeviceFindings> {
     let mut found = DeviceFindings::default();
@@ -146,15 +146,12 @@ fn names(list: &[&str]) -> String {
 }
 
 /// What the login key does not allow of `plan`.
-fn permission_problems(login: &ObjectInfo, wrap: &WrapKeyToStore, plan: &Plan<'_>) -> Vec<Problem> {
+fn permission_problems(login: &ObjectInfo, a: &Attributes, plan: &Plan<'_>) -> Vec<Problem> {
     let key = format!("authentication key 0x{:04x}", login.id);
     let mut out = Vec::new();
     let lacks = |cap: Capabilities| !login.capabilities.contains(cap);
     if plan.stores_wrap_key && lacks(Capabilities::PUT_WRAP_KEY) {
-        out.push(format!(
-            "{key} lacks put-wrap-key, needed to store wrap key 0x{:04x}",
-            wrap.attributes.id
-        ));
+        out.push(format!("{key} lacks put-wrap-key, needed to store wrap key 0x{:04x}", a.id));
     }
     if !plan.imports.is_empty() && lacks(Capabilities::IMPORT_WRAPPED) {
         out.push(format!(
@@ -173,7 +170,6 @@ fn permission_problems(login: &ObjectInfo, wrap: &WrapKeyToStore, plan: &Plan<'_
     // capabilities within the key's delegated capabilities.
     let outside = |domains: Domains| !login.domains.contains(domains);
     let beyond = |caps: Capabilities| Capabilities(caps.0 & !login.delegated_capabilities.0);
-    let a = &wrap.attributes;
     if plan.stores_wrap_key {
         if outside(a.domains) {
             out.push(format!(
@@ -239,11 +235,7 @@ fn pages(len: usize, page_size: usize) -> usize {
 }
 
 /// Whether the new objects fit: one record each, and their pages.
-fn storage_problem(
-    storage: &StorageInfo,
-    wrap: &WrapKeyToStore,
-    plan: &Plan<'_>,
-) -> Option<Problem> {
+fn storage_problem(storage: &StorageInfo, wrap: &Attributes, plan: &Plan<'_>) -> Option<Problem> {
     let page_size = usize::from(storage.page_size);
     let mut records = plan.imports.len();
     let mut needed_pages: usize = plan
@@ -254,7 +246,7 @@ fn storage_problem(
     if plan.stores_wrap_key {
         // A wrap key's body: its delegated capabilities (8 bytes) and the key.
         records += 1;
-        needed_pages += pages(8 + wrap.key.expose_secret().len(), page_size);
+        needed_pages += pages(8 + wrap.algorithm.wrap_key_size().unwrap_or(32), page_size);
     }
     let (free_records, free_pages) =
         (usize::from(storage.free_records), usize::from(storage.free_pages));

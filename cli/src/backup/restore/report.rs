@@ -11,12 +11,15 @@ use crate::util::json::Value;
 /// The result of a restore.
 #[derive(Debug)]
 pub struct RestoreReport {
+    /// `restore`, or `clone` (for the hints).
+    pub command: &'static str,
     pub dir: String,
     pub dry_run: bool,
     pub auth_key: ObjectId,
     pub wrap_key_id: ObjectId,
-    /// The key check value of the wrap key from the shares.
-    pub wrap_key_kcv: [u8; KCV_LEN],
+    /// The key check value of the wrap key from the shares (`None` when this host does
+    /// not know the key: clone without shares).
+    pub wrap_key_kcv: Option<[u8; KCV_LEN]>,
     /// What vouched for its attributes ([`Vouch::name`], `operator` or `pins`); `None`
     /// when nothing did, or the run stopped first.
     ///
@@ -24,6 +27,9 @@ pub struct RestoreReport {
     pub wrap_key_vouched_by: Option<&'static str>,
     pub wrap_key_stored: bool,
     pub wrap_key_present: bool,
+    /// `clone`: the first import showed that the wrap key on the device is not the key
+    /// the objects were exported under.
+    pub wrap_key_differs: bool,
     pub files: Vec<FileReport>,
     pub auth_key_deleted: bool,
     pub auth_key_kept_reason: Option<String>,
@@ -163,16 +169,20 @@ impl RestoreReport {
             ))
             .with_hint(match (hint, conflicting) {
                 (Some(hint), _) => format!(
-                    "{hint}; then run restore again (objects already on the device are skipped \
-                     and verified)"
+                    "{hint}; then run {} again (objects already on the device are skipped and \
+                     verified)",
+                    self.command
                 ),
                 (None, Some(object)) => format!(
                     "an object already on the device that differs from the backup's is left as \
-                     it is: delete it (`yhsm delete {object}`), then run restore again"
+                     it is: delete it (`yhsm delete {object}`), then run {} again",
+                    self.command
                 ),
-                (None, None) => "fix the cause shown above and run restore again: objects \
-                                 already on the device are skipped and verified"
-                    .to_owned(),
+                (None, None) => format!(
+                    "fix the cause shown above and run {} again: objects already on the device \
+                     are skipped and verified",
+                    self.command
+                ),
             }),
         )
     }
@@ -201,10 +211,11 @@ impl RestoreReport {
                 "wrap_key",
                 Value::Object(vec![
                     ("id", Value::Number(u64::from(self.wrap_key_id))),
-                    ("kcv", Value::string(hex::encode(self.wrap_key_kcv))),
+                    ("kcv", Value::string_or_null(self.wrap_key_kcv.map(hex::encode))),
                     ("vouched_by", Value::string_or_null(self.wrap_key_vouched_by)),
                     ("stored", Value::Bool(self.wrap_key_stored)),
                     ("already_present", Value::Bool(self.wrap_key_present)),
+                    ("differs", Value::Bool(self.wrap_key_differs)),
                 ]),
             ),
             ("files", Value::Array(files)),
@@ -250,14 +261,16 @@ mod tests {
             origin: None,
         };
         let mut r = RestoreReport {
+            command: "restore",
             dir: "d".into(),
             dry_run: false,
             auth_key: 1,
             wrap_key_id: 2,
-            wrap_key_kcv: [0; 3],
+            wrap_key_kcv: Some([0; 3]),
             wrap_key_vouched_by: None,
             wrap_key_stored: true,
             wrap_key_present: false,
+            wrap_key_differs: false,
             files: vec![
                 file(Outcome::Imported, Some(true), Some(5)),
                 file(Outcome::Copy, None, None),
