@@ -304,6 +304,19 @@ pub fn command_with(
         }
     };
 
+    // The target's login key goes only when the devices end up alike: not when the
+    // source refused an export, nor when it holds a key with that id that is not copied.
+    let target_login = (target.authkey, ObjectType::AUTHENTICATION_KEY);
+    let keep_because = if exports.not_copied.iter().any(|n| n.refused) {
+        Some("the source refused to export some objects (see above), so the devices differ")
+    } else if exports.not_copied.iter().any(|n| (n.id, n.object_type) == target_login) {
+        Some(
+            "the source holds an authentication key with this id that is not exportable, so \
+             deleting it would make the devices differ",
+        )
+    } else {
+        None
+    };
     let options = Options {
         dry_run: args.dry_run,
         keep_authkey: args.keep_authkey,
@@ -312,6 +325,7 @@ pub fn command_with(
         pins: Pins { id: Some(wrap_id), domains: None, kcv: None },
         interactive: false,
         from_device: true,
+        keep_because,
     };
     let wrap = match &wrap_key {
         Some(w) => Wrap::Shares(w),

@@ -595,7 +595,23 @@ impl Run<'_> {
                 effect: Effect::Creates,
             };
             let mut send = |c: &mut Client| c.import_wrapped(wrap.id, &entry.blob).map(Some);
-            let result = settle_write(client, &write, || None, &mut send, self.sink);
+            let mut result = settle_write(client, &write, || None, &mut send, self.sink);
+            // The first import under a wrap key not proven yet decides that the two keys
+            // differ: a refusal is sent once more (a refused import wrote nothing), so
+            // that one garbled answer is not taken for the verdict.
+            if tried == 1
+                && self.key_unproven()
+                && matches!(&result, Err(e) if e.code() == Some(ErrorCode::INVALID_DATA))
+            {
+                self.emit(Event::Retried {
+                    what: write.object.clone(),
+                    error: result.as_ref().err().map(ToString::to_string).unwrap_or_default(),
+                    resolution: "importing it once more, to tell a wrap key that differs from \
+                                 a garbled exchange"
+                        .to_owned(),
+                });
+                result = settle_write(client, &write, || None, &mut send, self.sink);
+            }
             match result {
                 Ok(made) => {
                     let reason =
@@ -757,6 +773,9 @@ impl Run<'_> {
     fn planned_keep_reason(&self, backup: &Backup, login_id: ObjectId) -> Option<String> {
         if self.options.keep_authkey {
             return Some("--keep-authkey was given".to_owned());
+        }
+        if let Some(reason) = self.options.keep_because {
+            return Some(reason.to_owned());
         }
         // Without the wrap key, a copied authentication key's session keys are unknown,
         // so none can be proven to open a session.
