@@ -51,7 +51,15 @@ const SKIPPED_HINT: &str = "a file that is not a wrapped object or not wrapped u
     damaged or from another backup: take it from another copy of the backup, or move it out of \
     the directory if it does not belong there";
 
-fn unproven_hint(object: &str) -> String {
+fn unproven_hint(command: &str, object: &str) -> String {
+    if command == "clone" {
+        return format!(
+            "an object whose content is not verified was on the target before this run and \
+             may be a leftover or a planted object: give the wrap key's shares (--shares-file) \
+             so that clone can prove it, or delete it (`yhsm delete {object}` on the target) so \
+             that clone copies the source's"
+        );
+    }
     format!(
         "an object whose content is not verified was on the device before this run and may be \
          a leftover or a planted object: delete it (`yhsm delete {object}`) so that restore \
@@ -138,7 +146,7 @@ impl RestoreReport {
             .and_then(|f| Some(format!("0x{:04x} {}", f.id?, f.object_type?)));
         // Only skipped files, or other failures too (refusals, differences).
         let hint = match (skipped, bad - skipped) {
-            (0, n) if n == unproven && n > 0 => first_unproven.as_deref().map(unproven_hint),
+            (0, n) if n == unproven && n > 0 => first_unproven.as_deref().map(|o| unproven_hint(self.command, o)),
             (0, _) => None,
             (_, 0) => Some(SKIPPED_HINT.to_owned()),
             _ => Some(format!("fix the other causes shown above; {SKIPPED_HINT}")),
