@@ -688,7 +688,7 @@ impl Run<'_> {
             Wrap::Shares(shares) => {
                 Reference::Key(BackupKey { key: &shares.key, id: Some(shares.attributes.id) })
             }
-            Wrap::Device { device, .. } => Reference::Device(&mut **device),
+            Wrap::Device { device, .. } => Reference::Device(device),
         };
         let (mut verified, mut failed, mut unproven) = (0, 0, 0);
         for (i, file) in backup.files.iter().enumerate() {

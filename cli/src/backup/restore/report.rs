@@ -146,7 +146,9 @@ impl RestoreReport {
             .and_then(|f| Some(format!("0x{:04x} {}", f.id?, f.object_type?)));
         // Only skipped files, or other failures too (refusals, differences).
         let hint = match (skipped, bad - skipped) {
-            (0, n) if n == unproven && n > 0 => first_unproven.as_deref().map(|o| unproven_hint(self.command, o)),
+            (0, n) if n == unproven && n > 0 => {
+                first_unproven.as_deref().map(|o| unproven_hint(self.command, o))
+            }
             (0, _) => None,
             (_, 0) => Some(SKIPPED_HINT.to_owned()),
             _ => Some(format!("fix the other causes shown above; {SKIPPED_HINT}")),
