@@ -14,7 +14,8 @@
 //!   key: one left on the target by an interrupted run could not be proven without the
 //!   shares, cli/README.md "Cloning a device").
 //!
-//! After each run: no panic; a run that failed printed an error; nothing on the source
+//! After each run: no panic; a run that failed printed an error naming the device the
+//! fault was on (`on the source, URL` or `on the target, URL`); nothing on the source
 //! changed; every object on the target is the source's, byte for byte (body and
 //! attributes), and nothing else is there; someone can still log in to the target; after
 //! the rerun, every exportable object of the source is on the target and verified.
@@ -426,6 +427,8 @@ struct Totals {
     panics: usize,
     by_device: BTreeMap<&'static str, (usize, usize)>,
     problems: Vec<String>,
+    /// The error line of each run that failed.
+    failures: Vec<String>,
 }
 
 fn matrix(mode: Mode, name: &str) -> String {
@@ -486,11 +489,26 @@ fn matrix(mode: Mode, name: &str) -> String {
             if ran.exit == 0 {
                 t.recovered += 1;
                 t.by_device.get_mut(exchange.device).unwrap().1 += 1;
-            } else if ran.stderr.contains("yhsm: error: ") {
-                t.failed_with_error += 1;
             } else {
-                t.silent_failures += 1;
-                problem(&mut t, "failed without an error message".to_owned());
+                // The error names the device the fault was on.
+                let place = format!(
+                    "yhsm: error: on the {}, sim:{}",
+                    exchange.device,
+                    if exchange.device == "source" { "a" } else { "b" }
+                );
+                match ran.stderr.lines().find(|l| l.starts_with("yhsm: error: ")) {
+                    Some(line) if line.starts_with(&place) => {
+                        t.failed_with_error += 1;
+                        t.failures.push(format!("{label}: {line}"));
+                    }
+                    _ => {
+                        t.silent_failures += 1;
+                        problem(
+                            &mut t,
+                            format!("failed without an error naming the {}", exchange.device),
+                        );
+                    }
+                }
             }
             a.lock().replug();
             a.lock().clear_faults();
@@ -549,8 +567,8 @@ fn matrix(mode: Mode, name: &str) -> String {
             .unwrap();
     }
     writeln!(report, "runs recovered (exit 0): {}", t.recovered).unwrap();
-    writeln!(report, "runs failed with an error: {}", t.failed_with_error).unwrap();
-    writeln!(report, "failed silently:         {}", t.silent_failures).unwrap();
+    writeln!(report, "runs failed, naming the device: {}", t.failed_with_error).unwrap();
+    writeln!(report, "failed, device not named: {}", t.silent_failures).unwrap();
     writeln!(report, "source changed:          {}", t.source_changed).unwrap();
     writeln!(report, "objects lost or wrong:   {}", t.objects_wrong).unwrap();
     writeln!(report, "lockouts:                {}", t.lockouts).unwrap();
@@ -561,6 +579,10 @@ fn matrix(mode: Mode, name: &str) -> String {
         writeln!(report, "\n{p}").unwrap();
     }
     print!("{report}");
+    writeln!(report, "\nruns that failed:").unwrap();
+    for f in &t.failures {
+        writeln!(report, "  {f}").unwrap();
+    }
     let _ = fs::remove_dir_all(&fx.dir);
     assert_eq!(t.tried, t.recovered + t.failed_with_error + t.silent_failures);
     assert!(t.problems.is_empty(), "{} problems, see above", t.problems.len());

@@ -119,10 +119,18 @@ impl CloneReport {
             .filter(|n| n.refused)
             .map(|n| format!("{} 0x{:04x}", n.object_type, n.id))
             .collect();
-        self.restore.into_failure().or_else(|| {
+        let (source, target) = (self.source, self.target);
+        // Which of the two devices the engine's error is about (an error that names both
+        // is left as it is).
+        let differs = self.restore.wrap_key_differs;
+        let on_target = self
+            .restore
+            .into_failure()
+            .map(|e| if differs { e } else { e.context(&format!("on the target, {target}")) });
+        on_target.or_else(|| {
             (!refused.is_empty()).then(|| {
                 Error::failure(format!(
-                    "the source refused to export {} (see above)",
+                    "on the source, {source}: it refused to export {} (see above)",
                     refused.join(", ")
                 ))
                 .with_hint("fix the cause shown above and run clone again")
@@ -223,8 +231,12 @@ pub fn command_with(
         Some(WrapKeyToStore::from_recovered(&recovered)?)
     };
 
-    let login = device::login_now(global, env_password.clone(), prompter, transport)
-        .map_err(|e| e.or_hint(format!("logging in to the source, {source_name}")))?;
+    let on_source = |e: Error| {
+        e.context(&format!("on the source, {source_name}"))
+            .or_hint("nothing was written to the target")
+    };
+    let login =
+        device::login_now(global, env_password.clone(), prompter, transport).map_err(on_source)?;
     let mut source = login.client;
     // The source's login key opened a session with these keys: its copy on the target is
     // proven by a session with them, even without the shares.
@@ -236,10 +248,6 @@ pub fn command_with(
         auth_key: login.credentials.key_id(),
         wrap_key: wrap_id,
     });
-    let on_source = |e: Error| {
-        Error::failure(format!("on the source, {source_name}: {}", e.message()))
-            .or_hint(e.hint().unwrap_or("nothing was written to the target").to_owned())
-    };
     let wrap_info = dump::check_wrap_key(&mut source, wrap_id).map_err(on_source)?;
     dump::check_auth_key(&mut source).map_err(on_source)?;
     let exports = export_all(&mut source, &wrap_info, args, sink).map_err(on_source)?;
