@@ -712,3 +712,38 @@ fn dump_writes_what_yhsm_dump_writes_and_a_dry_run_writes_nothing() {
     let described = fs::read_to_string(out.join("0x0002-wrap-key.description")).unwrap();
     assert!(described.contains("aes256-ccm-wrap"), "{described}");
 }
+
+#[test]
+fn planted_objects_on_the_target_are_told_apart_from_the_source_without_the_shares() {
+    let fx = Fixture::new("planted", Mode::NoShares);
+    let (a, b) = fx.devices();
+    // The target already holds objects with the source's ids, types and attributes but
+    // other content: opaque data, and an HMAC key.
+    let export = Capabilities::EXPORTABLE_UNDER_WRAP;
+    let mut c = client(&b);
+    c.put_opaque(&PutOpaque {
+        header: header(0x20, "notes", Capabilities::GET_OPAQUE | export, Algorithm::OPAQUE_DATA),
+        data: b"planted, not the source's".to_vec(),
+    })
+    .unwrap();
+    c.send(&PutHmacKey {
+        header: header(0x40, "hmac", Capabilities::SIGN_HMAC | export, Algorithm::HMAC_SHA256),
+        key: SecretBytes::from_slice(&[0x34; 32]),
+    })
+    .unwrap();
+    drop(c);
+    let planted = snapshot(&b);
+    let ran = clone_on(&fx, &a, &b, Extra::default());
+    assert_eq!(ran.exit, 1, "{}\n{}", ran.stdout, ran.stderr);
+    for line in [
+        "Verification failed for object opaque with ID 0x0020 (0x0020-opaque.yhw)",
+        "Verification failed for object hmac-key with ID 0x0040 (0x0040-hmac-key.yhw)",
+    ] {
+        assert!(ran.stdout.contains(line), "{line}\n{}", ran.stdout);
+    }
+    // Left as they are, and the login key kept.
+    for at in [(0x20, ObjectType::OPAQUE), (0x40, ObjectType::HMAC_KEY)] {
+        assert_eq!(snapshot(&b).get(&at), planted.get(&at));
+    }
+    assert!(b.lock().store().get(1, AUTH).is_some());
+}

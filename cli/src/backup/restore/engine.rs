@@ -365,7 +365,8 @@ impl Run<'_> {
             }
         }
         let wrap_key = wrap.attributes().id;
-        self.emit(Event::Preflight { files: backup.files.len(), decryptable, wrap_key });
+        let decrypted = wrap.shares().is_some();
+        self.emit(Event::Preflight { files: backup.files.len(), decryptable, wrap_key, decrypted });
         Ok(())
     }
 

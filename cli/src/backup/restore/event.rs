@@ -50,6 +50,9 @@ pub enum Event {
         files: usize,
         decryptable: usize,
         wrap_key: ObjectId,
+        /// The host decrypted them (`false`: clone without the shares, whose blobs only
+        /// the target decrypts).
+        decrypted: bool,
     },
     /// The wrap key from the shares, what is unusual about it, and what vouches for it.
     WrapKeyIdentity {
@@ -209,7 +212,12 @@ pub fn render(event: &Event) -> Vec<Line> {
     match event {
         Event::Skipped { file, reason } => out(format!("Skipped {file}: {reason}")),
         Event::Unrestorable { file, reason } => out(format!("Cannot restore {file}: {reason}")),
-        Event::Preflight { files, decryptable, wrap_key } => out(format!(
+        Event::Preflight { decryptable, wrap_key, decrypted: false, .. } => out(format!(
+            "Preflight: {decryptable} {} exported under wrap key 0x{wrap_key:04x}, to be \
+             decrypted by the target",
+            if *decryptable == 1 { "object" } else { "objects" }
+        )),
+        Event::Preflight { files, decryptable, wrap_key, decrypted: true } => out(format!(
             "Preflight: {decryptable} of {files} {} {} under wrap key 0x{wrap_key:04x}",
             if *files == 1 { "file" } else { "files" },
             if *decryptable == 1 { "decrypts" } else { "decrypt" }
