@@ -43,6 +43,7 @@ use crate::backup::dir::{Backup, FileState};
 use crate::backup::dump::{self, Writer};
 use crate::backup::identity::Pins;
 use crate::backup::object::Summary;
+use crate::backup::report::Outcome;
 use crate::backup::restore::{self, Event, Options, RestoreReport, Step, Wrap, WrapKeyToStore};
 use crate::device::{self, OpenTransport};
 use crate::error::{EXIT_FAILURE, Error, Result};
@@ -136,6 +137,41 @@ impl CloneReport {
                 .with_hint("fix the cause shown above and run clone again")
             })
         })
+    }
+
+    /// The closing line: what was copied from where to where, and what was not.
+    pub fn summary(&self) -> String {
+        let count = |o: Outcome| self.restore.files.iter().filter(|f| f.outcome == o).count();
+        let verified = self.restore.files.iter().filter(|f| f.verified() == Some(true)).count();
+        let mut line = format!(
+            "Clone {} to {}: {} {} exported; ",
+            self.source,
+            self.target,
+            self.exported,
+            if self.exported == 1 { "object" } else { "objects" }
+        );
+        if self.restore.dry_run {
+            line += &format!(
+                "{} would be imported, {} already there",
+                count(Outcome::Planned),
+                count(Outcome::AlreadyPresent)
+            );
+        } else {
+            line += &format!(
+                "{} imported, {} already there, {verified} verified",
+                count(Outcome::Imported),
+                count(Outcome::AlreadyPresent)
+            );
+        }
+        if !self.not_copied.is_empty() {
+            let names: Vec<String> = self
+                .not_copied
+                .iter()
+                .map(|n| format!("{} 0x{:04x}", n.object_type, n.id))
+                .collect();
+            line += &format!("; not copied: {}", names.join(", "));
+        }
+        line
     }
 
     /// The JSON object of `clone --json` (cli/README.md): `source`, `target`,

@@ -25,6 +25,8 @@ pub fn run(global: &GlobalOptions, a: &Args) -> Result<u8> {
     let outcome = clone::command(global, a, &mut TtyPrompter, env_password(), &mut show)?;
     if a.json {
         print(&outcome.to_json().to_pretty())?;
+    } else {
+        print(&format!("{}\n", outcome.summary()))?;
     }
     let code = outcome.exit_code();
     if let Some(e) = outcome.into_failure() {
