@@ -100,12 +100,17 @@ fn header(id: ObjectId, label: &str, caps: Capabilities, algorithm: Algorithm) -
 }
 
 fn put_wrap_key(dev: &SharedDevice, key: &[u8]) {
+    put_wrap_key_with(dev, key, Capabilities::NONE);
+}
+
+/// The wrap key with capabilities `extra` besides export-wrapped and import-wrapped.
+fn put_wrap_key_with(dev: &SharedDevice, key: &[u8], extra: Capabilities) {
     client(dev)
         .put_wrap_key(&PutWrapKey {
             header: header(
                 WRAP_ID,
                 "Wrap key",
-                Capabilities::EXPORT_WRAPPED | Capabilities::IMPORT_WRAPPED,
+                Capabilities::EXPORT_WRAPPED | Capabilities::IMPORT_WRAPPED | extra,
                 Algorithm::AES256_CCM_WRAP,
             ),
             delegated: Capabilities::ALL,
@@ -746,4 +751,58 @@ fn planted_objects_on_the_target_are_told_apart_from_the_source_without_the_shar
         assert_eq!(snapshot(&b).get(&at), planted.get(&at));
     }
     assert!(b.lock().store().get(1, AUTH).is_some());
+}
+
+#[test]
+fn wrap_keys_that_can_wrap_data_are_compared_before_anything_is_written() {
+    let data = Capabilities::WRAP_DATA | Capabilities::UNWRAP_DATA;
+    let source = || {
+        let a = device();
+        put_wrap_key_with(&a, &wrap_key(), data);
+        client(&a)
+            .put_opaque(&PutOpaque {
+                header: header(
+                    0x20,
+                    "notes",
+                    Capabilities::GET_OPAQUE | Capabilities::EXPORTABLE_UNDER_WRAP,
+                    Algorithm::OPAQUE_DATA,
+                ),
+                data: b"copied byte for byte".to_vec(),
+            })
+            .unwrap();
+        a
+    };
+    let fx = Fixture::new("wrap-data", Mode::NoShares);
+
+    // The same key: proven in a dry run already, and the clone needs no import to tell.
+    let (a, b) = (source(), device());
+    put_wrap_key_with(&b, &wrap_key(), data);
+    let before = snapshot(&b);
+    let ran = clone_on(&fx, &a, &b, Extra { dry_run: true, ..Extra::default() });
+    assert_eq!(ran.exit, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(ran.stdout.contains("Wrap key 0x0002 is the same on both devices"), "{}", ran.stdout);
+    assert_eq!(snapshot(&b), before, "a dry run writes nothing");
+    let ran = clone_on(&fx, &a, &b, Extra::default());
+    assert_eq!(ran.exit, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(b.lock().store().get(0x20, ObjectType::OPAQUE).is_some());
+
+    // Another key: refused before any import, in a dry run too; nothing written.
+    for dry_run in [true, false] {
+        let (a, b) = (source(), device());
+        put_wrap_key_with(&b, &[0x5a; 32], data);
+        let (source_before, before) = (snapshot(&a), snapshot(&b));
+        let ran = clone_on(&fx, &a, &b, Extra { dry_run, ..Extra::default() });
+        assert_eq!(ran.exit, 1, "{}", ran.stdout);
+        assert!(
+            ran.stderr.contains(
+                "wrap key 0x0002 on the target, sim:b, is not wrap key 0x0002 of the source, \
+                 sim:a: data wrapped by the source (wrap-data) does not unwrap on the target"
+            ),
+            "{}",
+            ran.stderr
+        );
+        assert!(!ran.stdout.contains("import"), "{}", ran.stdout);
+        assert_eq!(snapshot(&b), before);
+        assert_eq!(snapshot(&a), source_before);
+    }
 }

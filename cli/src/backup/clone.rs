@@ -33,8 +33,10 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use yhsm_proto::command::{UnwrapData, WrapData};
+use yhsm_proto::secret::ct_eq;
 use yhsm_proto::wrap::Encoding;
-use yhsm_proto::{Capabilities, ErrorCode, ObjectId, ObjectInfo, ObjectType};
+use yhsm_proto::{Capabilities, ErrorCode, ObjectId, ObjectInfo, ObjectType, SecretBytes};
 use yhsm_transport::{Client, ClientError, ConnectorUrl};
 
 use crate::backup::compare::Attributes;
@@ -337,16 +339,60 @@ pub fn command_with(
             }];
             Some(shares.with_descriptions(described))
         }
-        None => {
-            sink(&Event::WrapKeyProof(format!(
+        None => None,
+    };
+    // Without the shares: a proof that writes nothing when the wrap keys allow it (the
+    // target is logged in to first, then handed to the engine), else the first import.
+    let mut early_login = None;
+    let mut key_proven = false;
+    if wrap_key.is_none() {
+        if wrap_info.capabilities.contains(Capabilities::WRAP_DATA) {
+            let on_target = |e: Error| e.context(&format!("on the target, {target_name}"));
+            let mut login = device::login_with(&target, env_password.clone(), prompter, transport)
+                .map_err(on_target)?;
+            sink(&Event::UsingAuthKey(login.credentials.key_id()));
+            login
+                .client
+                .authenticate(login.credentials.clone())
+                .map_err(|e| on_target(device::login_error(e, login.credentials.key_id())))?;
+            match data_proof(&mut source, &mut login.client, wrap_id) {
+                Ok(Some(true)) => key_proven = true,
+                Ok(Some(false)) => {
+                    return Err(Error::failure(format!(
+                        "wrap key 0x{wrap_id:04x} on the target, {target_name}, is not wrap key \
+                         0x{wrap_id:04x} of the source, {source_name}: data wrapped by the \
+                         source (wrap-data) does not unwrap on the target (unwrap-data); \
+                         nothing was written to the target"
+                    ))
+                    .with_hint(restore::WRAP_KEYS_DIFFER_HINT));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(device::command_error(
+                        format!(
+                            "cannot compare the wrap keys of the source, {source_name}, and the \
+                             target, {target_name}; nothing was written to the target"
+                        ),
+                        e,
+                    ));
+                }
+            }
+            early_login = Some(login);
+        }
+        sink(&Event::WrapKeyProof(if key_proven {
+            format!(
+                "Wrap key 0x{wrap_id:04x} is the same on both devices: data wrapped by the source \
+                 unwraps on the target (wrap-data, unwrap-data; nothing written)"
+            )
+        } else {
+            format!(
                 "Without the shares, the target's wrap key 0x{wrap_id:04x} is proven to be the \
                  source's by the first import (a device imports only blobs exported under its \
                  own key; a refusal writes nothing){}",
                 if args.dry_run { ": a dry run does not import, so it is not proven" } else { "" }
-            )));
-            None
-        }
-    };
+            )
+        }));
+    }
 
     // The target's login key goes only when the devices end up alike: not when the
     // source refused an export, nor when it holds a key with that id that is not copied.
@@ -369,6 +415,7 @@ pub fn command_with(
         pins: Pins { id: Some(wrap_id), domains: None, kcv: None },
         interactive: false,
         from_device: true,
+        wrap_key_proven: key_proven,
         keep_because,
     };
     let wrap = match &wrap_key {
@@ -376,7 +423,10 @@ pub fn command_with(
         None => Wrap::Device { attributes: attributes(&wrap_info), device: &mut source },
     };
     let mut env = env_password;
-    let mut connect = || device::login_with(&target, env.take(), prompter, transport);
+    let mut connect = || match early_login.take() {
+        Some(login) => Ok(login),
+        None => device::login_with(&target, env.take(), prompter, transport),
+    };
     let mut confirm = |_: &str| Ok(false);
     let mut report =
         restore::run_under(&mut backup, wrap, &mut connect, &mut confirm, options, sink);
@@ -495,6 +545,48 @@ fn export_all(
         exports.dumped.clone_from(&args.dump);
     }
     Ok(exports)
+}
+
+/// Whether the two devices' wrap keys `wrap_id` are the same, without writing to either:
+/// random data wrapped on the source (WRAP_DATA) must unwrap on the target (UNWRAP_DATA)
+/// to the same bytes; AES-CCM refuses a blob under another key. `None` when the target's
+/// wrap key cannot unwrap-data, either device refuses, or the answers were garbled twice
+/// (the first import decides then).
+fn data_proof(
+    source: &mut Client,
+    target: &mut Client,
+    wrap_id: ObjectId,
+) -> Result<Option<bool>, ClientError> {
+    let refused = |e: &ClientError| e.code().is_some_and(|c| c != ErrorCode::INVALID_SESSION);
+    match target.get_object_info(wrap_id, ObjectType::WRAP_KEY) {
+        Ok(info) if info.capabilities.contains(Capabilities::UNWRAP_DATA) => {}
+        Ok(_) => return Ok(None),
+        Err(e) if refused(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let mut data = [0u8; 32];
+    if getrandom::fill(&mut data).is_err() {
+        return Ok(None);
+    }
+    // Twice at most: one garbled exchange is no verdict.
+    for _ in 0..2 {
+        let request = WrapData { key_id: wrap_id, plaintext: SecretBytes::from_slice(&data) };
+        let wrapped = match source.send(&request) {
+            Ok(answer) => answer.wrapped,
+            Err(e) if refused(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match target.send(&UnwrapData { key_id: wrap_id, wrapped }) {
+            Ok(answer) => {
+                let plain = answer.plaintext.expose_secret();
+                return Ok(Some(plain.len() == data.len() && ct_eq(plain, &data)));
+            }
+            Err(e) if e.code() == Some(ErrorCode::INVALID_DATA) => {}
+            Err(e) if refused(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(false))
 }
 
 /// A read, once more if its answer was lost or garbled (reads change nothing). A device

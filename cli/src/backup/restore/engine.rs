@@ -666,7 +666,7 @@ impl Run<'_> {
     /// is the proof (AES-CCM authenticates the blob), so its refusal as undecryptable
     /// stops the run before anything else is tried.
     fn key_unproven(&self) -> bool {
-        self.options.from_device && self.report.wrap_key_present
+        self.options.from_device && self.report.wrap_key_present && !self.options.wrap_key_proven
     }
 
     fn set_outcome(&mut self, i: usize, outcome: Outcome, reason: Option<String>) {

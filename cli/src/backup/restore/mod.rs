@@ -136,6 +136,9 @@ pub struct Options {
     /// import is the proof that it is the key they were exported under (a refusal as
     /// undecryptable stops the run).
     pub from_device: bool,
+    /// `clone`: the wrap keys were shown the same before any import (wrap-data on the
+    /// source, unwrap-data on the target), so no import decides it.
+    pub wrap_key_proven: bool,
     /// Never delete the login key, for this reason (`clone`: the source holds objects
     /// that were not copied, so the devices would differ).
     pub keep_because: Option<&'static str>,
@@ -269,6 +272,7 @@ pub fn command_with(
         pins: Pins { id: args.wrap_key_id, domains: args.expect_domains, kcv: args.expect_kcv },
         interactive: args.shares_files.is_empty(),
         from_device: false,
+        wrap_key_proven: false,
         keep_because: None,
     };
     let ask = |p: &mut dyn Prompter, summary: &str| {
