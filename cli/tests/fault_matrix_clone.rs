@@ -12,7 +12,9 @@
 //! - `no-shares`: a target that holds the wrap key, no shares: the first import proves the
 //!   key; the source's objects are its login key and 5 others (no other authentication
 //!   key: one left on the target by an interrupted run could not be proven without the
-//!   shares, cli/README.md "Cloning a device").
+//!   shares, cli/README.md "yhsm clone");
+//! - `wrap-data`: the same, with wrap keys that can wrap-data and unwrap-data, compared
+//!   before any import.
 //!
 //! After each run: no panic; a run that failed printed an error naming the device the
 //! fault was on (`on the source, URL` or `on the target, URL`); nothing on the source
@@ -122,9 +124,9 @@ fn put_wrap_key_with(dev: &SharedDevice, key: &[u8], extra: Capabilities) {
 /// The source: the factory key 1, the wrap key, an authentication key 3 (when
 /// `app_key`), P-256 and ed25519 keys, opaque data, an HMAC key, all exportable, and a
 /// P-256 key 0x30 that is not.
-fn source(app_key: bool) -> SharedDevice {
+fn source(app_key: bool, extra: Capabilities) -> SharedDevice {
     let dev = device();
-    put_wrap_key(&dev, &wrap_key());
+    put_wrap_key_with(&dev, &wrap_key(), extra);
     let mut c = client(&dev);
     let export = Capabilities::EXPORTABLE_UNDER_WRAP;
     if app_key {
@@ -207,6 +209,9 @@ fn copied(source: &BTreeMap<(ObjectId, ObjectType), String>) -> Vec<(ObjectId, O
 enum Mode {
     Shares,
     NoShares,
+    /// No shares, and wrap keys that can wrap-data and unwrap-data: compared before any
+    /// import.
+    WrapData,
 }
 
 struct Fixture {
@@ -228,10 +233,15 @@ impl Fixture {
     /// A fresh pair: the source, and the target (factory, or holding the wrap key).
     fn devices(&self) -> (SharedDevice, SharedDevice) {
         let target = device();
-        if self.mode == Mode::NoShares {
-            put_wrap_key(&target, &wrap_key());
+        let extra = if self.mode == Mode::WrapData {
+            Capabilities::WRAP_DATA | Capabilities::UNWRAP_DATA
+        } else {
+            Capabilities::NONE
+        };
+        if self.mode != Mode::Shares {
+            put_wrap_key_with(&target, &wrap_key(), extra);
         }
-        (source(self.mode == Mode::Shares), target)
+        (source(self.mode == Mode::Shares, extra), target)
     }
 }
 
@@ -267,7 +277,7 @@ fn clone_on(fx: &Fixture, a: &SharedDevice, b: &SharedDevice, extra: Extra) -> R
         wrap_key_id: WRAP_ID,
         shares_files: match fx.mode {
             Mode::Shares => vec![fx.dir.join("shares.txt")],
-            Mode::NoShares => vec![],
+            Mode::NoShares | Mode::WrapData => vec![],
         },
         dump: extra.dump,
         encoding: Encoding::Base64,
@@ -611,9 +621,14 @@ fn every_fault_on_either_device_ends_cloned_or_resumable_without_the_shares() {
 }
 
 #[test]
+fn every_fault_on_either_device_ends_cloned_or_resumable_with_wrap_data() {
+    write_totals("wrap-data", &matrix(Mode::WrapData, "wrap-data"));
+}
+
+#[test]
 fn a_target_under_another_wrap_key_is_refused_and_nothing_is_written() {
     let fx = Fixture::new("differs", Mode::NoShares);
-    let a = source(true);
+    let a = source(true, Capabilities::NONE);
     let b = device();
     put_wrap_key(&b, &[0x5a; 32]);
     let (source_before, target_before) = (snapshot(&a), snapshot(&b));

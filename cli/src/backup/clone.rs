@@ -356,8 +356,8 @@ pub fn command_with(
                 .authenticate(login.credentials.clone())
                 .map_err(|e| on_target(device::login_error(e, login.credentials.key_id())))?;
             match data_proof(&mut source, &mut login.client, wrap_id) {
-                Ok(Some(true)) => key_proven = true,
-                Ok(Some(false)) => {
+                Some(true) => key_proven = true,
+                Some(false) => {
                     return Err(Error::failure(format!(
                         "wrap key 0x{wrap_id:04x} on the target, {target_name}, is not wrap key \
                          0x{wrap_id:04x} of the source, {source_name}: data wrapped by the \
@@ -366,16 +366,7 @@ pub fn command_with(
                     ))
                     .with_hint(restore::WRAP_KEYS_DIFFER_HINT));
                 }
-                Ok(None) => {}
-                Err(e) => {
-                    return Err(device::command_error(
-                        format!(
-                            "cannot compare the wrap keys of the source, {source_name}, and the \
-                             target, {target_name}; nothing was written to the target"
-                        ),
-                        e,
-                    ));
-                }
+                None => {}
             }
             early_login = Some(login);
         }
@@ -549,44 +540,31 @@ fn export_all(
 
 /// Whether the two devices' wrap keys `wrap_id` are the same, without writing to either:
 /// random data wrapped on the source (WRAP_DATA) must unwrap on the target (UNWRAP_DATA)
-/// to the same bytes; AES-CCM refuses a blob under another key. `None` when the target's
-/// wrap key cannot unwrap-data, either device refuses, or the answers were garbled twice
-/// (the first import decides then).
-fn data_proof(
-    source: &mut Client,
-    target: &mut Client,
-    wrap_id: ObjectId,
-) -> Result<Option<bool>, ClientError> {
-    let refused = |e: &ClientError| e.code().is_some_and(|c| c != ErrorCode::INVALID_SESSION);
-    match target.get_object_info(wrap_id, ObjectType::WRAP_KEY) {
-        Ok(info) if info.capabilities.contains(Capabilities::UNWRAP_DATA) => {}
-        Ok(_) => return Ok(None),
-        Err(e) if refused(&e) => return Ok(None),
-        Err(e) => return Err(e),
+/// to the same bytes; AES-CCM refuses a blob under another key (invalid-data), twice in a
+/// row for a verdict. `None` when it cannot tell: the target's wrap key cannot
+/// unwrap-data, a device refuses or does not answer (the first import decides then).
+fn data_proof(source: &mut Client, target: &mut Client, wrap_id: ObjectId) -> Option<bool> {
+    let info = target.get_object_info(wrap_id, ObjectType::WRAP_KEY).ok()?;
+    if !info.capabilities.contains(Capabilities::UNWRAP_DATA) {
+        return None;
     }
     let mut data = [0u8; 32];
-    if getrandom::fill(&mut data).is_err() {
-        return Ok(None);
-    }
-    // Twice at most: one garbled exchange is no verdict.
+    getrandom::fill(&mut data).ok()?;
+    let mut undecryptable = 0;
     for _ in 0..2 {
         let request = WrapData { key_id: wrap_id, plaintext: SecretBytes::from_slice(&data) };
-        let wrapped = match source.send(&request) {
-            Ok(answer) => answer.wrapped,
-            Err(e) if refused(&e) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        match target.send(&UnwrapData { key_id: wrap_id, wrapped }) {
+        // A lost or garbled answer: once more (nothing is written either way).
+        let Ok(answer) = source.send(&request) else { continue };
+        match target.send(&UnwrapData { key_id: wrap_id, wrapped: answer.wrapped }) {
             Ok(answer) => {
                 let plain = answer.plaintext.expose_secret();
-                return Ok(Some(plain.len() == data.len() && ct_eq(plain, &data)));
+                return Some(plain.len() == data.len() && ct_eq(plain, &data));
             }
-            Err(e) if e.code() == Some(ErrorCode::INVALID_DATA) => {}
-            Err(e) if refused(&e) => return Ok(None),
-            Err(e) => return Err(e),
+            Err(e) if e.code() == Some(ErrorCode::INVALID_DATA) => undecryptable += 1,
+            Err(_) => {}
         }
     }
-    Ok(Some(false))
+    (undecryptable == 2).then_some(false)
 }
 
 /// A read, once more if its answer was lost or garbled (reads change nothing). A device
