@@ -266,16 +266,18 @@ fn check_traces(cli: &Cli) -> Result<()> {
             .with_hint(HELP_HINT));
     }
     let writes = match &cli.command {
-        Command::Restore(a) => !a.dry_run,
-        Command::Clone(a) => !a.dry_run,
-        _ => false,
+        Command::Restore(a) => (!a.dry_run).then_some("restore"),
+        Command::Clone(a) => (!a.dry_run).then_some("clone"),
+        _ => None,
     };
-    if writes && !g.trace_raw_keys {
-        return Err(Error::usage(
-            "--trace-raw: restore sends the wrap key (put-wrap-key) and every object's key \
+    if let Some(command) = writes
+        && !g.trace_raw_keys
+    {
+        return Err(Error::usage(format!(
+            "--trace-raw: {command} sends the wrap key (put-wrap-key) and every object's key \
              (import-wrapped), which anyone who knows or guesses the password could read \
-             from the raw trace",
-        )
+             from the raw trace"
+        ))
         .with_hint(yhsm::trace::RAW_TRACE_REFUSED_HINT));
     }
     if let Command::Setup(_) = &cli.command
