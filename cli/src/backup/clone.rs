@@ -5,8 +5,8 @@
 //! already on the target are verified, never replaced) and its verification. No file is
 //! needed; `--dump DIR` also writes the blobs as `yhsm dump` does ([`dump::Writer`]).
 //!
-//! Both devices must hold the same wrap key. How that is shown (cli/README.md "Cloning a
-//! device"):
+//! Both devices must hold the same wrap key. How that is shown (cli/README.md "yhsm
+//! clone"), never by writing a test object:
 //!
 //! - With the wrap key's shares (`--shares-file`): every blob exported from the source
 //!   must decrypt under the key of the shares (AES-CCM authenticates it), or the run
@@ -15,27 +15,30 @@
 //!   the engine may store it on a target that lacks it; on a target that has a wrap key
 //!   with that id, the first import is the proof (below). Content is proven with the
 //!   key, as restore does, and copied authentication keys by a session.
-//! - Without the shares, this host never learns the key, and no read shows that two
-//!   devices hold the same one (a wrap key exports under no key, and WRAP_DATA needs
-//!   capabilities a backup's wrap key rarely has). The target must already hold a wrap key
-//!   with that id, and the first import is the proof: IMPORT_WRAPPED decrypts the blob
-//!   under the target's key and refuses it (invalid data) unless it is the key the blob
-//!   was exported under. That refusal writes nothing, and stops the run at once with an
-//!   error naming both devices. No test object is ever written. Objects already on the
-//!   target are compared with the source's copy (attributes, public keys, opaque data,
-//!   an HMAC of one challenge); the target's login key is always kept, as no copied
-//!   authentication key can be proven to open a session.
+//! - Without the shares, this host never learns the key. The target must already hold a
+//!   wrap key with that id. When the source's can wrap-data and the target's
+//!   unwrap-data (docs/PROTOCOL.md §7.6), random data wrapped on one must unwrap on the
+//!   other (`data_proof`): nothing is written, and a dry run is proven too. Otherwise
+//!   the first import is the proof: IMPORT_WRAPPED decrypts the blob under the target's
+//!   key and refuses it (invalid data) unless it is the key the blob was exported under.
+//!   That refusal writes nothing; sent once more and refused again, it stops the run with
+//!   an error naming both devices. Objects already on the target are compared with the
+//!   source's copy (attributes, public keys, opaque data, an HMAC of one challenge); the
+//!   target's login key is always kept, as no copied authentication key can be proven to
+//!   open a session (the source's own login key aside: the keys that opened the source
+//!   prove it).
 //!
 //! Objects of the source that are not copied are reported by id and type: those without
 //! the exportable-under-wrap capability (the device would refuse them; they do not fail
-//! the run), and those the device refused all the same (they do).
+//! the run), and those the device refused all the same (they do, and keep the target's
+//! login key).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use yhsm_proto::command::{UnwrapData, WrapData};
 use yhsm_proto::secret::ct_eq;
-use yhsm_proto::wrap::Encoding;
+use yhsm_proto::wrap::{Encoding, WrapHeader};
 use yhsm_proto::{Capabilities, ErrorCode, ObjectId, ObjectInfo, ObjectType, SecretBytes};
 use yhsm_transport::{Client, ClientError, ConnectorUrl};
 
@@ -55,7 +58,6 @@ use crate::util::password::PasswordOptions;
 use crate::util::prompt::Prompter;
 use crate::util::text;
 use crate::wrapkey::shares;
-use yhsm_proto::wrap::WrapHeader;
 
 /// What `yhsm clone` was asked to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
