@@ -91,13 +91,14 @@ fn setup_dump_restore_clone_verify() {
     }
     drop(a);
 
-    // 3. dump, as the application key (the factory key is gone).
+    // 3. dump, as the application key (the factory key is gone), beside setup's directory
+    // (whose wrap-key description records the shares' check values).
     let app = ["-k", "3", "--password-file", "app"];
-    yhsm(&[&["-c", "sim:a.state"], &app[..], &["--force", "dump", "backup", "-w", "2"]].concat());
+    yhsm(&[&["-c", "sim:a.state"], &app[..], &["dump", "dump", "-w", "2"]].concat());
 
     // 4. restore onto B with 2 of the 3 shares.
     let out = yhsm(
-        &[&["-c", "sim:b.state", "--password-file", "pw", "restore", "backup"], &two[..]].concat(),
+        &[&["-c", "sim:b.state", "--password-file", "pw", "restore", "dump"], &two[..]].concat(),
     );
     assert!(out.contains("Previous authentication key 0x0001 deleted"), "{out}");
 
@@ -118,7 +119,7 @@ fn setup_dump_restore_clone_verify() {
 
     // 6. verify B and C against the dump.
     for target in ["sim:b.state", "sim:c.state"] {
-        let out = yhsm(&[&["-c", target], &app[..], &["verify", "backup"], &two[..]].concat());
+        let out = yhsm(&[&["-c", target], &app[..], &["verify", "dump"], &two[..]].concat());
         assert!(
             out.contains("3 objects match, 0 missing, 0 different, 0 unexpected on the device"),
             "{target}: {out}"
