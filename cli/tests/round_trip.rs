@@ -91,10 +91,46 @@ fn setup_dump_restore_clone_verify() {
     }
     drop(a);
 
-    // 3. dump, as the application key (the factory key is gone), beside setup's directory
-    // (whose wrap-key description records the shares' check values).
+    // 3. dump, as the application key (the factory key is gone), into setup's directory.
+    // Its wrap-key description is no conflict and keeps what only setup knew (the key and
+    // share check values, the plan); the application key's file setup wrote is, until
+    // --force.
     let app = ["-k", "3", "--password-file", "app"];
-    yhsm(&[&["-c", "sim:a.state"], &app[..], &["dump", "dump", "-w", "2"]].concat());
+    let described = fs::read_to_string(dir.join("backup/0x0002-wrap-key.description")).unwrap();
+    assert!(described.contains("\nshare 3: "), "{described}");
+    let refused = run_yhsm(
+        &dir,
+        &[&["-c", "sim:a.state"], &app[..], &["dump", "backup", "-w", "2"]].concat(),
+    );
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(err.contains("already holds 0x0003-authentication-key.yhw\n"), "{err}");
+    yhsm(&[&["-c", "sim:a.state"], &app[..], &["dump", "backup", "-w", "2", "--force"]].concat());
+    let again = fs::read_to_string(dir.join("backup/0x0002-wrap-key.description")).unwrap();
+    assert_eq!(again, described);
+    fs::rename(dir.join("backup"), dir.join("dump")).unwrap();
+
+    // A share typed wrong is caught on its own, by the check value setup recorded.
+    let typo = dir.join("typo.txt");
+    // The share's line (after setup's comment lines), one character in its middle changed.
+    let text = fs::read_to_string(dir.join(&shares[0])).unwrap();
+    let line = text.lines().find(|l| !l.starts_with('#') && !l.is_empty()).unwrap();
+    let mut chars: Vec<char> = line.chars().collect();
+    let middle = chars.len() / 2;
+    chars[middle] = if chars[middle] == 'A' { 'B' } else { 'A' };
+    let mangled = text.replace(line, &chars.into_iter().collect::<String>());
+    assert_ne!(mangled, text);
+    fs::write(&typo, mangled).unwrap();
+    let out = run_yhsm(
+        &dir,
+        &["-c", "sim:b.state", "--password-file", "pw", "restore", "dump", "--shares-file"]
+            .into_iter()
+            .chain([typo.to_str().unwrap(), "--shares-file", &shares[2]])
+            .collect::<Vec<_>>(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("does not match the check value recorded at setup"), "{err}");
 
     // 4. restore onto B with 2 of the 3 shares.
     let out = yhsm(

@@ -206,7 +206,9 @@ fn makes_yubihsm_setups_ksp_objects_files_and_shares() {
     let summary = report.render();
     assert!(summary.contains(&format!("key check value {}", hex::encode(report.kcv))), "{summary}");
     assert!(summary.contains("Keys that can log in: 0x0003, 0x0004"), "{summary}");
-    assert!(summary.contains("`yhsm restore DIR` with 2 of the shares"), "{summary}");
+    let dir = fx.backup().display().to_string();
+    assert!(summary.contains(&format!("`yhsm dump -w 0x0002 --force {dir}`")), "{summary}");
+    assert!(summary.contains(&format!("`yhsm restore {dir}` with 2 of the shares")), "{summary}");
     // The order of work: the shares are out before the first write to the device, and
     // the login key goes last.
     let at = |s: &str| ran.out.find(s).unwrap_or_else(|| panic!("no {s:?} in\n{}", ran.out));

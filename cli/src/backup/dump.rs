@@ -256,6 +256,11 @@ pub struct Writer {
 impl Writer {
     /// Checks that none of the files for `objects` (and the description) exists unless
     /// `force`, creates `dir`, and writes the description of `wrap_key`.
+    ///
+    /// A description already there that describes the same wrap key (a `yhsm setup`
+    /// directory, an earlier dump) is no conflict: it is written again with the device's
+    /// attributes and keeps what only its writer knew, the key check value, the shares'
+    /// check values and setup's plan, so that restore still checks each share.
     pub fn create(
         dir: &Path,
         wrap_key: &ObjectInfo,
@@ -263,11 +268,18 @@ impl Writer {
         encoding: Encoding,
         objects: impl IntoIterator<Item = (ObjectId, ObjectType)>,
     ) -> Result<Self> {
+        let description = dir.join(description::file_name(wrap_key.id));
+        let mut described = Description::of_device(wrap_key);
+        let kept = description
+            .exists()
+            .then(|| description::read_file(&description).ok())
+            .flatten()
+            .filter(|old| old.attributes() == described.attributes());
         if !force {
             let existing: Vec<String> = objects
                 .into_iter()
                 .map(|(id, object_type)| file_name(id, object_type))
-                .chain([description::file_name(wrap_key.id)])
+                .chain(kept.is_none().then(|| description::file_name(wrap_key.id)))
                 .filter(|name| dir.join(name).exists())
                 .collect();
             if let Some(first) = existing.first() {
@@ -285,8 +297,12 @@ impl Writer {
         fs::create_dir_all(dir).map_err(|e| {
             Error::failure(format!("cannot create directory `{}`", dir.display())).with_source(e)
         })?;
-        let description = dir.join(description::file_name(wrap_key.id));
-        let text = Description::of_device(wrap_key).render();
+        if let Some(old) = kept {
+            described.kcv = old.kcv;
+            described.shares = old.shares;
+            described.setup = old.setup;
+        }
+        let text = described.render();
         files::write_file(&description, text.as_bytes(), true, "wrap-key description")?;
         Ok(Self { dir: dir.to_path_buf(), encoding, description })
     }

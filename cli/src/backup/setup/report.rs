@@ -97,10 +97,14 @@ impl SetupReport {
             login.push(format!("0x{:04x}", self.login));
         }
         let _ = writeln!(out, "Keys that can log in: {}", login.join(", "));
+        // Into this directory: its description keeps the key and share check values that
+        // restore checks each share against (--force: the exports above are made again).
+        let dir = text::printable(&self.dir.display().to_string());
         let _ = writeln!(
             out,
             "Next: generate or import the application's keys, then `yhsm dump -w 0x{:04x} \
-             DIR` to back them up; on the secondary, `yhsm restore DIR` with {} of the shares.",
+             --force {dir}` to back them up beside the check values; on the secondary, \
+             `yhsm restore {dir}` with {} of the shares.",
             self.wrap_id, self.threshold
         );
         out
