@@ -1,4 +1,4 @@
-//! Opening the device for the device subcommands (PROTOCOL.md §1 connector URLs, §4
+//! Opening the device for the device subcommands (docs/PROTOCOL.md §1.3 connector URLs, §4
 //! sessions): the connector from `-c`, the observers of `-v`, `--trace` and `--trace-raw`,
 //! the password and the session. Every device subcommand goes through here, so `-v` and `--trace` work
 //! for all of them: [`connect`] returns a client with its session open; [`login`] returns

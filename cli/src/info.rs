@@ -1,4 +1,4 @@
-//! `yhsm info`: the device info (PROTOCOL.md §3 GET_DEVICE_INFO, its part-number page on
+//! `yhsm info`: the device info (docs/PROTOCOL.md §7.2 GET_DEVICE_INFO, its part-number page on
 //! firmware >= 2.4) and the storage use (GET_STORAGE_INFO, inside the session).
 
 use yhsm_proto::command::{DeviceInfo, StorageInfo};

@@ -1,5 +1,5 @@
 //! `yhsm list`: the object info of every object the authentication key can see
-//! (PROTOCOL.md §3: LIST_OBJECTS, then GET_OBJECT_INFO for each).
+//! (docs/PROTOCOL.md §7.3: LIST_OBJECTS, then GET_OBJECT_INFO for each).
 
 use yhsm_proto::object::{ObjectInfo, ObjectType};
 use yhsm_transport::Client;

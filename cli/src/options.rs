@@ -1,4 +1,4 @@
-//! The options every subcommand takes (PROTOCOL.md §1 for connector URLs, §4 for the
+//! The options every subcommand takes (docs/PROTOCOL.md §1.3 for connector URLs, §4 for the
 //! authentication key and its password). Offline commands accept and ignore them; device
 //! commands use them to open a session.
 

@@ -1,5 +1,5 @@
 //! `yhsm raw CODE [HEXDATA]`: any command inside an authenticated session, for protocol
-//! research (PROTOCOL.md §2 framing, §4 session messages). The inner response frame is
+//! research (docs/PROTOCOL.md §2 framing, §4.4 session messages). The inner response frame is
 //! printed as it is, device errors included.
 
 use yhsm_proto::frame::{CommandCode, ErrorCode, HEADER_LEN};

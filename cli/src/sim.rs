@@ -1,6 +1,6 @@
 //! `yhsm sim serve` and `yhsm sim usb-gadget`: the built-in software YubiHSM 2
-//! (`yhsm-sim`) behind a yubihsm-connector compatible HTTP server (PROTOCOL.md §1 "HTTP
-//! connector"), or presented as a real USB device through Linux FunctionFS (§1 "USB").
+//! (`yhsm-sim`) behind a yubihsm-connector compatible HTTP server (docs/PROTOCOL.md §1.2 "HTTP
+//! connector"), or presented as a real USB device through Linux FunctionFS (§1.1 "USB").
 //!
 //! With `--state FILE` the device is saved after every request that changed it, before
 //! the answer goes out, and loaded again at the next start. The file holds every key in

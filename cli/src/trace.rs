@@ -1,5 +1,5 @@
 //! What `-v`, `--trace FILE` and `--trace-raw FILE` show of the exchanges with the device
-//! (docs/PROTOCOL.md §2 frames, §4 session messages, §7.9 secrets in traces): observers
+//! (docs/PROTOCOL.md §2 frames, §4.4 session messages, §7.9 secrets in traces): observers
 //! on the client layer's [`Observer`] hook.
 //!
 //! The client redacts before an observer sees an event (`yhsm_proto::command::redact_request`

@@ -1,4 +1,4 @@
-//! `yhsm wrap`: makes a `.yhw` file offline, as yubihsm-wrap does (PROTOCOL.md §5), from
+//! `yhsm wrap`: makes a `.yhw` file offline, as yubihsm-wrap does (docs/PROTOCOL.md §5), from
 //! key material in a file.
 //!
 //! The algorithm decides the object type and how `--in` is read:

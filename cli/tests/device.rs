@@ -227,7 +227,7 @@ fn sim_serve_reports_an_address_it_cannot_bind() {
 const SECRET_WRAP_KEY: [u8; 32] = [0xa5; 32];
 const SECRET_ENC: [u8; 16] = [0x5a; 16];
 const SECRET_MAC: [u8; 16] = [0x3c; 16];
-/// K-ENC and K-MAC of the password `password` (PROTOCOL.md §4).
+/// K-ENC and K-MAC of the password `password` (docs/PROTOCOL.md §4.1).
 const PASSWORD_KEYS: [&str; 2] =
     ["090b47dbed595654901dee1cc655e420", "592fd483f759e29909a04c4505d2ce0a"];
 

@@ -1,7 +1,7 @@
 //! A small big-endian codec: a [`Reader`] cursor whose reads fail with the name of
 //! the field that was missing, and a [`Writer`] for building frames.
 //!
-//! Every multi-byte integer on the YubiHSM 2 wire is big-endian (PROTOCOL.md, preamble).
+//! Every multi-byte integer on the YubiHSM 2 wire is big-endian (docs/PROTOCOL.md §0.1).
 //! Decoding a whole message goes through [`Reader::finish`], which rejects trailing bytes.
 //!
 //! A structure that is also a part of other structures (a log entry in a log answer and in

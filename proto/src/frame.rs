@@ -1,4 +1,4 @@
-//! Framing (PROTOCOL.md §2): `cmd(1) || len(2) || data`, command codes, device error codes
+//! Framing (docs/PROTOCOL.md §2): `cmd(1) || len(2) || data`, command codes, device error codes
 //! and the frame size limits.
 
 use alloc::vec::Vec;
@@ -22,7 +22,7 @@ pub fn max_frame_len(version: (u8, u8, u8)) -> usize {
 }
 
 wire_code! {
-    /// A command code (PROTOCOL.md §2 "Command codes"). A response carries `code | 0x80`.
+    /// A command code (docs/PROTOCOL.md §2.3 "Command codes"). A response carries `code | 0x80`.
     pub struct CommandCode(u8);
     "command code";
     ECHO = 0x01 => "echo",
@@ -99,7 +99,7 @@ impl CommandCode {
 }
 
 wire_code! {
-    /// A device error code (PROTOCOL.md §2 "Device error codes"), the data byte of a
+    /// A device error code (docs/PROTOCOL.md §2.4 "Device error codes"), the data byte of a
     /// `7f 00 01 code` frame.
     pub struct ErrorCode(u8);
     "device error code";

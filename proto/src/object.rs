@@ -1,4 +1,4 @@
-//! The object model (PROTOCOL.md §3): types, algorithms, capabilities, domains, origin,
+//! The object model (docs/PROTOCOL.md §3): types, algorithms, capabilities, domains, origin,
 //! labels and the 66-byte object info.
 //!
 //! Spellings follow yubihsm-shell so that values typed by its users parse here and values
@@ -54,7 +54,7 @@ pub fn parse_object_id(s: &str) -> Result<ObjectId, ParseError> {
 }
 
 wire_code! {
-    /// An object type (PROTOCOL.md §3 "Types").
+    /// An object type (docs/PROTOCOL.md §3.1 "Types").
     pub struct ObjectType(u8);
     "object type";
     OPAQUE = 1 => "opaque",
@@ -69,7 +69,7 @@ wire_code! {
 }
 
 wire_code! {
-    /// An algorithm (PROTOCOL.md §3 "Algorithms").
+    /// An algorithm (docs/PROTOCOL.md §3.2 "Algorithms").
     pub struct Algorithm(u8);
     "algorithm";
     RSA_PKCS1_SHA1 = 1 => "rsa-pkcs1-sha1",
@@ -193,7 +193,7 @@ impl Algorithm {
     }
 }
 
-/// Capability bit names, bit n at index n (PROTOCOL.md §3 "Capabilities"). Bits 56–63 have
+/// Capability bit names, bit n at index n (docs/PROTOCOL.md §3.3 "Capabilities"). Bits 56–63 have
 /// no name.
 const CAPABILITY_NAMES: [&str; 56] = [
     "get-opaque",
@@ -516,7 +516,7 @@ impl FromStr for Domains {
     }
 }
 
-/// Where an object came from: a bit set (PROTOCOL.md §3 "Origin").
+/// Where an object came from: a bit set (docs/PROTOCOL.md §3.5 "Origin").
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Origin(pub u8);
 
@@ -631,7 +631,8 @@ impl fmt::Debug for Label {
     }
 }
 
-/// The answer to GET_OBJECT_INFO: exactly 66 bytes on the wire (PROTOCOL.md §3).
+/// The answer to GET_OBJECT_INFO: exactly 66 bytes on the wire (docs/PROTOCOL.md
+/// §3.7 "Object info").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ObjectInfo {
     pub capabilities: Capabilities,

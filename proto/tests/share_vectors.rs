@@ -1,4 +1,4 @@
-//! Known answers for wrap-key shares (PROTOCOL.md §6): every file under `vectors/shares/`,
+//! Known answers for wrap-key shares (docs/PROTOCOL.md §6): every file under `vectors/shares/`,
 //! made by yubihsm-setup's and yubihsm-manager's own splitting libraries. Each failure
 //! names the file it came from.
 

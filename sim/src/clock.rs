@@ -1,5 +1,5 @@
 //! Time as an input (STYLE.md "Sans-IO core"): the device asks a [`Clock`] for the time
-//! since it started, so session idle timeouts (PROTOCOL.md §3 "Limits": 30 s) and log
+//! since it started, so session idle timeouts (docs/PROTOCOL.md §3.8 "Limits": 30 s) and log
 //! ticks can be driven by a test without sleeping.
 
 use std::fmt;

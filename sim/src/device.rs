@@ -1,4 +1,4 @@
-//! The device: one request frame in, one [`Reply`] out (PROTOCOL.md §2 framing, §4
+//! The device: one request frame in, one [`Reply`] out (docs/PROTOCOL.md §2 framing, §4
 //! sessions). Sans-IO: time comes from a [`Clock`], randomness from a seeded ChaCha20 RNG.
 //!
 //! Outside a session the device answers ECHO, GET_DEVICE_INFO, GET_DEVICE_PUBLIC_KEY and
@@ -281,7 +281,7 @@ impl Device {
         self.attestation.as_ref().ok_or(ErrorCode::INVALID_DATA)
     }
 
-    /// The factory state: one authentication key (PROTOCOL.md §3 "Factory state"),
+    /// The factory state: one authentication key (docs/PROTOCOL.md §3.9 "Factory state"),
     /// default options, a reset and a boot line in the log, no session.
     pub fn factory_reset(&mut self) {
         let keys = factory_keys();

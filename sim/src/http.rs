@@ -1,4 +1,4 @@
-//! The simulator as yubihsm-connector serves a device (PROTOCOL.md §1 "HTTP connector"):
+//! The simulator as yubihsm-connector serves a device (docs/PROTOCOL.md §1.2 "HTTP connector"):
 //! `POST /connector/api` carries one raw frame each way, `GET /connector/status` answers
 //! `key=value` lines, so python-yubihsm and libyubihsm-based tools accept it.
 //!

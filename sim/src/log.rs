@@ -2,11 +2,11 @@
 //! chain that `yhsm_proto::command::verify_log_chain` checks, the per-command audit
 //! settings and force-audit.
 //!
-//! Capacity: 62 entries, as `log_total` in `vectors/scp03-transcript.json` (frame 0, a real
-//! device-info response) and Yubico's documentation give it; PROTOCOL.md §3 says 64 — the
-//! vector wins. After a reset the log holds a reset line (number 1, every other field
-//! 0xff) and a boot line (number 2, command 0, session key 0xffff), as Yubico's device
-//! test `test_logs_after_reset` expects. Firmware >= 2.3.1 audits no command by default.
+//! Capacity: 62 entries, as Yubico's documentation and `log_total` in
+//! `vectors/scp03-transcript.json` give it (docs/PROTOCOL.md §8.3, §9; that vector's device side is
+//! not a real device). After a reset the log holds a reset line (number 1, every other field 0xff)
+//! and a boot line (number 2, command 0, session key 0xffff), as Yubico's device test
+//! `test_logs_after_reset` expects. Firmware >= 2.3.1 audits no command by default.
 
 use std::collections::VecDeque;
 

@@ -1,4 +1,4 @@
-//! Session slots (PROTOCOL.md §3 "Limits": 16 sessions, ids 0–15, 30 s idle timeout).
+//! Session slots (docs/PROTOCOL.md §3.8 "Limits": 16 sessions, ids 0–15, 30 s idle timeout).
 //!
 //! A slot is taken at CREATE_SESSION and holds the handshake until AUTHENTICATE_SESSION
 //! (asymmetric sessions are authenticated at once). Idle slots are freed lazily: every

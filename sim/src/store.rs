@@ -1,4 +1,4 @@
-//! The object store (PROTOCOL.md §3 "Object model", "Limits"): up to 256 objects keyed by
+//! The object store (docs/PROTOCOL.md §3 "Object model", §3.8 "Limits"): up to 256 objects keyed by
 //! (id, type), their sequence numbers, storage accounting for GET_STORAGE_INFO, and the
 //! access-control rules every command applies to the session's authentication key.
 
@@ -20,7 +20,7 @@ pub const TOTAL_PAGES: usize = 1024;
 pub const PAGE_SIZE: usize = 126;
 
 /// One stored object. `body` is the key material in the layout of a wrapped body
-/// (PROTOCOL.md §5), so export and import are a copy; its length is the object's length.
+/// (docs/PROTOCOL.md §5), so export and import are a copy; its length is the object's length.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Object {
     pub id: ObjectId,
@@ -238,7 +238,7 @@ impl Store {
     }
 }
 
-/// The delete capability for objects of type `t` (PROTOCOL.md §3 "Capabilities" 39–55).
+/// The delete capability for objects of type `t` (docs/PROTOCOL.md §3.3 "Capabilities" 39–55).
 pub fn delete_capability(t: ObjectType) -> Option<Capabilities> {
     Some(match t {
         ObjectType::OPAQUE => Capabilities::DELETE_OPAQUE,

@@ -1,5 +1,5 @@
 //! USB gadget mode: presents a frame handler (the simulator) as a real YubiHSM 2 on the USB
-//! bus through Linux FunctionFS, as PROTOCOL.md §1 "USB" describes the device: VID 1050 /
+//! bus through Linux FunctionFS, as docs/PROTOCOL.md §1.1 "USB" describes the device: VID 1050 /
 //! PID 0030, manufacturer `Yubico`, product `YubiHSM`, a decimal serial, one interface with
 //! bulk OUT 0x01 and bulk IN 0x81, 64-byte packets at full speed, every response ended by a
 //! short packet (a zero-length one when its length is a multiple of the packet size).

@@ -20,7 +20,7 @@ pub enum TransportError {
     /// The connector URL could not be parsed.
     Url(UrlError),
     /// This build or this function cannot open the connector (a feature compiled out,
-    /// or `sim:` which the binary wires to its simulator).
+    /// such as `sim` for `sim:` URLs).
     Unsupported { what: String },
     /// No YubiHSM 2 (USB 1050:0030) is attached.
     NoDevice,

@@ -1,4 +1,4 @@
-//! Frame length rules every transport enforces (PROTOCOL.md §2): a request must be one
+//! Frame length rules every transport enforces (docs/PROTOCOL.md §2): a request must be one
 //! well-formed frame of at most [`MAX_FRAME_LEN`] bytes before anything is sent, and a
 //! response must be `code || len(2) || data` with `len` matching exactly.
 

@@ -1,6 +1,6 @@
 //! The entry point of the `connector` fuzz target (`fuzz/`): what a yubihsm-connector (or
 //! whoever answers in its place) and a user can send the transport layer: HTTP responses,
-//! the connector's status page, and connector URLs (PROTOCOL.md §1).
+//! the connector's status page, and connector URLs (docs/PROTOCOL.md §1).
 //!
 //! A broken property panics: that is what a fuzzer detects. So this module is compiled
 //! only for this crate's tests (which run it over the seeds and the saved regression

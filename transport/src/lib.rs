@@ -88,8 +88,8 @@ impl Default for Timeouts {
     }
 }
 
-/// Opens the transport a URL names. `sim:` URLs are not opened here: the simulator lives
-/// in its own crate and the binary wires it in.
+/// Opens the transport a URL names. `sim:` URLs need the `sim` feature (the `yhsm`
+/// binary enables it).
 #[cfg_attr(
     not(any(feature = "usb", feature = "http")),
     allow(unused_variables, reason = "no transport built to use the timeouts")

@@ -1,4 +1,4 @@
-//! Connector URLs (PROTOCOL.md §1): the one place that parses `yhusb://[serial=N]`,
+//! Connector URLs (docs/PROTOCOL.md §1.3): the one place that parses `yhusb://[serial=N]`,
 //! `http://host[:port][/prefix]` and `sim:[STATEFILE]`.
 //!
 //! USB: options after `yhusb://` are `&`-separated; `serial=N` takes decimal digits

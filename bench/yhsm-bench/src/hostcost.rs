@@ -1,11 +1,11 @@
 //! Benchmark 3, host cost of the protocol (in process, no I/O), next to the AES-NI bound
 //! for the same AES blocks:
 //!
-//! - SCP03 (PROTOCOL.md §4 "Session message"): the client's seal of the largest command
+//! - SCP03 (docs/PROTOCOL.md §4.4 "Session messages"): the client's seal of the largest command
 //!   that fits a frame and open of an equally large response. The responses are recorded
 //!   once from a device session and replayed into a client session opened with the same
 //!   challenges (sealing is deterministic), so the timed loop holds client work only.
-//! - `.yhw` unwrap (PROTOCOL.md §6): AES-CCM open and decoding of a 2,048-byte blob.
+//! - `.yhw` unwrap (docs/PROTOCOL.md §5): AES-CCM open and decoding of a 2,048-byte blob.
 //!
 //! The bound: AES-CBC encryption and CMAC are serial (each block needs the previous
 //! ciphertext, so one block per AES latency), CBC decryption and CTR are parallel (one

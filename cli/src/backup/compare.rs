@@ -1,4 +1,4 @@
-//! The comparison of a device's object with a backup's (PROTOCOL.md §3 "Object info", §5),
+//! The comparison of a device's object with a backup's (docs/PROTOCOL.md §3.7 "Object info", §5),
 //! in one place: restore runs it on what it imported, verify on every object, and both
 //! compare the device's wrap key with the shares' through it.
 //!

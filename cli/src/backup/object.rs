@@ -1,4 +1,4 @@
-//! What a decrypted backup object is, without its secret parts (PROTOCOL.md §5): the
+//! What a decrypted backup object is, without its secret parts (docs/PROTOCOL.md §5): the
 //! header, the delegated capabilities, and the public key of an asymmetric key. Restore,
 //! verify and inspect all see a `.yhw` file through this.
 

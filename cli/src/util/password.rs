@@ -1,4 +1,4 @@
-//! The authentication key's password (PROTOCOL.md §4 derives the session keys from it):
+//! The authentication key's password (docs/PROTOCOL.md §4.1 derives the session keys from it):
 //! from `--password-file`, `-p`, the `YHSM_PASSWORD` environment variable, or a no-echo
 //! prompt, in that order.
 

@@ -2,7 +2,7 @@
 //! with scripted answers. The binary implements [`Prompter`] on the terminal (`/dev/tty`),
 //! with echo off for secrets.
 //!
-//! The share flow follows yubihsm-setup's restore (PROTOCOL.md §6): the number of shares
+//! The share flow follows yubihsm-setup's restore (docs/PROTOCOL.md §6.2): the number of shares
 //! first, then each share without echo.
 
 use std::collections::VecDeque;

@@ -1,4 +1,4 @@
-//! Where a wrap key comes from (PROTOCOL.md §5, §6): a key file (raw or hex), hex on the
+//! Where a wrap key comes from (docs/PROTOCOL.md §5, §6): a key file (raw or hex), hex on the
 //! command line, or wrap-key shares ([`shares`]).
 
 pub mod shares;

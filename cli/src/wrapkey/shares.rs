@@ -1,4 +1,4 @@
-//! Wrap-key shares (PROTOCOL.md §6) read from files or typed, combined, split and
+//! Wrap-key shares (docs/PROTOCOL.md §6) read from files or typed, combined, split and
 //! converted between the yubihsm-setup and yubihsm-manager formats: the work of `yhsm
 //! shares`, and where restore and verify recover their wrap key.
 //!

@@ -1,4 +1,4 @@
-//! Asymmetric key commands (PROTOCOL.md §3 "Payloads"): put-asymmetric-key,
+//! Asymmetric key commands (docs/PROTOCOL.md §7 "Commands and their payloads"): put-asymmetric-key,
 //! generate-asymmetric-key, get-public-key, sign-ecdsa, sign-eddsa, derive-ecdh and
 //! sign-attestation-certificate. The RSA operations are in `rsa`.
 

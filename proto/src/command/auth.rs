@@ -1,5 +1,6 @@
-//! Authentication-key commands (PROTOCOL.md §3 "Payloads", §4): put-authentication-key
-//! (symmetric, algorithm 38, and P-256, algorithm 49) and change-authentication-key.
+//! Authentication-key commands (docs/PROTOCOL.md §7.4 "Authentication keys", §4):
+//! put-authentication-key (symmetric, algorithm 38, and P-256, algorithm 49) and
+//! change-authentication-key.
 
 use super::{Command, ObjectHeader, Redact, check_created_id, header_names, id_response};
 use crate::codec::{DecodeError, Reader, Writer};

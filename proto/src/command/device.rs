@@ -1,6 +1,7 @@
-//! Device-wide commands (PROTOCOL.md §2, §3 "Payloads", §4 "Asymmetric authentication"):
-//! echo, get-device-info and its part-number form, get-storage-info, reset-device,
-//! close-session, get-pseudo-random, blink-device, get-device-public-key.
+//! Device-wide commands (docs/PROTOCOL.md §7.2 "Device-wide commands",
+//! §4.5 "Asymmetric authentication"): echo, get-device-info and its part-number form,
+//! get-storage-info, reset-device, close-session, get-pseudo-random, blink-device,
+//! get-device-public-key.
 
 use alloc::string::String;
 use alloc::vec::Vec;

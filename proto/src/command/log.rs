@@ -4,7 +4,7 @@
 //! Each 32-byte entry is `number(2) command(1) length(2) session_key(2) target_key(2)
 //! second_key(2) result(1) tick(4) digest(16)`; its digest is the first 16 bytes of
 //! SHA-256(its first 16 bytes || the previous entry's digest). The device keeps up to 62
-//! entries (Yubico's documentation and `log_total` in the vectors; PROTOCOL.md §3 says 64).
+//! entries (Yubico's documentation and `log_total` in the vectors; see docs/PROTOCOL.md §8.3).
 
 use alloc::vec::Vec;
 use core::fmt;

@@ -1,6 +1,6 @@
-//! Typed commands (PROTOCOL.md §2 "Command codes", §3 "Payloads used by backup and
-//! restore"): one request type per command, each knowing its code and its response type,
-//! with codecs for both sides of the wire.
+//! Typed commands (docs/PROTOCOL.md §2.3 "Command codes", §7 "Commands and their payloads"): one
+//! request type per command, each knowing its code and its response type, with codecs for both
+//! sides of the wire.
 //!
 //! The host encodes a request with [`Command::to_frame`] and parses the answer with
 //! [`Command::parse_response`] (or [`decode_response_frame`] when it has no request at
@@ -219,7 +219,7 @@ pub fn encode_response_frame<C: Command>(
     frame::encode(C::CODE.response(), &response.to_data()).map(Zeroizing::new)
 }
 
-/// The object header "hdr" that starts every put and generate command (PROTOCOL.md §3):
+/// The object header "hdr" that starts every put and generate command (docs/PROTOCOL.md §7.1):
 /// `id(2) label(40) domains(2) capabilities(8) algorithm(1)`. Id 0 asks the device to
 /// pick a free id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,4 +1,4 @@
-//! Object commands (PROTOCOL.md §3): list-objects with its six filters, get-object-info,
+//! Object commands (docs/PROTOCOL.md §7.3): list-objects with its six filters, get-object-info,
 //! delete-object, put-opaque and get-opaque.
 
 use alloc::vec::Vec;
@@ -11,7 +11,7 @@ use crate::codec::{Codec, DecodeError, Reader, Writer};
 use crate::frame::CommandCode;
 use crate::object::{Algorithm, Capabilities, Domains, Label, ObjectId, ObjectInfo, ObjectType};
 
-/// One LIST_OBJECTS filter: a tag then a fixed-size value (PROTOCOL.md §3).
+/// One LIST_OBJECTS filter: a tag then a fixed-size value (docs/PROTOCOL.md §7.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Filter {
     /// Tag 01: objects with this id.

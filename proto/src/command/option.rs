@@ -1,5 +1,5 @@
 //! Device options: set-option and get-option (layout as python-yubihsm and Yubico's
-//! command reference give it; PROTOCOL.md does not cover them).
+//! command reference give it; docs/PROTOCOL.md §7.8).
 //!
 //! set-option is `option(1) len(2) value` → empty; get-option is `option(1)` → value.
 //! force-audit and fips-mode values are one byte; command-audit and algorithm-toggle

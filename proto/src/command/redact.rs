@@ -1,5 +1,5 @@
-//! Redaction of what traces and verbose output must not show (PROTOCOL.md §2, §3
-//! "Payloads", §4 "SCP03 session", §7.9 "Secrets in traces"): a host shows the inner
+//! Redaction of what traces and verbose output must not show (docs/PROTOCOL.md §2, §3
+//! "Payloads", §4 "SCP03 sessions", §7.9 "Secrets in traces"): a host shows the inner
 //! frames of a session, and those carry keys in clear; and the frames of the session layer
 //! itself (challenges, cryptograms, receipts, sealed messages and their MACs) would let
 //! anyone who knows or guesses the password derive the session keys and decrypt every
@@ -45,7 +45,7 @@ fn apply(frame: &[u8], redact: Redact) -> Vec<u8> {
     out
 }
 
-/// What a trace may show of a session-layer request (PROTOCOL.md §4): the key id of
+/// What a trace may show of a session-layer request (docs/PROTOCOL.md §4): the key id of
 /// create-session, the session id of authenticate-session and of a session message;
 /// never the host challenge or ephemeral public key, the host cryptogram, the sealed
 /// message or a MAC (each would let a password guess be checked, or with the password

@@ -1,4 +1,4 @@
-//! Asymmetric wrap commands (firmware 2.4; PROTOCOL.md §2 "Command codes" 0x73–0x77):
+//! Asymmetric wrap commands (firmware 2.4; docs/PROTOCOL.md §7.7 "Asymmetric wrap"):
 //! put-public-wrap-key, get-rsa-wrapped-key, put-rsa-wrapped-key, export-rsa-wrapped and
 //! import-rsa-wrapped. Layouts as python-yubihsm 3.1.2 sends them (`PublicWrapKey.put`,
 //! `export_raw_key`, `export_wrapped_rsa`, `WrapKey.import_raw_key`,

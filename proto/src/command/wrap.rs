@@ -1,4 +1,4 @@
-//! Wrap-key commands (PROTOCOL.md §3 "Payloads used by backup and restore"): put-wrap-key,
+//! Wrap-key commands (docs/PROTOCOL.md §7.6 "Wrap commands"): put-wrap-key,
 //! generate-wrap-key, export-wrapped, import-wrapped, wrap-data and unwrap-data.
 //!
 //! Wrapped blobs are carried as opaque bytes here; the `.yhw` module decrypts and parses

@@ -1,4 +1,4 @@
-//! Asymmetric authentication (PROTOCOL.md §4 "Asymmetric authentication", firmware >= 2.3):
+//! Asymmetric authentication (docs/PROTOCOL.md §4.5 "Asymmetric authentication", firmware >= 2.3):
 //! P-256 ECDH of both the ephemeral and the static keys, an X9.63 KDF with SHA-256, and a
 //! receipt that replaces the cryptograms and the AUTHENTICATE_SESSION step.
 //!

@@ -1,4 +1,4 @@
-//! The session message layer shared by both halves (PROTOCOL.md §4 "Session message"):
+//! The session message layer shared by both halves (docs/PROTOCOL.md §4.4 "Session messages"):
 //! padding, the counter-derived ICV, AES-CBC, C-MAC chaining and the R-MAC.
 //!
 //! CBC is written out over the block cipher: it is a handful of lines, needs no padding

@@ -1,4 +1,4 @@
-//! The client half of SCP03 (PROTOCOL.md §4): CREATE_SESSION, AUTHENTICATE_SESSION and
+//! The client half of SCP03 (docs/PROTOCOL.md §4): CREATE_SESSION, AUTHENTICATE_SESSION and
 //! session messages, as states consumed by value.
 
 use alloc::vec::Vec;

@@ -1,4 +1,4 @@
-//! The device half of SCP03 (PROTOCOL.md §4), for the simulator: answers CREATE_SESSION,
+//! The device half of SCP03 (docs/PROTOCOL.md §4), for the simulator: answers CREATE_SESSION,
 //! checks AUTHENTICATE_SESSION, then opens commands and seals responses.
 
 use alloc::vec::Vec;

@@ -1,5 +1,5 @@
-//! SCP03 keys (PROTOCOL.md §4): static keys from a password, the CMAC-based KDF, session
-//! keys and the card and host cryptograms.
+//! SCP03 keys (docs/PROTOCOL.md §4.1, §4.2): static keys from a password, the CMAC-based KDF,
+//! session keys and the card and host cryptograms.
 
 use core::fmt;
 

@@ -1,4 +1,4 @@
-//! The SCP03 secure channel (PROTOCOL.md §4): static keys from a password, session keys,
+//! The SCP03 secure channel (docs/PROTOCOL.md §4): static keys from a password, session keys,
 //! cryptograms, and both halves of a session as sans-IO state machines.
 //!
 //! Each step of a handshake is its own type, consumed by value, so nothing can be sealed

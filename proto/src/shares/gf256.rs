@@ -1,4 +1,4 @@
-//! GF(2^8) arithmetic for Shamir's secret sharing (PROTOCOL.md §6), parameterised by the
+//! GF(2^8) arithmetic for Shamir's secret sharing (docs/PROTOCOL.md §6), parameterised by the
 //! reduction polynomial: yubihsm-setup uses x^8+x^4+x^3+x^2+1 (0x11D), yubihsm-manager the
 //! AES field x^8+x^4+x^3+x+1 (0x11B). The two fields disagree on almost every product, so
 //! shares of one tool recovered in the other's field give a wrong secret.

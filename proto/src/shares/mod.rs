@@ -1,4 +1,4 @@
-//! Wrap-key shares (PROTOCOL.md §6): the wrap key and its attributes ([`WrapKeySecret`])
+//! Wrap-key shares (docs/PROTOCOL.md §6): the wrap key and its attributes ([`WrapKeySecret`])
 //! split with Shamir's scheme over GF(2^8), byte by byte, in either of Yubico's formats:
 //!
 //! | format | field | text |
@@ -59,7 +59,7 @@ pub const MAX_SHARES: u8 = 9;
 /// The length of the `k-i-` head before a share's data.
 const HEAD_LEN: usize = 4;
 
-/// The two share formats of PROTOCOL.md §6.
+/// The two share formats of docs/PROTOCOL.md §6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ShareFormat {
     /// yubihsm-setup: GF(2^8)/0x11D, base64 without padding, AES-256 keys only.

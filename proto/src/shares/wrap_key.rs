@@ -1,4 +1,4 @@
-//! The secret that wrap-key shares split (PROTOCOL.md §6): a 20-byte prefix
+//! The secret that wrap-key shares split (docs/PROTOCOL.md §6.1): a 20-byte prefix
 //! `wrap_key_id(2) domains(2) capabilities(8) delegated_capabilities(8)`, big-endian,
 //! followed by the AES key. No version byte, no checksum.
 

@@ -1,4 +1,4 @@
-//! Typed bodies of wrapped objects (PROTOCOL.md §5 "Bodies").
+//! Typed bodies of wrapped objects (docs/PROTOCOL.md §5.4 "Bodies").
 //!
 //! Each body re-encodes to exactly the bytes it was decoded from, so a wrapped object can
 //! be unwrapped, inspected and wrapped again without change. Types and algorithms this
@@ -216,7 +216,7 @@ impl Body {
     }
 
     /// An authentication key derived from a password as yubihsm-wrap and every Yubico
-    /// client do (PROTOCOL.md §4: PBKDF2-HMAC-SHA256, salt `Yubico`, 10000 iterations).
+    /// client do (docs/PROTOCOL.md §4.1: PBKDF2-HMAC-SHA256, salt `Yubico`, 10000 iterations).
     pub fn authentication_key_from_password(delegated: Capabilities, password: &[u8]) -> Self {
         let keys = crate::scp03::StaticKeys::from_password(password);
         Self::AuthenticationKey { delegated, enc: keys.enc.clone(), mac: keys.mac.clone() }

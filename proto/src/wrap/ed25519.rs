@@ -1,4 +1,4 @@
-//! The ed25519 private-key expansion a wrapped body stores (PROTOCOL.md §5): SHA-512 of the
+//! The ed25519 private-key expansion a wrapped body stores (docs/PROTOCOL.md §5.4): SHA-512 of the
 //! seed, its first half clamped and byte-reversed (the scalar, big-endian) and its second
 //! half (the nonce prefix).
 //!

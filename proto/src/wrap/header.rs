@@ -1,4 +1,4 @@
-//! The 59-byte header at the start of every wrapped object's plaintext (PROTOCOL.md §5).
+//! The 59-byte header at the start of every wrapped object's plaintext (docs/PROTOCOL.md §5.3).
 
 use alloc::vec::Vec;
 

@@ -1,4 +1,4 @@
-//! Wrapped objects, the `.yhw` files of yubihsm-setup and yubihsm-wrap (PROTOCOL.md §5).
+//! Wrapped objects, the `.yhw` files of yubihsm-setup and yubihsm-wrap (docs/PROTOCOL.md §5).
 //!
 //! - file ↔ blob: [`decode_file`], [`encode_file`]: base64 text ([`decode_text`],
 //!   [`encode_text`]) or the raw bytes yubihsm-manager writes ([`Encoding`]);

@@ -617,7 +617,7 @@ fn constructors_build_what_yubihsm_wrap_builds() {
     assert!(Body::ec_from_private(Algorithm::ECP256, &[0; 32]).is_err());
     assert!(Body::ec_from_private(Algorithm::ECP256, &[1; 31]).is_err());
 
-    // PROTOCOL.md §4: the password "password".
+    // docs/PROTOCOL.md §4.1: the password "password".
     let auth = Body::authentication_key_from_password(Capabilities::ALL, b"password");
     assert_eq!(
         hex::encode(auth.to_bytes().as_slice()),

@@ -1,5 +1,5 @@
 //! Key material: generation, public keys and signatures per algorithm, stored in the
-//! wrapped-body layout of PROTOCOL.md §5 (`yhsm_proto::wrap::Body`).
+//! wrapped-body layout of docs/PROTOCOL.md §5.4 (`yhsm_proto::wrap::Body`).
 
 pub mod ec;
 pub mod kwp;
@@ -157,7 +157,7 @@ pub fn public_key(object: &crate::store::Object) -> Option<Vec<u8>> {
 }
 
 /// The stored body of an RSA wrap key: `delegated(8) || p || q || dp || dq || qinv || n`,
-/// the delegated capabilities then the RSA body of PROTOCOL.md §5 (how the device lays it
+/// the delegated capabilities then the RSA body of docs/PROTOCOL.md §5.4 (how the device lays it
 /// out is not known; this is what an export under an AES wrap key carries).
 pub fn rsa_wrap_key_body(delegated: Capabilities, rsa: &Body) -> Body {
     let mut raw = Zeroizing::new(delegated.0.to_be_bytes().to_vec());

@@ -1,4 +1,4 @@
-//! RSA keys (rsa2048/3072/4096, public exponent 65537): the body of PROTOCOL.md §5
+//! RSA keys (rsa2048/3072/4096, public exponent 65537): the body of docs/PROTOCOL.md §5.4
 //! (`p || q || dp || dq || qinv || n`), and the operations the device does with it.
 //!
 //! The `rsa` crate gives the key arithmetic (CRT private operation with blinding and a

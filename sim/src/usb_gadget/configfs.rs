@@ -14,7 +14,7 @@ use std::process::Command;
 
 use super::GadgetError;
 
-/// The real device's USB ids and strings (PROTOCOL.md §1 "USB").
+/// The real device's USB ids and strings (docs/PROTOCOL.md §1.1 "USB").
 pub const VENDOR_ID: u16 = 0x1050;
 pub const PRODUCT_ID: u16 = 0x0030;
 pub const MANUFACTURER: &str = "Yubico";
@@ -65,8 +65,8 @@ pub fn reserved_bulk_out_for(udc: &str) -> u8 {
 }
 
 /// The iSerialNumber string for `serial`: decimal, zero-padded to 10 digits so clients
-/// meet the leading zeros PROTOCOL.md §1 warns about. (unverified: the padding width of
-/// real devices.)
+/// meet the leading zeros of docs/PROTOCOL.md §1.1 (the width is yubihsm-connector's; not observed
+/// on a real device).
 pub fn serial_string(serial: u32) -> String {
     format!("{serial:010}")
 }

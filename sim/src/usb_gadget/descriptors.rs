@@ -1,5 +1,5 @@
 //! The bytes FunctionFS wants on `ep0` (descriptor and string blobs) and the events it
-//! gives back, for the device shape of PROTOCOL.md §1 "USB": one vendor-specific
+//! gives back, for the device shape of docs/PROTOCOL.md §1.1 "USB": one vendor-specific
 //! interface with bulk OUT 0x01 and bulk IN 0x81, 64-byte packets at full speed.
 //!
 //! Layouts follow the kernel's `include/uapi/linux/usb/functionfs.h` (all numbers

@@ -1,5 +1,5 @@
 //! Typed convenience methods, one per command of `yhsm_proto::command` the CLI needs
-//! (PROTOCOL.md §3). Each is [`Client::send`] (inside the session) or
+//! (docs/PROTOCOL.md §7). Each is [`Client::send`] (inside the session) or
 //! [`Client::send_plain`] (outside) plus unpacking of the answer; the repeat rules are
 //! those of `send`, by command code.
 

@@ -1,5 +1,5 @@
 //! What the client keeps to open (and re-open) a session: the authentication key id and
-//! its secret, in zeroizing containers with redacted `Debug` (PROTOCOL.md §4).
+//! its secret, in zeroizing containers with redacted `Debug` (docs/PROTOCOL.md §4).
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! The client layer (PROTOCOL.md §2 "Framing", §4 "SCP03 session"): a [`Transport`], the
+//! The client layer (docs/PROTOCOL.md §2 "Framing", §4 "SCP03 sessions"): a [`Transport`], the
 //! device's info, the credentials to re-open a session, and the current SCP03 session of
 //! `yhsm-proto`, driven exchange by exchange.
 //!

@@ -1,5 +1,5 @@
 //! Which commands the client may send a second time after the session broke under them
-//! (PROTOCOL.md §4: a lost or failed exchange leaves the SCP03 counter and MAC chain of
+//! (docs/PROTOCOL.md §4.6: a lost or failed exchange leaves the SCP03 counter and MAC chain of
 //! the two sides apart, so the session is over either way).
 //!
 //! The rule, applied by `Client::send` and nowhere else:

@@ -1,4 +1,4 @@
-//! yubihsm-connector over plain HTTP/1.1 (PROTOCOL.md §1), on `std::net` alone.
+//! yubihsm-connector over plain HTTP/1.1 (docs/PROTOCOL.md §1.2), on `std::net` alone.
 //!
 //! `POST <base>/connector/api` carries one frame each way on a kept-alive connection;
 //! `GET <base>/connector/status` must say `status=OK` before anything is sent (as

@@ -1,4 +1,4 @@
-//! `GET <base>/connector/status` (PROTOCOL.md §1): `key=value` lines such as
+//! `GET <base>/connector/status` (docs/PROTOCOL.md §1.2): `key=value` lines such as
 //! `status=OK`, `serial=*`, `version=3.0.4`, `pid=1234`, `address=localhost`, `port=12345`.
 
 /// A parsed status answer. Only `status` is required; every line is kept.

@@ -1,4 +1,4 @@
-//! Direct USB access to a YubiHSM 2 (PROTOCOL.md §1), through libusb.
+//! Direct USB access to a YubiHSM 2 (docs/PROTOCOL.md §1.1), through libusb.
 //!
 //! [`UsbTransport::open`] finds the device (`yhusb://` or `yhusb://serial=N`), opens it,
 //! and [`Transport::exchange`] then writes one request and reads one response. The rules

@@ -1,4 +1,4 @@
-//! The USB exchange rules of PROTOCOL.md §1, written against two small traits so they run
+//! The USB exchange rules of docs/PROTOCOL.md §1.1, written against two small traits so they run
 //! in tests without hardware: device selection by serial, one bulk write (plus a
 //! zero-length packet after a multiple of 64 bytes), one bulk read into a buffer holding
 //! a whole frame, the flush read after opening, and libyubihsm's retry rule (after an I/O
@@ -94,7 +94,7 @@ pub(crate) trait UsbLink: Send {
     fn bulk_in(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, LinkError>;
 }
 
-/// Picks the device a URL names (PROTOCOL.md §1): with a serial, the device whose serial
+/// Picks the device a URL names (docs/PROTOCOL.md §1.1): with a serial, the device whose serial
 /// string has that decimal value; without, the only attached device.
 pub(crate) fn select<D>(
     found: Vec<Found<D>>,

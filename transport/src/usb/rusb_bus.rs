@@ -1,4 +1,4 @@
-//! The real bus: libusb through rusb (PROTOCOL.md §1). Only the calls; the rules are in
+//! The real bus: libusb through rusb (docs/PROTOCOL.md §1.1). Only the calls; the rules are in
 //! `policy`. No call here resets a device.
 
 use std::time::Duration;

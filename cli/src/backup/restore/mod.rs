@@ -1,5 +1,5 @@
 //! `yhsm restore`: puts a backup directory back onto a YubiHSM 2, as yubihsm-setup's
-//! `restore` does (PROTOCOL.md §3 "Payloads used by backup and restore", §5, §6), with a
+//! `restore` does (docs/PROTOCOL.md §7 "Commands and their payloads", §5, §6), with a
 //! preflight, per-object progress, a verification of everything restored, and a login
 //! key that is only deleted when that is safe.
 //!
