@@ -27,10 +27,12 @@ trap cleanup EXIT
 echo "==> python dependencies (a virtual environment in target/interop-venv)"
 # A bare Debian's python refuses system-wide pip installs (PEP 668), and its venv module
 # comes in a package of its own.
+# shellcheck source=../thirdparty.sh
+. tests/thirdparty.sh
 venv="$PWD/target/interop-venv"
 if [ ! -x "$venv/bin/python" ] && ! python3 -m venv "$venv" 2>/dev/null; then
     rm -rf "$venv"
-    apt-get update -qq && apt-get install -y -qq python3-venv python3-pip
+    apt_install python3-venv python3-pip
     python3 -m venv "$venv"
 fi
 py="$venv/bin/python"
