@@ -5,7 +5,7 @@
 //! needs rewrap-from on the source key and rewrap-to on the destination.
 
 use yhsm_proto::command::{
-    CreateOtpAead, DecryptOtp, DecryptOtpResponse, GenerateOtpAeadKey, ObjectHeader, PutOtpAeadKey,
+    CreateOtpAead, DecryptOtp, GenerateOtpAeadKey, OTP_AEAD_LEN, ObjectHeader, PutOtpAeadKey,
     RandomizeOtpAead, Response, RewrapOtpAead,
 };
 use yhsm_proto::frame::ErrorCode;
@@ -108,13 +108,7 @@ impl Handle for RewrapOtpAead {
 impl Handle for DecryptOtp {
     fn run(self, dev: &mut Device, ctx: &Ctx) -> Result<Done, ErrorCode> {
         let credential = open(dev, ctx, self.key_id, Capabilities::DECRYPT_OTP, &self.aead)?;
-        let data = decrypt_otp(&credential, &self.otp)?;
-        let answer = DecryptOtpResponse {
-            use_counter: data.use_counter,
-            session_counter: data.session_counter,
-            timestamp_high: data.timestamp_high,
-            timestamp_low: data.timestamp_low,
-        };
+        let answer = decrypt_otp(&credential, &self.otp)?;
         Ok(Done::data(answer.to_data().to_vec()).target(self.key_id))
     }
 }
@@ -141,7 +135,7 @@ fn open(
     ctx: &Ctx,
     id: u16,
     cap: Capabilities,
-    aead: &[u8],
+    aead: &[u8; OTP_AEAD_LEN],
 ) -> Result<Credential, ErrorCode> {
     let object = usable(dev, ctx, id, ObjectType::OTP_AEAD_KEY, cap)?;
     let Body::Raw(body) = &object.body else { return Err(ErrorCode::INVALID_DATA) };

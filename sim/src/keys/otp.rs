@@ -20,19 +20,17 @@ use ccm::aead::AeadInOut;
 use ccm::aead::array::Array;
 use ccm::consts::{U8, U13};
 use yhsm_proto::Algorithm;
+use yhsm_proto::command::{DecryptOtpResponse, OTP_AEAD_LEN as AEAD_LEN, OTP_LEN};
 use yhsm_proto::frame::ErrorCode;
 use yhsm_proto::secret::{SecretArray, ct_eq};
 use zeroize::Zeroizing;
 
-/// The length of an AEAD.
-pub const AEAD_LEN: usize = NONCE_LEN + CREDENTIAL_LEN + TAG_LEN;
-/// The length of an OTP (one AES block).
-pub const OTP_LEN: usize = 16;
 /// The length of a nonce id.
 pub const NONCE_ID_LEN: usize = 4;
 const NONCE_LEN: usize = 6;
 const CREDENTIAL_LEN: usize = 16 + 6;
 const TAG_LEN: usize = 8;
+const _: () = assert!(AEAD_LEN == NONCE_LEN + CREDENTIAL_LEN + TAG_LEN);
 /// CRC-16 (ISO 13239) of a valid token, its own CRC included.
 const CRC_RESIDUE: u16 = 0xf0b8;
 
@@ -126,9 +124,9 @@ impl<'a> AeadKey<'a> {
         Ok(out)
     }
 
-    /// Opens an AEAD made under this key: wrong-length for another size, invalid-data when
-    /// it does not authenticate (made under another key or nonce id, or altered).
-    pub fn open(&self, aead: &[u8]) -> Result<Credential, ErrorCode> {
+    /// Opens an AEAD made under this key: invalid-data when it does not authenticate (made
+    /// under another key or nonce id, or altered).
+    pub fn open(&self, aead: &[u8; AEAD_LEN]) -> Result<Credential, ErrorCode> {
         fn run<C: KeyInit + AeadInOut<NonceSize = U13, TagSize = U8>>(
             key: &[u8],
             nonce: &Array<u8, U13>,
@@ -140,9 +138,6 @@ impl<'a> AeadKey<'a> {
             cipher
                 .decrypt_inout_detached(nonce, &[], buf.into(), &Array::from(tag))
                 .map_err(|_| ErrorCode::INVALID_DATA)
-        }
-        if aead.len() != AEAD_LEN {
-            return Err(ErrorCode::WRONG_LENGTH);
         }
         let (nonce, rest) = aead.split_at(NONCE_LEN);
         let (ct, tag) = rest.split_at(CREDENTIAL_LEN);
@@ -159,32 +154,15 @@ impl<'a> AeadKey<'a> {
     }
 }
 
-/// The counters of a decrypted OTP, as DECRYPT_OTP answers them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OtpData {
-    pub use_counter: u16,
-    pub session_counter: u8,
-    pub timestamp_high: u8,
-    pub timestamp_low: u16,
-}
-
-impl OtpData {
-    /// The response data: `use_counter(2, LE) session_counter(1) timestamp_high(1)
-    /// timestamp_low(2, LE)` (libyubihsm copies it into a packed struct in host order).
-    pub fn to_bytes(self) -> [u8; 6] {
-        let [u0, u1] = self.use_counter.to_le_bytes();
-        let [t0, t1] = self.timestamp_low.to_le_bytes();
-        [u0, u1, self.session_counter, self.timestamp_high, t0, t1]
-    }
-}
-
-/// Decrypts `otp` with `credential`: invalid-otp unless its CRC checks and it carries the
-/// credential's private id.
-pub fn decrypt_otp(credential: &Credential, otp: &[u8]) -> Result<OtpData, ErrorCode> {
-    let block: [u8; OTP_LEN] = otp.try_into().map_err(|_| ErrorCode::WRONG_LENGTH)?;
+/// Decrypts `otp` with `credential` into DECRYPT_OTP's answer: invalid-otp unless its CRC
+/// checks and it carries the credential's private id.
+pub fn decrypt_otp(
+    credential: &Credential,
+    otp: &[u8; OTP_LEN],
+) -> Result<DecryptOtpResponse, ErrorCode> {
     let cipher = Aes128::new_from_slice(credential.key.expose_secret())
         .map_err(|_| ErrorCode::INVALID_DATA)?;
-    let mut token = Zeroizing::new(Array::from(block));
+    let mut token = Zeroizing::new(Array::from(*otp));
     cipher.decrypt_block(&mut token);
     let t: &[u8] = token.as_slice();
     let id_ok = t.get(..6).is_some_and(|id| ct_eq(id, credential.private_id.expose_secret()));
@@ -192,7 +170,7 @@ pub fn decrypt_otp(credential: &Credential, otp: &[u8]) -> Result<OtpData, Error
         return Err(ErrorCode::INVALID_OTP);
     }
     let le = |i: usize| u16::from_le_bytes([t[i], t[i + 1]]);
-    Ok(OtpData {
+    Ok(DecryptOtpResponse {
         use_counter: le(6),
         timestamp_low: le(8),
         timestamp_high: t[10],
@@ -224,7 +202,7 @@ mod tests {
         hex::decode(s).unwrap()
     }
 
-    fn modhex(s: &str) -> Vec<u8> {
+    fn modhex(s: &str) -> [u8; OTP_LEN] {
         let hex: String = s
             .chars()
             .map(|c| {
@@ -232,7 +210,7 @@ mod tests {
                 char::from_digit(u32::try_from(i).unwrap(), 16).unwrap()
             })
             .collect();
-        unhex(&hex)
+        unhex(&hex).try_into().unwrap()
     }
 
     fn credential(key: &str, id: &str) -> Credential {
@@ -292,7 +270,7 @@ mod tests {
         {
             let cred = credential(key, id);
             let data = decrypt_otp(&cred, &modhex(otp)).unwrap();
-            let expected = OtpData {
+            let expected = DecryptOtpResponse {
                 use_counter: *use_counter,
                 session_counter: *session_counter,
                 timestamp_high: *timestamp_high,
@@ -314,10 +292,6 @@ mod tests {
         let mut flipped = modhex(otp);
         flipped[3] ^= 0x10;
         assert_eq!(decrypt_otp(&credential(key, id), &flipped), Err(ErrorCode::INVALID_OTP));
-        assert_eq!(
-            decrypt_otp(&credential(key, id), &modhex(otp)[..15]),
-            Err(ErrorCode::WRONG_LENGTH)
-        );
     }
 
     /// AEADs made by pyca/cryptography's AESCCM (OpenSSL) with an 8-byte tag, for a nonce id
@@ -344,13 +318,12 @@ mod tests {
             let sealed = k.seal(nonce, &cred).unwrap();
             assert_eq!(hex::encode(sealed), aead, "{alg}");
             assert_eq!(k.open(&sealed).unwrap(), cred);
-            // Any altered byte fails to authenticate; another length is wrong-length.
+            // Any altered byte fails to authenticate.
             for i in 0..AEAD_LEN {
                 let mut bad = sealed;
                 bad[i] ^= 1;
                 assert_eq!(k.open(&bad), Err(ErrorCode::INVALID_DATA), "{alg} byte {i}");
             }
-            assert_eq!(k.open(&sealed[..35]), Err(ErrorCode::WRONG_LENGTH));
             // Another nonce id (the same key) does not open it either.
             let other = [unhex("12345678"), unhex(key)].concat();
             let other = AeadKey::from_body(alg, &other).unwrap();
