@@ -302,8 +302,10 @@ pub fn wrap(
 }
 
 /// Opens what WRAP_DATA answers (docs/PROTOCOL.md §7.6): `nonce(13) || ciphertext ||
-/// tag(16)` of arbitrary data under `key`, the layout of a blob without a header. Nothing
-/// is released when the tag does not verify.
+/// tag(16)` of arbitrary data under `key`, the layout of a blob without a header. The
+/// plaintext comes back whole: for a WRAP_DATA answer that is the NUL byte the device
+/// encrypts before the data, then the data (the caller checks the NUL). Nothing is
+/// released when the tag does not verify.
 pub fn open_data(key: &WrapKey, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, WrapError> {
     let min = NONCE_LEN + TAG_LEN;
     let (nonce, rest) = sealed.split_first_chunk::<NONCE_LEN>().ok_or(WrapError::TooShort {
