@@ -66,11 +66,20 @@ impl Credential {
     }
 }
 
-/// An OTP AEAD key as stored: `nonce_id(4) || key`.
-#[derive(Debug)]
+/// An OTP AEAD key as stored: `nonce_id(4) || key`. `Debug` shows the nonce id and the
+/// key's length, never the key.
 pub struct AeadKey<'a> {
     nonce_id: [u8; NONCE_ID_LEN],
     key: &'a [u8],
+}
+
+impl std::fmt::Debug for AeadKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AeadKey")
+            .field("nonce_id", &self.nonce_id)
+            .field("key_len", &self.key.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> AeadKey<'a> {
@@ -329,6 +338,15 @@ mod tests {
             let other = AeadKey::from_body(alg, &other).unwrap();
             assert_eq!(other.open(&sealed), Err(ErrorCode::INVALID_DATA));
         }
+    }
+
+    #[test]
+    fn debug_shows_the_nonce_id_but_not_the_key() {
+        let body = [&[0x78, 0x56, 0x34, 0x12][..], &[0xc3; 32]].concat();
+        let key = AeadKey::from_body(Algorithm::AES256_YUBICO_OTP, &body).unwrap();
+        let shown = format!("{key:?}");
+        assert!(shown.contains("key_len: 32") && shown.contains("120"), "{shown}");
+        assert!(!shown.contains("195") && !shown.contains("c3"), "{shown}");
     }
 
     #[test]
