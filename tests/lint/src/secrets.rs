@@ -57,7 +57,20 @@ pub const CRATES: &[(&str, Holders)] = &[
     // Key files: the keys are borrowed from the DER buffer, which the caller keeps in
     // `Zeroizing`; nothing holds a copy.
     ("keys", &[]),
-    ("sim", &[("Object", &[]), ("Done", &[]), ("Device", &[]), ("Slot", &[])]),
+    (
+        "sim",
+        &[
+            ("Object", &[]),
+            ("Done", &[]),
+            ("Device", &[]),
+            ("Slot", &[]),
+            // An OTP credential, the OTP AEAD key (its nonce id is public), the device
+            // attestation key (its certificate is public).
+            ("Credential", &[]),
+            ("AeadKey", &["nonce_id"]),
+            ("DeviceAttestation", &["certificate"]),
+        ],
+    ),
     (
         "transport",
         &[
