@@ -303,9 +303,9 @@ pub fn wrap(
 
 /// Opens what WRAP_DATA answers (docs/PROTOCOL.md §7.6): `nonce(13) || ciphertext ||
 /// tag(16)` of arbitrary data under `key`, the layout of a blob without a header. The
-/// plaintext comes back whole: for a WRAP_DATA answer that is the NUL byte the device
-/// encrypts before the data, then the data (the caller checks the NUL). Nothing is
-/// released when the tag does not verify.
+/// device encrypts a NUL byte before the data (UNWRAP_DATA checks it); it is checked and
+/// dropped here, so the data comes back as it went in. Nothing is released when the tag
+/// does not verify.
 pub fn open_data(key: &WrapKey, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, WrapError> {
     let min = NONCE_LEN + TAG_LEN;
     let (nonce, rest) = sealed.split_first_chunk::<NONCE_LEN>().ok_or(WrapError::TooShort {
@@ -327,6 +327,10 @@ pub fn open_data(key: &WrapKey, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, Wra
     }
     let mut plaintext = Zeroizing::new(body.to_vec());
     ccm_open(key, nonce, &mut plaintext, tag)?;
+    if plaintext.first() != Some(&0) {
+        return Err(WrapError::BadBody { what: "wrapped data without its leading NUL byte" });
+    }
+    plaintext.remove(0);
     Ok(plaintext)
 }
 

@@ -891,7 +891,7 @@ proptest! {
 fn opens_wrapped_data_and_releases_nothing_on_a_bad_tag() {
     for len in [16, 24, 32] {
         let k = key(len);
-        let sealed = seal_raw(&k, b"sixteen byte msg");
+        let sealed = seal_raw(&k, b"\0sixteen byte msg");
         assert_eq!(&open_data(&k, &sealed).unwrap()[..], b"sixteen byte msg");
         let mut bad = sealed.clone();
         bad[NONCE_LEN] ^= 1;
@@ -901,9 +901,16 @@ fn opens_wrapped_data_and_releases_nothing_on_a_bad_tag() {
             WrapError::Authentication
         );
     }
-    // Empty data is `nonce || tag`; anything shorter is refused.
+    // Empty data is `nonce || CCM(NUL) || tag`; without the NUL, or with another first
+    // byte, the answer is not WRAP_DATA's; anything shorter than nonce and tag is refused.
     let k = key(32);
-    assert!(open_data(&k, &seal_raw(&k, b"")).unwrap().is_empty());
+    assert!(open_data(&k, &seal_raw(&k, b"\0")).unwrap().is_empty());
+    for plain in [&b""[..], b"\x01data", b"sixteen byte msg"] {
+        assert!(
+            matches!(open_data(&k, &seal_raw(&k, plain)), Err(WrapError::BadBody { .. })),
+            "{plain:?}"
+        );
+    }
     for len in 0..NONCE_LEN + TAG_LEN {
         assert!(matches!(open_data(&k, &vec![0; len]), Err(WrapError::TooShort { .. })), "{len}");
     }

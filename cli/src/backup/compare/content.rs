@@ -274,12 +274,8 @@ fn operation(
             };
             let command = CommandCode::WRAP_DATA;
             let request = WrapData { key_id, plaintext: SecretBytes::from_slice(&data) };
-            // The device encrypts a NUL byte before the data (docs/PROTOCOL.md §7.6).
-            let expected = [&[0u8][..], &data].concat();
             attempt(client, &request)?.map(|answer| match wrap::open_data(&key, &answer.wrapped) {
-                Ok(opened) => {
-                    same(&opened, &expected, Proof::Operation(command), command.to_string())
-                }
+                Ok(opened) => same(&opened, &data, Proof::Operation(command), command.to_string()),
                 Err(_) => Err(Unproven::Differs(command.to_string())),
             })
         }
