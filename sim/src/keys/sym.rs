@@ -9,7 +9,6 @@ use ccm::aead::AeadInOut;
 use ccm::aead::array::Array;
 use ccm::consts::{U13, U16};
 use hmac::{Hmac, Mac};
-use sha2::{Sha256, Sha384, Sha512};
 use yhsm_proto::Algorithm;
 use yhsm_proto::frame::ErrorCode;
 use yhsm_proto::secret::ct_eq;
@@ -19,20 +18,19 @@ const NONCE_LEN: usize = 13;
 const TAG_LEN: usize = 16;
 const BLOCK: usize = 16;
 
-/// HMAC of `data` with `key` for hmac-sha1/256/384/512.
+/// HMAC of `data` with `key` for hmac-sha1/256/384/512: the SHA-2 ones are the host's
+/// computation of content proofs ([`yhsm_proto::proof::hmac`]), so both sides of a proof
+/// run the same code; SHA-1, which the host never computes, is here alone.
 pub fn hmac(alg: Algorithm, key: &[u8], data: &[u8]) -> Result<Vec<u8>, ErrorCode> {
-    fn run<M: Mac + KeyInit>(key: &[u8], data: &[u8]) -> Result<Vec<u8>, ErrorCode> {
-        let mut m = <M as KeyInit>::new_from_slice(key).map_err(|_| ErrorCode::INVALID_DATA)?;
+    if alg == Algorithm::HMAC_SHA1 {
+        let mut m = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key)
+            .map_err(|_| ErrorCode::INVALID_DATA)?;
         m.update(data);
-        Ok(m.finalize().into_bytes().to_vec())
+        return Ok(m.finalize().into_bytes().to_vec());
     }
-    match alg {
-        Algorithm::HMAC_SHA1 => run::<Hmac<sha1::Sha1>>(key, data),
-        Algorithm::HMAC_SHA256 => run::<Hmac<Sha256>>(key, data),
-        Algorithm::HMAC_SHA384 => run::<Hmac<Sha384>>(key, data),
-        Algorithm::HMAC_SHA512 => run::<Hmac<Sha512>>(key, data),
-        _ => Err(ErrorCode::ALGORITHM_DISABLED),
-    }
+    yhsm_proto::proof::hmac(alg, key, data)
+        .map(|mac| mac.to_vec())
+        .ok_or(ErrorCode::ALGORITHM_DISABLED)
 }
 
 /// Checks an HMAC in constant time.
