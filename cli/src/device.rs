@@ -9,8 +9,7 @@ use std::ffi::OsString;
 use std::io;
 
 use yhsm_transport::{
-    Client, ClientError, ClientOptions, ConnectorUrl, Credentials, Timeouts, Transport,
-    TransportError,
+    Client, ClientError, ClientOptions, ConnectorUrl, Credentials, Transport, TransportError,
 };
 use zeroize::Zeroizing;
 
@@ -25,11 +24,6 @@ use crate::util::timeout;
 /// in tests a simulator the test holds (to inject faults and look at the device).
 pub type OpenTransport<'a> =
     dyn FnMut(&ConnectorUrl) -> Result<Box<dyn Transport>, TransportError> + 'a;
-
-/// The transport `url` names, with the default timeouts.
-pub fn open_transport(url: &ConnectorUrl) -> Result<Box<dyn Transport>, TransportError> {
-    yhsm_transport::open(url, Timeouts::default())
-}
 
 /// What opens the transport of `-c` with the wait of `--timeout` (or `YHSM_TIMEOUT`).
 pub fn opener(

@@ -379,11 +379,6 @@ pub struct Checked {
 }
 
 impl Checked {
-    /// Present with the backup's attributes and content.
-    pub fn is_verified(&self) -> bool {
-        self.differences.is_empty() && matches!(self.content, Some(Content::Proven(_)))
-    }
-
     /// A symmetric authentication key opened a session with the backup's keys.
     pub fn session_opened(&self) -> bool {
         self.content == Some(Content::Proven(Proof::Session))
