@@ -12,8 +12,27 @@ use super::terminal::{TtyPrompter, env_password, print, report, warn};
 
 pub fn run(global: &GlobalOptions, a: &Args) -> Result<u8> {
     let mut unwritten: Option<Error> = None;
-    let mut show = |event: &Event| {
-        for line in restore::render(event).into_iter().filter(|_| !a.json) {
+    let outcome = restore::command(
+        global,
+        a,
+        &mut TtyPrompter,
+        env_password(),
+        &mut show_events(a.json, &mut unwritten),
+    )?;
+    if a.json {
+        print(&outcome.to_json().to_pretty())?;
+    }
+    finish(outcome.exit_code(), outcome.into_failure(), unwritten, "restore", "device")
+}
+
+/// Prints the restore engine's events as they come (nothing with `--json`), keeping the
+/// first failure to write standard output in `unwritten` (restore and clone).
+pub(super) fn show_events(
+    json: bool,
+    unwritten: &mut Option<Error>,
+) -> impl FnMut(&Event) + use<'_> {
+    move |event: &Event| {
+        for line in restore::render(event).into_iter().filter(|_| !json) {
             match line {
                 Line::Out(text) => {
                     if let Err(e) = print(&format!("{text}\n")) {
@@ -23,21 +42,27 @@ pub fn run(global: &GlobalOptions, a: &Args) -> Result<u8> {
                 Line::Warning(text) => warn(&text),
             }
         }
-    };
-    let outcome = restore::command(global, a, &mut TtyPrompter, env_password(), &mut show)?;
-    if a.json {
-        print(&outcome.to_json().to_pretty())?;
     }
-    let code = outcome.exit_code();
-    if let Some(e) = outcome.into_failure() {
+}
+
+/// The end of a restore or a clone (`command`, on the `device`): the error that stopped
+/// it printed last, then a standard output that failed, as the command's error.
+pub(super) fn finish(
+    code: u8,
+    failure: Option<Error>,
+    unwritten: Option<Error>,
+    command: &str,
+    device: &str,
+) -> Result<u8> {
+    if let Some(e) = failure {
         report(&e);
     }
     if let Some(e) = unwritten {
-        return Err(e.with_hint(
-            "the restore ran to its end regardless, without showing its progress: run it again \
-             with standard output on a terminal or a file (objects already on the device are \
-             skipped and verified), or use --json",
-        ));
+        return Err(e.with_hint(format!(
+            "the {command} ran to its end regardless, without showing its progress: run it \
+             again with standard output on a terminal or a file (objects already on the \
+             {device} are skipped and verified), or use --json"
+        )));
     }
     Ok(code)
 }
