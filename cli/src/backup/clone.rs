@@ -42,7 +42,6 @@ use yhsm_proto::wrap::{Encoding, WrapHeader};
 use yhsm_proto::{Capabilities, ErrorCode, ObjectId, ObjectInfo, ObjectType, SecretBytes};
 use yhsm_transport::{Client, ClientError, ConnectorUrl};
 
-use crate::backup::compare::Attributes;
 use crate::backup::description::{self, Described, Description};
 use crate::backup::dir::{Backup, FileState};
 use crate::backup::dump::{self, Writer};
@@ -413,7 +412,10 @@ pub fn command_with(
     };
     let wrap = match &wrap_key {
         Some(w) => Wrap::Shares(w),
-        None => Wrap::Device { attributes: attributes(&wrap_info), device: &mut source },
+        None => Wrap::Device {
+            attributes: Description::of_device(&wrap_info).attributes(),
+            device: &mut source,
+        },
     };
     let mut env = env_password;
     let mut connect = || match early_login.take() {
@@ -579,18 +581,6 @@ fn retry_read<T>(
         // The client opens a new session itself when the last one broke.
         Err(e) if e.code().is_none_or(|c| c == ErrorCode::INVALID_SESSION) => read(client),
         other => other,
-    }
-}
-
-/// The attributes of a wrap key, as its device reports them.
-fn attributes(info: &ObjectInfo) -> Attributes {
-    Attributes {
-        id: info.id,
-        algorithm: info.algorithm,
-        domains: info.domains,
-        capabilities: info.capabilities,
-        label: Some(info.label),
-        delegated: Some(info.delegated_capabilities),
     }
 }
 
