@@ -91,18 +91,33 @@ pub fn resolve_password(
     if let Some(value) = env.filter(|v| !v.is_empty()) {
         return os_string_password(value);
     }
-    let typed = prompt(&format!("Password for authentication key 0x{authkey:04x}: "))
+    read_typed_password(
+        &format!("Password for authentication key 0x{authkey:04x}: "),
+        prompt,
+        Some(&format!(
+            "give it with --password-file FILE or the {PASSWORD_ENV} environment variable"
+        )),
+    )
+}
+
+/// A password typed once without echo at `prompt` (`read` shows it and returns the typed
+/// line, or `None` at end of input); an empty one is refused. `hint` says where else the
+/// password can come from when the terminal cannot be read.
+pub fn read_typed_password(
+    prompt: &str,
+    read: &mut dyn FnMut(&str) -> io::Result<Option<Zeroizing<String>>>,
+    hint: Option<&str>,
+) -> Result<Password> {
+    let typed = read(prompt)
         .map_err(|e| {
-            Error::failure("cannot read the password from the terminal").with_source(e).with_hint(
-                format!(
-                    "give it with --password-file FILE or the {PASSWORD_ENV} environment variable"
-                ),
-            )
+            let e = Error::failure("cannot read the password from the terminal").with_source(e);
+            match hint {
+                Some(hint) => e.with_hint(hint),
+                None => e,
+            }
         })?
+        .filter(|typed| !typed.is_empty())
         .ok_or_else(|| Error::failure("no password entered"))?;
-    if typed.is_empty() {
-        return Err(Error::failure("no password entered"));
-    }
     Ok(Password(SecretBytes::from_slice(typed.as_bytes())))
 }
 
@@ -178,4 +193,27 @@ fn os_string_password(value: OsString) -> Result<Password> {
         Error::failure(format!("the {PASSWORD_ENV} environment variable is not valid Unicode"))
     })?);
     Ok(Password(SecretBytes::from_slice(text.as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typed_password_that_is_empty_or_missing_is_refused() {
+        let mut empty = |_: &str| Ok(Some(Zeroizing::new(String::new())));
+        let e = read_typed_password("p: ", &mut empty, None).unwrap_err();
+        assert!(e.to_string().contains("no password entered"), "{e}");
+        let mut eof = |_: &str| Ok(None);
+        assert!(read_typed_password("p: ", &mut eof, None).is_err());
+        let mut broken = |_: &str| Err(io::Error::other("no tty"));
+        let e = read_typed_password("p: ", &mut broken, Some("use a file")).unwrap_err();
+        assert_eq!(e.hint(), Some("use a file"));
+        let mut typed = |p: &str| {
+            assert_eq!(p, "p: ");
+            Ok(Some(Zeroizing::new("secret".to_owned())))
+        };
+        let password = read_typed_password("p: ", &mut typed, None).unwrap();
+        assert_eq!(password.expose_secret(), b"secret");
+    }
 }

@@ -19,7 +19,7 @@ use crate::backup::description::{self, Described, Description};
 use crate::backup::dir;
 use crate::device::{Login, command_error};
 use crate::error::{Error, Result};
-use crate::util::password::{Password, read_new_password};
+use crate::util::password::{Password, read_new_password, read_typed_password};
 use crate::util::prompt::{Prompter, confirm};
 use crate::util::{files, rng};
 use crate::wrapkey::shares::{
@@ -122,9 +122,10 @@ pub(super) fn run(cx: Context<'_>) -> Result<SetupReport> {
         let password = match given {
             Some(p) => p,
             // Made by the interrupted run: its password, once.
-            None if earlier.is_some() && listed.contains(&(spec.id, AUTH)) => read_password(
-                prompter,
+            None if earlier.is_some() && listed.contains(&(spec.id, AUTH)) => read_typed_password(
                 &format!("Password of {whom} (made by the interrupted run): "),
+                &mut |p| prompter.read_secret(p),
+                None,
             )?,
             None => read_new_password(source, &whom, prompter)?,
         };
@@ -277,15 +278,6 @@ pub(super) fn run(cx: Context<'_>) -> Result<SetupReport> {
         login: login_id,
         login_kept: keeps_login,
     })
-}
-
-/// A password typed once without echo.
-fn read_password(prompter: &mut dyn Prompter, prompt: &str) -> Result<Password> {
-    let typed = prompter
-        .read_secret(prompt)
-        .map_err(|e| Error::failure("cannot read the password from the terminal").with_source(e))?
-        .ok_or_else(|| Error::failure("no password entered"))?;
-    Ok(Password::new(SecretBytes::from_slice(typed.as_bytes())))
 }
 
 /// A fresh run: the chosen ids must be free.
