@@ -303,7 +303,7 @@ impl Backup {
 }
 
 /// Whether `path` names a backup file: `*.yhw`, the extension in any case.
-fn is_backup_file(path: &Path) -> bool {
+pub(crate) fn is_backup_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case(EXTENSION))
 }
 

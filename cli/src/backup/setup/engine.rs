@@ -22,10 +22,7 @@ use crate::error::{Error, Result};
 use crate::util::password::{Password, read_new_password, read_typed_password};
 use crate::util::prompt::{Prompter, confirm};
 use crate::util::{files, rng};
-use crate::wrapkey::shares::{
-    RecordedShares, combine_prompted_checked, combine_shares_file_checked, files_name,
-    read_shares_files,
-};
+use crate::wrapkey::shares::{RecordedShares, combine_files_checked, combine_prompted_checked};
 
 const AUTH: ObjectType = ObjectType::AUTHENTICATION_KEY;
 /// The length of the wrap key setup makes (aes256-ccm-wrap, as yubihsm-setup).
@@ -494,8 +491,7 @@ fn recovered_key(
         Vec::new()
     };
     let recovered = if !paths.is_empty() {
-        let file = read_shares_files(&paths, prompter)?;
-        combine_shares_file_checked(&file, &files_name(&paths), &checks)?
+        combine_files_checked(&paths, prompter, &checks)?
     } else if interactive {
         combine_prompted_checked(prompter, &checks)?
     } else {

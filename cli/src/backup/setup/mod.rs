@@ -374,7 +374,7 @@ fn backup_files(dir: &Path) -> Vec<String> {
     let Ok(listing) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut names: Vec<String> = listing
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case(dir::EXTENSION)))
+        .filter(|p| dir::is_backup_file(p))
         .filter_map(|p| p.file_name().map(|n| text::printable(&n.to_string_lossy())))
         .collect();
     names.sort();
