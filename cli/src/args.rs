@@ -17,6 +17,7 @@ use yhsm::options::GlobalOptions;
 use yhsm::util::password::{NewPassword, PASSWORD_ARGUMENT_WARNING, Password};
 use yhsm::util::timeout::{self, TIMEOUT_ENV, TIMEOUT_EXPECTED};
 use yhsm::wrap::WrapSpec;
+use yhsm::wrapkey::shares::parse_share_count;
 use yhsm::wrapkey::{NO_WRAP_KEY_HINT, WRAP_KEY_ARGUMENT_WARNING, WrapKeySource};
 use yhsm::{Error, Result};
 use yhsm_proto::shares::ShareFormat;
@@ -810,16 +811,14 @@ fn threshold(p: &mut Parser, arg: &Opt) -> Result<u8> {
         p,
         arg,
         "a threshold from 2 to 9 (with 1, every share would hold the key in clear)",
-        |s| s.parse::<u8>().ok().filter(|n| (2..=9).contains(n)),
+        parse_share_count,
     )
 }
 
 /// `-n N` of `shares split` and `shares convert`: at least the threshold, which is at
 /// least 2, and at most 9.
 fn count(p: &mut Parser, arg: &Opt) -> Result<u8> {
-    parsed(p, arg, "a number of shares from 2 to 9 (and at least the threshold)", |s| {
-        s.parse::<u8>().ok().filter(|n| (2..=9).contains(n))
-    })
+    parsed(p, arg, "a number of shares from 2 to 9 (and at least the threshold)", parse_share_count)
 }
 
 fn parse_setup(p: &mut Parser, cli: &mut Cli) -> Result<Command> {

@@ -286,6 +286,13 @@ pub fn files_name(paths: &[PathBuf]) -> String {
     paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("`, `")
 }
 
+/// A threshold or a number of shares to make, 2 to [`shares::MAX_SHARES`] (with a threshold
+/// of 1 every share would hold the key in clear): `-t` and `-n` of `shares split`, `shares
+/// convert` and `setup`, and setup's questions.
+pub fn parse_share_count(s: &str) -> Option<u8> {
+    s.parse::<u8>().ok().filter(|n| (2..=shares::MAX_SHARES).contains(n))
+}
+
 /// Reads and combines the shares of every file of `paths`.
 pub fn combine_files(paths: &[PathBuf], prompter: &mut dyn Prompter) -> Result<RecoveredKey> {
     combine_files_checked(paths, prompter, &ShareChecks::default())

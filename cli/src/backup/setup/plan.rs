@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::util::password::NewPassword;
 use crate::util::prompt::{Prompter, confirm};
 use crate::util::text;
+use crate::wrapkey::shares::parse_share_count;
 
 /// A key's id, label, domains, capabilities and delegated capabilities.
 pub type KeySpec = Spec;
@@ -198,10 +199,6 @@ fn id_text(id: ObjectId) -> String {
 
 fn parse_id(s: &str) -> Option<ObjectId> {
     yhsm_proto::object::parse_object_id(s).ok().filter(|&id| id != 0)
-}
-
-fn parse_count(s: &str) -> Option<u8> {
-    s.parse::<u8>().ok().filter(|n| (2..=9).contains(n))
 }
 
 /// A value the interrupted run recorded, against the option that gives it again.
@@ -387,7 +384,7 @@ pub(super) fn decide(
                 args.shares,
                 "Number of shares (one per custodian)",
                 (n0, n0.to_string()),
-                &parse_count,
+                &parse_share_count,
                 "a number from 2 to 9",
             )?;
             let threshold = loop {
@@ -395,7 +392,7 @@ pub(super) fn decide(
                     args.threshold,
                     "Shares needed to recover the wrap key (the threshold)",
                     (t0.min(count), t0.min(count).to_string()),
-                    &parse_count,
+                    &parse_share_count,
                     "a number from 2 to 9",
                 )?;
                 if t <= count {
