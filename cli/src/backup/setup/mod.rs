@@ -423,10 +423,8 @@ pub fn command_with(
     };
     args.check(global.authkey, interactive)?;
     let passwords = read_passwords(args)?;
-    let earlier = match earlier {
-        Some(d) => Some(d),
-        None => check_dir(args)?,
-    };
+    // Without --resume, DIR is checked after the options (with it, it was read above).
+    let earlier = if args.resume { earlier } else { check_dir(args)? };
     if let Some(dir) = &args.shares_dir
         && earlier.is_none()
     {
