@@ -42,7 +42,7 @@ use yhsm_proto::wrap::{Encoding, WrapHeader};
 use yhsm_proto::{Capabilities, ErrorCode, ObjectId, ObjectInfo, ObjectType, SecretBytes};
 use yhsm_transport::{Client, ClientError, ConnectorUrl};
 
-use crate::backup::description::{self, Described, Description};
+use crate::backup::description::{Described, Description};
 use crate::backup::dir::{Backup, FileState};
 use crate::backup::dump::{self, Writer};
 use crate::backup::identity::Pins;
@@ -265,8 +265,7 @@ pub fn command_with(
     let shares = if args.shares_files.is_empty() {
         None
     } else {
-        let checks = description::share_checks(&[]);
-        let recovered = shares::combine_files_checked(&args.shares_files, prompter, &checks)?;
+        let recovered = shares::combine_files(&args.shares_files, prompter)?;
         Some(WrapKeyToStore::from_recovered(&recovered)?)
     };
 
