@@ -95,8 +95,8 @@ const WRAP_KEY_CAPABILITIES: Capabilities = Capabilities(
         | Capabilities::UNWRAP_DATA.0,
 );
 
-/// The bits no firmware defines (docs/PROTOCOL.md §3.3).
-const UNDEFINED: u64 = 0xff00_0000_0000_0000;
+/// The bits no firmware defines (docs/PROTOCOL.md §3.3): those without a name.
+const UNDEFINED: u64 = !Capabilities::KNOWN.0;
 
 /// Checks the wrap key from the shares against the decrypted `backup`, its descriptions
 /// `described` and the `pins`.
