@@ -55,7 +55,7 @@ use crate::options::GlobalOptions;
 use crate::util::json::Value;
 use crate::util::password::PasswordOptions;
 use crate::util::prompt::Prompter;
-use crate::util::text;
+use crate::util::{rng, text};
 use crate::wrapkey::shares;
 
 /// What `yhsm clone` was asked to do.
@@ -551,8 +551,7 @@ fn data_proof(source: &mut Client, target: &mut Client, wrap_id: ObjectId) -> Op
     if !info.capabilities.contains(Capabilities::UNWRAP_DATA) {
         return None;
     }
-    let mut data = [0u8; 32];
-    getrandom::fill(&mut data).ok()?;
+    let data: [u8; 32] = rng::random_array().ok()?;
     let mut undecryptable = 0;
     for _ in 0..2 {
         let request = WrapData { key_id: wrap_id, plaintext: SecretBytes::from_slice(&data) };

@@ -174,9 +174,7 @@ pub(super) fn prove_against(
 
 /// A random challenge from the operating system.
 fn challenge<const N: usize>() -> Result<[u8; N], String> {
-    let mut out = [0u8; N];
-    getrandom::fill(&mut out).map_err(|e| format!("no random challenge ({e})"))?;
-    Ok(out)
+    crate::util::rng::random_array().map_err(|e| format!("no random challenge ({})", e.chain()))
 }
 
 /// The outcome of one operation: its answer, or why the device refused it.
