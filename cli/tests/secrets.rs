@@ -140,7 +140,7 @@ fn typed_shares_are_never_shown() {
     // The number of shares, a mistyped share (refused, asked again), then two good ones.
     let answers = ["2".to_owned(), typo.clone(), rendered[0].clone(), rendered[2].clone()];
     let mut prompter = ScriptedPrompter::new(&answers);
-    let loaded = wrapkey::load_prompted(&mut prompter).unwrap();
+    let loaded = wrapkey::load_or_prompt(None, &mut prompter).unwrap();
     assert_eq!(loaded.key.expose_secret(), key.as_slice());
     let shown = prompter.transcript.join("\n");
     assert!(shown.contains("refused"), "{shown}");

@@ -407,10 +407,7 @@ pub fn command(
     env_password: Option<OsString>,
 ) -> Result<VerifyReport> {
     let mut backup = Backup::read_dir(&args.dir)?;
-    let loaded = match &args.key {
-        Some(source) => wrapkey::load(source, prompter)?,
-        None => wrapkey::load_prompted(prompter)?,
-    };
+    let loaded = wrapkey::load_or_prompt(args.key.as_ref(), prompter)?;
     let expected = match (&loaded.recovered, args.wrap_id) {
         (Some(recovered), _) => ExpectedWrapKey::Shares(Attributes::from_shares(recovered)),
         (None, Some(id)) => ExpectedWrapKey::Id(id),

@@ -10,10 +10,7 @@ use super::terminal::{TtyPrompter, eprintln_safe, print};
 use crate::args::InspectArgs;
 
 pub fn run(a: &InspectArgs) -> Result<u8> {
-    let key = match &a.key {
-        Some(source) => wrapkey::load(source, &mut TtyPrompter)?.key,
-        None => wrapkey::load_prompted(&mut TtyPrompter)?.key,
-    };
+    let key = wrapkey::load_or_prompt(a.key.as_ref(), &mut TtyPrompter)?.key;
     let results: Vec<Inspected> = a.files.iter().map(|f| inspect::inspect_file(&key, f)).collect();
     if a.json {
         print(&inspect::to_json(&results).to_pretty())?;

@@ -60,8 +60,15 @@ pub fn load(source: &WrapKeySource, prompter: &mut dyn Prompter) -> Result<Loade
     }
 }
 
-/// Recovers the key from shares typed at `prompter`.
-pub fn load_prompted(prompter: &mut dyn Prompter) -> Result<LoadedWrapKey> {
+/// Loads the key from `source`, or with none given recovers it from shares typed at
+/// `prompter` (`inspect` and `verify` without a key option).
+pub fn load_or_prompt(
+    source: Option<&WrapKeySource>,
+    prompter: &mut dyn Prompter,
+) -> Result<LoadedWrapKey> {
+    if let Some(source) = source {
+        return load(source, prompter);
+    }
     let recovered = shares::combine_prompted(prompter)?;
     Ok(LoadedWrapKey { key: recovered.wrap_key()?, recovered: Some(recovered) })
 }
