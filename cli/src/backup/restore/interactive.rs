@@ -16,7 +16,7 @@
 use super::{Args, WrapKeyToStore};
 use crate::backup::Backup;
 use crate::error::{Error, Result};
-use crate::util::prompt::Prompter;
+use crate::util::prompt::{Prompter, confirm};
 use crate::wrapkey::shares::{self, ShareChecks};
 
 /// How many times the custodians may enter shares under which nothing decrypts.
@@ -105,8 +105,5 @@ pub fn ask_about_skipped(
          everything else is restored; if they may be this backup's, it is kept.",
     );
     prompter.message(&text).map_err(terminal)?;
-    let answer = prompter
-        .read_line("Do these files belong to another backup? [y/N]: ")
-        .map_err(|e| Error::failure("cannot read from the terminal").with_source(e))?;
-    Ok(answer.is_some_and(|a| matches!(a.trim().to_ascii_lowercase().as_str(), "y" | "yes")))
+    confirm(prompter, "Do these files belong to another backup?")
 }
