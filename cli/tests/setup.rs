@@ -337,6 +337,14 @@ fn refuses_before_writing_anything() {
     fs::write(fx.backup().join("0x0009-opaque.yhw"), "x").unwrap();
     let e = refused(&fx, &dev, &fx.args());
     assert!(e.message().contains("already holds .yhw files"), "{}", e.message());
+    // With --resume but no description, there is no setup to finish: the same refusal,
+    // and the file setup would write over (its application key's name) is left as it is.
+    fs::write(fx.backup().join("0x0003-authentication-key.yhw"), "an older backup").unwrap();
+    let e = refused(&fx, &dev, &Args { resume: true, ..fx.args() });
+    assert!(e.message().contains("already holds .yhw files"), "{}", e.message());
+    let kept = fs::read_to_string(fx.backup().join("0x0003-authentication-key.yhw")).unwrap();
+    assert_eq!(kept, "an older backup");
+    fs::remove_file(fx.backup().join("0x0003-authentication-key.yhw")).unwrap();
     fs::remove_file(fx.backup().join("0x0009-opaque.yhw")).unwrap();
 
     // A shares directory holding a share (of an earlier setup): never written over.

@@ -331,11 +331,13 @@ fn read_passwords(args: &Args) -> Result<FilePasswords> {
 }
 
 /// What DIR holds of an earlier setup: its wrap-key description, if any. A fresh run
-/// (no `--resume`) refuses a directory that holds a backup already.
+/// (no `--resume`) refuses a directory that holds a backup already; so does a resume that
+/// finds no description (there is no setup to finish, and its exports would write over
+/// the files there).
 fn check_dir(args: &Args) -> Result<Option<Described>> {
     let described = description::read_dir(&args.dir)?;
     let shown = text::printable(&args.dir.display().to_string());
-    if !args.resume {
+    if !args.resume || described.is_empty() {
         if let Some(d) = described.first() {
             let kcv = d
                 .description
