@@ -270,10 +270,8 @@ impl Writer {
     ) -> Result<Self> {
         let description = dir.join(description::file_name(wrap_key.id));
         let mut described = Description::of_device(wrap_key);
-        let kept = description
-            .exists()
-            .then(|| description::read_file(&description).ok())
-            .flatten()
+        let kept = description::read_file(&description)
+            .ok()
             .filter(|old| old.attributes() == described.attributes());
         if !force {
             let existing: Vec<String> = objects
