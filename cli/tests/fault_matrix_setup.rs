@@ -47,7 +47,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use yhsm::backup::description::Description;
@@ -55,13 +55,15 @@ use yhsm::backup::setup::{self, Args, Line};
 use yhsm::options::GlobalOptions;
 use yhsm::util::password::{NewPassword, PasswordOptions};
 use yhsm::util::prompt::ScriptedPrompter;
-use yhsm_proto::frame::ErrorCode;
 use yhsm_proto::shares::{Share, combine};
 use yhsm_proto::wrap::{self, WrapKey};
 use yhsm_proto::{ObjectType, StaticKeys};
-use yhsm_sim::{Action, Config, Device, Fault, ManualClock, SharedDevice, Trigger};
+use yhsm_sim::{Fault, SharedDevice, Trigger};
 use yhsm_transport::sim::SimTransport;
 use yhsm_transport::{Client, Credentials};
+
+mod support;
+use support::fault::{self, device};
 
 const AUTH: ObjectType = ObjectType::AUTHENTICATION_KEY;
 /// Who can log in after a setup, and with what.
@@ -115,14 +117,6 @@ impl Fx {
     }
 }
 
-fn device() -> SharedDevice {
-    SharedDevice::new(Device::with_clock_and_seed(
-        Config::default(),
-        Box::new(ManualClock::new()),
-        [0x5e; 32],
-    ))
-}
-
 #[derive(Debug, Default)]
 struct Ran {
     exit: u8,
@@ -152,16 +146,9 @@ fn setup_on(fx: &Fx, dev: &SharedDevice, resume: bool, trace: Option<PathBuf>) -
         };
         setup::command_with(&global, &args, false, &mut prompter, None, &mut open, &mut sink)
     }));
-    match outcome {
-        Err(_) => {
-            ran.panicked = true;
-            ran.exit = 101;
-        }
-        Ok(Err(e)) => {
-            ran.stderr.push_str(&e.render());
-            ran.exit = e.exit_code();
-        }
-        Ok(Ok(report)) => ran.stdout.push_str(&report.render()),
+    match fault::ended(outcome, &mut ran.stderr, &mut ran.panicked) {
+        Err(exit) => ran.exit = exit,
+        Ok(report) => ran.stdout.push_str(&report.render()),
     }
     ran
 }
@@ -256,33 +243,6 @@ fn baseline(fx: &Fx) -> Vec<(String, usize)> {
         .collect()
 }
 
-fn kinds(command: &str, response_len: usize) -> Vec<(String, Action)> {
-    let len = response_len.max(1);
-    let mut out = vec![
-        ("lost".to_owned(), Action::DropResponse),
-        ("corrupt-code".to_owned(), Action::CorruptResponse { offset: 0 }),
-        ("corrupt-middle".to_owned(), Action::CorruptResponse { offset: len / 2 }),
-        ("corrupt-last".to_owned(), Action::CorruptResponse { offset: len - 1 }),
-    ];
-    let mut codes = vec![
-        ErrorCode::STORAGE_FAILED,
-        ErrorCode::INSUFFICIENT_PERMISSIONS,
-        ErrorCode::INVALID_DATA,
-    ];
-    codes.extend(match command {
-        "create-session" => Some(ErrorCode::SESSIONS_FULL),
-        "authenticate-session" => Some(ErrorCode::AUTHENTICATION_FAILED),
-        "get-object-info" | "delete-object" => Some(ErrorCode::OBJECT_NOT_FOUND),
-        _ => None,
-    });
-    for code in codes {
-        out.push((format!("error-{code}"), Action::Error(code)));
-    }
-    out.push(("expired".to_owned(), Action::ExpireSession));
-    out.push(("unplugged".to_owned(), Action::Unplug));
-    out
-}
-
 #[derive(Debug, Default)]
 struct Totals {
     tried: usize,
@@ -314,7 +274,7 @@ fn every_fault_at_every_exchange_ends_set_up_or_resumable() {
     let show = std::env::var_os("YHSM_FAULT_SHOW").is_some();
     let mut t = Totals::default();
     for (i, (command, len)) in exchanges.iter().enumerate() {
-        for (kind, action) in kinds(command, *len) {
+        for (kind, action) in fault::kinds(command, *len, &["get-object-info", "delete-object"]) {
             let label = format!("exchange {i} ({command}), {kind}");
             if only.as_deref().is_some_and(|o| !label.contains(o)) {
                 continue;
@@ -408,7 +368,6 @@ fn every_fault_at_every_exchange_ends_set_up_or_resumable() {
             }
         }
     }
-    let elapsed = started.elapsed();
     let mut report = String::new();
     writeln!(
         report,
@@ -423,22 +382,14 @@ fn every_fault_at_every_exchange_ends_set_up_or_resumable() {
     writeln!(report, "shares out, not told:     {}", t.silent_shares).unwrap();
     writeln!(report, "--resume failures:        {}", t.resume_failures).unwrap();
     writeln!(report, "panics:                   {}", t.panics).unwrap();
-    writeln!(report, "by kind (tried / finished / failed cleanly, then resumed):").unwrap();
-    for (kind, (tried, finished, failed)) in &t.by_kind {
-        writeln!(report, "  {kind:<36} {tried:>4} {finished:>4} {failed:>4}").unwrap();
-    }
-    writeln!(report, "time: {:.1} s", elapsed.as_secs_f64()).unwrap();
-    for p in &t.problems {
-        writeln!(report, "\n{p}").unwrap();
-    }
-    print!("{report}");
+    let heading = "by kind (tried / finished / failed cleanly, then resumed):";
+    fault::write_by_kind(&mut report, heading, &t.by_kind);
+    fault::print_end(&mut report, started.elapsed(), &t.problems);
     writeln!(report, "\nexchanges of the fault-free run:").unwrap();
     for (i, (c, _)) in exchanges.iter().enumerate() {
         writeln!(report, "  {i:>3} {c}").unwrap();
     }
-    let exe = std::env::current_exe().unwrap();
-    let target: &Path = exe.ancestors().nth(3).unwrap();
-    fs::write(target.join("fault-matrix-setup.txt"), &report).unwrap();
+    fs::write(fault::target_file("fault-matrix-setup.txt"), &report).unwrap();
     let _ = fs::remove_dir_all(&fx.dir);
     if only.is_none() {
         assert!(

@@ -5,6 +5,8 @@
 
 #![allow(dead_code, reason = "each test file uses a part")]
 
+pub mod fault;
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
