@@ -115,6 +115,46 @@ fn run(fx: &Fx, dev: &SharedDevice, args: &Args) -> Ran {
     run_with(fx, dev, args, false, &mut ScriptedPrompter::new::<&str>(&[]))
 }
 
+/// A non-interactive run logged in as authentication key `authkey` (password `password`).
+fn run_as(fx: &Fx, dev: &SharedDevice, authkey: u16, args: &Args) -> Result<SetupReport> {
+    let global = GlobalOptions { authkey, ..fx.global() };
+    let mut open = |_: &_| -> std::result::Result<Box<dyn yhsm_transport::Transport>, _> {
+        Ok(Box::new(SimTransport::from_shared(dev.clone())))
+    };
+    let mut prompter = ScriptedPrompter::new::<&str>(&[]);
+    setup::command_with(&global, args, false, &mut prompter, None, &mut open, &mut |_| {})
+}
+
+/// A session as the factory key 1.
+fn factory_session(dev: &SharedDevice) -> Client {
+    let mut c = Client::with_transport(Box::new(SimTransport::from_shared(dev.clone()))).unwrap();
+    c.authenticate(Credentials::password(1, b"password")).unwrap();
+    c
+}
+
+/// Puts authentication key `id` (domain 1) with `label` and `password` on the device.
+fn put_auth_key(
+    dev: &SharedDevice,
+    (id, label, password): (u16, &str, &[u8]),
+    caps: Capabilities,
+    delegated: Capabilities,
+) {
+    let keys = yhsm_proto::StaticKeys::from_password(password);
+    factory_session(dev)
+        .put_authentication_key(&yhsm_proto::command::PutAuthenticationKey::new(
+            id,
+            label.parse().unwrap(),
+            yhsm_proto::Domains(1),
+            caps,
+            delegated,
+            yhsm_proto::command::AuthenticationKey::Symmetric {
+                enc: keys.enc.clone(),
+                mac: keys.mac.clone(),
+            },
+        ))
+        .unwrap();
+}
+
 fn logs_in(dev: &SharedDevice, id: u16, password: &str) -> bool {
     let mut c = Client::with_transport(Box::new(SimTransport::from_shared(dev.clone()))).unwrap();
     c.authenticate(Credentials::password(id, password.as_bytes())).is_ok()
@@ -311,22 +351,7 @@ fn refuses_before_writing_anything() {
     let fx = Fx::new("refusals");
     let dev = device();
     // Ids in use on the device.
-    let mut c = Client::with_transport(Box::new(SimTransport::from_shared(dev.clone()))).unwrap();
-    c.authenticate(Credentials::password(1, b"password")).unwrap();
-    let keys = yhsm_proto::StaticKeys::from_password(b"x");
-    c.put_authentication_key(&yhsm_proto::command::PutAuthenticationKey::new(
-        3,
-        "someone".parse().unwrap(),
-        yhsm_proto::Domains(1),
-        Capabilities::GET_OPTION,
-        Capabilities::NONE,
-        yhsm_proto::command::AuthenticationKey::Symmetric {
-            enc: keys.enc.clone(),
-            mac: keys.mac.clone(),
-        },
-    ))
-    .unwrap();
-    drop(c);
+    put_auth_key(&dev, (3, "someone", b"x"), Capabilities::GET_OPTION, Capabilities::NONE);
     let e = refused(&fx, &dev, &fx.args());
     assert!(e.message().contains("already holds authentication key 0x0003"), "{}", e.message());
     assert!(!fx.backup().join("0x0002-wrap-key.description").exists());
@@ -388,53 +413,16 @@ fn a_login_key_without_the_rights_is_refused_before_anything_is_written() {
     // get random bytes; then one that may do all but delegates too little.
     let fx = Fx::new("rights");
     let dev = device();
-    let mut c = Client::with_transport(Box::new(SimTransport::from_shared(dev.clone()))).unwrap();
-    c.authenticate(Credentials::password(1, b"password")).unwrap();
-    let keys = yhsm_proto::StaticKeys::from_password(b"password");
     let everything: Capabilities = "put-wrap-key,put-authentication-key,export-wrapped,get-pseudo-random,delete-authentication-key".parse().unwrap();
-    for (id, caps, delegated) in [
-        (
-            7,
-            "put-wrap-key,put-authentication-key,export-wrapped".parse().unwrap(),
-            Capabilities::ALL,
-        ),
-        (8, everything, "export-wrapped,import-wrapped".parse().unwrap()),
-    ] {
-        c.put_authentication_key(&yhsm_proto::command::PutAuthenticationKey::new(
-            id,
-            "admin".parse().unwrap(),
-            yhsm_proto::Domains(1),
-            caps,
-            delegated,
-            yhsm_proto::command::AuthenticationKey::Symmetric {
-                enc: keys.enc.clone(),
-                mac: keys.mac.clone(),
-            },
-        ))
-        .unwrap();
-    }
-    drop(c);
+    let some = "put-wrap-key,put-authentication-key,export-wrapped".parse().unwrap();
+    put_login_key(&dev, 7, some, Capabilities::ALL);
+    put_login_key(&dev, 8, everything, "export-wrapped,import-wrapped".parse().unwrap());
     let before = dev.lock().store().iter().count();
     for (id, expected) in [
         (7, "lacks the get-pseudo-random,delete-authentication-key capability"),
         (8, "does not delegate"),
     ] {
-        let mut global = fx.global();
-        global.authkey = id;
-        let mut open = |_: &_| -> std::result::Result<Box<dyn yhsm_transport::Transport>, _> {
-            Ok(Box::new(SimTransport::from_shared(dev.clone())))
-        };
-        let mut prompter = ScriptedPrompter::new::<&str>(&[]);
-        let e = setup::command_with(
-            &global,
-            &fx.args(),
-            false,
-            &mut prompter,
-            None,
-            &mut open,
-            &mut |_| {},
-        )
-        .unwrap_err();
+        let e = run_as(&fx, &dev, id, &fx.args()).unwrap_err();
         assert!(e.render().contains(expected), "{}", e.render());
         assert!(e.render().contains("nothing was written"), "{}", e.render());
         assert_eq!(dev.lock().store().iter().count(), before);
@@ -531,23 +519,9 @@ fn description_text(fx: &Fx) -> String {
     fs::read_to_string(fx.backup().join("0x0002-wrap-key.description")).unwrap()
 }
 
-/// Puts authentication key `id` (password `password`, domain 1) on the device.
+/// Puts authentication key `id` (label `admin`, password `password`) on the device.
 fn put_login_key(dev: &SharedDevice, id: u16, caps: Capabilities, delegated: Capabilities) {
-    let mut c = Client::with_transport(Box::new(SimTransport::from_shared(dev.clone()))).unwrap();
-    c.authenticate(Credentials::password(1, b"password")).unwrap();
-    let keys = yhsm_proto::StaticKeys::from_password(b"password");
-    c.put_authentication_key(&yhsm_proto::command::PutAuthenticationKey::new(
-        id,
-        "admin".parse().unwrap(),
-        yhsm_proto::Domains(1),
-        caps,
-        delegated,
-        yhsm_proto::command::AuthenticationKey::Symmetric {
-            enc: keys.enc.clone(),
-            mac: keys.mac.clone(),
-        },
-    ))
-    .unwrap();
+    put_auth_key(dev, (id, "admin", b"password"), caps, delegated);
 }
 
 /// An interrupted `--audit` setup (both keys made, neither exported), resumed by an
@@ -658,15 +632,7 @@ fn resume_needs_put_wrap_key_only_while_the_wrap_key_is_not_stored() {
     run(&fx, &dev, &no_audit).result.unwrap_err();
     assert!(description_text(&fx).contains("setup audit key: none\n"));
     let resume = Args { resume: true, audit: None, ..no_audit.clone() };
-    let as_key_7 = |args: &Args| {
-        let mut global = fx.global();
-        global.authkey = 7;
-        let mut open = |_: &_| -> std::result::Result<Box<dyn yhsm_transport::Transport>, _> {
-            Ok(Box::new(SimTransport::from_shared(dev.clone())))
-        };
-        let mut prompter = ScriptedPrompter::new::<&str>(&[]);
-        setup::command_with(&global, args, false, &mut prompter, None, &mut open, &mut |_| {})
-    };
+    let as_key_7 = |args: &Args| run_as(&fx, &dev, 7, args);
     let e = as_key_7(&resume).unwrap_err();
     assert!(e.render().contains("lacks the put-wrap-key capability"), "{}", e.render());
     assert!(dev.lock().store().get(2, ObjectType::WRAP_KEY).is_none());
@@ -745,8 +711,7 @@ fn a_wrap_key_that_is_not_the_shares_is_never_trusted() {
         Action::Error(ErrorCode::STORAGE_FAILED),
     ));
     run(&fx, &dev, &fx.args()).result.unwrap_err();
-    let mut c = Client::with_transport(Box::new(SimTransport::from_shared(dev.clone()))).unwrap();
-    c.authenticate(Credentials::password(1, b"password")).unwrap();
+    let mut c = factory_session(&dev);
     let info = c.get_object_info(2, ObjectType::WRAP_KEY).unwrap();
     c.delete_object(2, ObjectType::WRAP_KEY).unwrap();
     c.put_wrap_key(&yhsm_proto::command::PutWrapKey {
