@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 const S1: &str = "2-1-DzyKRzPN4fnv9gpd4MgmRClmJxHZxEEEZTHp4eGICmQPjjS75HZhJKJAP6EESSFPBmzYhw";
 const S2: &str = "2-2-Hn4VkmaH3+/D8US63Y1MiFHDBS+vloQNxm3F1scWCtUKFnp65d/0fWW/RGYguWyzKP+PMg";
+/// The example backup, whose shares are typed at the terminal.
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/backup");
 
 fn has_script() -> bool {
     Command::new("script")
@@ -30,6 +32,41 @@ fn has_script() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// Whether util-linux `script` is missing: the test is then skipped, saying so.
+fn no_script() -> bool {
+    let missing = !has_script();
+    if missing {
+        eprintln!("skipped: util-linux `script` is not installed");
+    }
+    missing
+}
+
+/// The shares of the example backup (`examples/backup/shares.txt`): any two give its
+/// wrap key.
+fn example_shares() -> Vec<String> {
+    let text = std::fs::read_to_string(format!("{EXAMPLE}/shares.txt")).unwrap();
+    text.lines().filter(|l| !l.starts_with('#')).map(str::to_owned).collect()
+}
+
+/// Answers the numbered share prompts: how many, then each share, each acknowledged.
+fn type_shares(t: &mut Terminal, shares: &[&str]) {
+    let count = shares.len();
+    t.wait_for("Enter the number of shares: ");
+    t.type_line(&count.to_string());
+    for (i, share) in shares.iter().enumerate() {
+        t.wait_for(&format!("Enter share number {}: ", i + 1));
+        t.type_line(share);
+        t.wait_for(&format!("Received share {} of {count}", i + 1));
+    }
+}
+
+/// No part of any of `shares` past its `T-N-` prefix is on `screen`.
+fn assert_not_echoed(what: &str, screen: &str, shares: &[&str]) {
+    for share in shares {
+        assert!(!screen.contains(&share[4..20]), "{what}: a share was echoed; screen:\n{screen}");
+    }
 }
 
 /// A `yhsm` command line running on a pseudo-terminal made by `script`, with everything
@@ -111,18 +148,11 @@ impl Terminal {
 
 #[test]
 fn shares_typed_at_the_terminal_are_not_echoed() {
-    if !has_script() {
-        eprintln!("skipped: util-linux `script` is not installed");
+    if no_script() {
         return;
     }
     let mut t = Terminal::spawn("shares combine --reveal");
-    t.wait_for("Enter the number of shares: ");
-    t.type_line("2");
-    t.wait_for("Enter share number 1: ");
-    t.type_line(S1);
-    t.wait_for("Received share 1 of 2");
-    t.wait_for("Enter share number 2: ");
-    t.type_line(S2);
+    type_shares(&mut t, &[S1, S2]);
     t.wait_for("algorithm:");
     let (ok, screen) = t.finish();
 
@@ -136,9 +166,7 @@ fn shares_typed_at_the_terminal_are_not_echoed() {
         screen.contains("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"),
         "screen:\n{screen}"
     );
-    for share in [S1, S2] {
-        assert!(!screen.contains(&share[4..20]), "a share was echoed; screen:\n{screen}");
-    }
+    assert_not_echoed("shares combine", &screen, &[S1, S2]);
 }
 
 /// `yhsm restore` asks for the password first (yubihsm-setup's order: a wrong password is
@@ -147,38 +175,26 @@ fn shares_typed_at_the_terminal_are_not_echoed() {
 #[cfg(feature = "sim")]
 #[test]
 fn restore_prompts_for_shares_and_password_without_echo() {
-    if !has_script() {
-        eprintln!("skipped: util-linux `script` is not installed");
+    if no_script() {
         return;
     }
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/backup");
-    let shares = std::fs::read_to_string(format!("{example}/shares.txt")).unwrap();
-    let shares: Vec<&str> = shares.lines().filter(|l| !l.starts_with('#')).collect();
-    assert!(!example.contains('\''), "the test quotes paths with '");
-    let mut t = Terminal::spawn(&format!("-c sim: restore '{example}'"));
+    let shares = example_shares();
+    assert!(!EXAMPLE.contains('\''), "the test quotes paths with '");
+    let mut t = Terminal::spawn(&format!("-c sim: restore '{EXAMPLE}'"));
     t.wait_for("Password for authentication key 0x0001: ");
     t.type_line("not it");
     t.wait_for("Wrong password for authentication key 0x0001");
     t.wait_for("Password for authentication key 0x0001: ");
     t.type_line("password");
     t.wait_for("Using authentication key 0x0001");
-    t.wait_for("Enter the number of shares: ");
-    t.type_line("2");
-    t.wait_for("Enter share number 1: ");
-    t.type_line(shares[2]);
-    t.wait_for("Received share 1 of 2");
-    t.wait_for("Enter share number 2: ");
-    t.type_line(shares[0]);
-    t.wait_for("Received share 2 of 2");
+    type_shares(&mut t, &[&shares[2], &shares[0]]);
     t.wait_for("All done");
     let (ok, screen) = t.finish();
 
     assert!(ok, "yhsm failed; screen:\n{screen}");
     assert!(screen.contains("Enter the number of shares: 2"), "echo is off? screen:\n{screen}");
     assert!(screen.contains("Previous authentication key 0x0001 deleted"), "screen:\n{screen}");
-    for share in [shares[0], shares[2]] {
-        assert!(!screen.contains(&share[4..20]), "a share was echoed; screen:\n{screen}");
-    }
+    assert_not_echoed("restore", &screen, &[&shares[0], &shares[2]]);
     let prompt = "Password for authentication key 0x0001: ";
     for (at, _) in screen.match_indices(prompt) {
         let line = screen[at + prompt.len()..].split(['\r', '\n']).next().unwrap();
@@ -211,8 +227,7 @@ fn after(screen: &str, prompt: &str, nth: usize) -> String {
 #[cfg(feature = "sim")]
 #[test]
 fn change_password_echoes_no_password() {
-    if !has_script() {
-        eprintln!("skipped: util-linux `script` is not installed");
+    if no_script() {
         return;
     }
     let dir = state_dir("change-password");
@@ -260,8 +275,7 @@ fn change_password_echoes_no_password() {
 #[cfg(feature = "sim")]
 #[test]
 fn put_authkey_delete_and_reset_at_a_terminal() {
-    if !has_script() {
-        eprintln!("skipped: util-linux `script` is not installed");
+    if no_script() {
         return;
     }
     let dir = state_dir("admin");
@@ -305,8 +319,7 @@ fn put_authkey_delete_and_reset_at_a_terminal() {
 /// and `inspect` without a key asks for the shares as restore does.
 #[test]
 fn shares_from_a_terminal_on_standard_input_are_not_echoed() {
-    if !has_script() {
-        eprintln!("skipped: util-linux `script` is not installed");
+    if no_script() {
         return;
     }
     // S1 and S2 are shares of the vectors' AES-256 wrap key.
@@ -328,35 +341,23 @@ fn shares_from_a_terminal_on_standard_input_are_not_echoed() {
         t.wait_for(done);
         let (ok, screen) = t.finish();
         assert!(ok, "{args}: yhsm failed; screen:\n{screen}");
-        for share in [S1, S2] {
-            assert!(!screen.contains(&share[4..20]), "{args}: a share was echoed:\n{screen}");
-        }
+        assert_not_echoed(&args, &screen, &[S1, S2]);
     }
 }
 
 #[test]
 fn inspect_without_a_key_asks_for_the_shares_without_echo() {
-    if !has_script() {
-        eprintln!("skipped: util-linux `script` is not installed");
+    if no_script() {
         return;
     }
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/backup");
-    let shares = std::fs::read_to_string(format!("{example}/shares.txt")).unwrap();
-    let shares: Vec<&str> = shares.lines().filter(|l| !l.starts_with('#')).collect();
-    let mut t = Terminal::spawn(&format!("inspect '{example}/0x0200-opaque.yhw'"));
-    t.wait_for("Enter the number of shares: ");
-    t.type_line("2");
-    t.wait_for("Enter share number 1: ");
-    t.type_line(shares[0]);
-    t.wait_for("Enter share number 2: ");
-    t.type_line(shares[1]);
+    let shares = example_shares();
+    let mut t = Terminal::spawn(&format!("inspect '{EXAMPLE}/0x0200-opaque.yhw'"));
+    type_shares(&mut t, &[&shares[0], &shares[1]]);
     t.wait_for("origin:");
     let (ok, screen) = t.finish();
     assert!(ok, "yhsm failed; screen:\n{screen}");
     assert!(screen.contains("type:"), "{screen}");
-    for share in [shares[0], shares[1]] {
-        assert!(!screen.contains(&share[4..20]), "a share was echoed; screen:\n{screen}");
-    }
+    assert_not_echoed("inspect", &screen, &[&shares[0], &shares[1]]);
 }
 
 /// With exactly the threshold of shares typed and no wrap-key description to check them
@@ -365,33 +366,25 @@ fn inspect_without_a_key_asks_for_the_shares_without_echo() {
 #[cfg(feature = "sim")]
 #[test]
 fn restore_asks_to_confirm_the_wrap_key_when_nothing_vouches_for_it() {
-    if !has_script() {
-        eprintln!("skipped: util-linux `script` is not installed");
+    if no_script() {
         return;
     }
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/backup");
     let dir = std::env::temp_dir().join(format!("yhsm-pty-confirm-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir(example).unwrap() {
+    for entry in std::fs::read_dir(EXAMPLE).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yhw") {
             std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
         }
     }
-    let shares = std::fs::read_to_string(format!("{example}/shares.txt")).unwrap();
-    let shares: Vec<&str> = shares.lines().filter(|l| !l.starts_with('#')).collect();
+    let shares = example_shares();
     let path = dir.display().to_string();
     assert!(!path.contains('\''), "the test quotes paths with '");
     let mut t = Terminal::spawn(&format!("-c sim: restore '{path}'"));
     t.wait_for("Password for authentication key 0x0001: ");
     t.type_line("password");
-    t.wait_for("Enter the number of shares: ");
-    t.type_line("2");
-    t.wait_for("Enter share number 1: ");
-    t.type_line(shares[0]);
-    t.wait_for("Enter share number 2: ");
-    t.type_line(shares[2]);
+    type_shares(&mut t, &[&shares[0], &shares[2]]);
     t.wait_for("key check value a5f1d7). Is this the backup's wrap key?");
     t.wait_for("[y/N]: ");
     t.type_line("y");
@@ -400,9 +393,7 @@ fn restore_asks_to_confirm_the_wrap_key_when_nothing_vouches_for_it() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(ok, "yhsm failed; screen:\n{screen}");
     assert!(screen.contains("Previous authentication key 0x0001 deleted"), "screen:\n{screen}");
-    for share in [shares[0], shares[2]] {
-        assert!(!share.is_empty() && !screen.contains(&share[4..20]), "a share was echoed");
-    }
+    assert_not_echoed("restore", &screen, &[&shares[0], &shares[2]]);
 }
 
 /// `yhsm setup` at a terminal: the passwords are not echoed; each share is shown after a
@@ -411,8 +402,7 @@ fn restore_asks_to_confirm_the_wrap_key_when_nothing_vouches_for_it() {
 #[cfg(feature = "sim")]
 #[test]
 fn setup_shows_each_share_alone_and_echoes_no_secret() {
-    if !has_script() {
-        eprintln!("skipped: util-linux `script` is not installed");
+    if no_script() {
         return;
     }
     const CLEAR: &str = "\x1b[H\x1b[2J\x1b[3J";
