@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
 use yhsm_proto::command::{ObjectHeader, PutWrapKey};
@@ -28,6 +28,9 @@ use yhsm_proto::wrap::{self, Body, WrapHeader, WrapKey, WrappedObject};
 use yhsm_proto::{Algorithm, Capabilities, Domains, ObjectType, Origin, SecretBytes};
 use yhsm_transport::sim::SimTransport;
 use yhsm_transport::{Client, Credentials};
+
+mod support;
+use support::{ok, run_yhsm as yhsm};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/manager-backup");
 
@@ -173,25 +176,10 @@ fn with_backup(name: &str) -> PathBuf {
     dir
 }
 
-fn yhsm(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_yhsm"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("YHSM_PASSWORD")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
+/// `yhsm -c sim:STATE --password-file pw ARGS…` in `dir`.
+fn on_device(dir: &Path, state: &str, args: &[&str]) -> Output {
+    let connector = format!("sim:{state}");
+    yhsm(dir, &[&["-c", &connector, "--password-file", "pw"][..], args].concat())
 }
 
 fn login(state: &Path, id: u16, password: &str) -> Client {
@@ -204,18 +192,8 @@ fn login(state: &Path, id: u16, password: &str) -> Client {
 #[test]
 fn restores_a_manager_backup_and_verifies_it() {
     let dir = with_backup("restore");
-    let restore = [
-        "-c",
-        "sim:dev.state",
-        "--password-file",
-        "pw",
-        "restore",
-        "backup",
-        "--shares-file",
-        "shares.txt",
-        "--json",
-    ];
-    let report: Value = serde_json::from_str(&ok(&yhsm(&dir, &restore))).unwrap();
+    let restore = ["restore", "backup", "--shares-file", "shares.txt", "--json"];
+    let report: Value = serde_json::from_str(&ok(&on_device(&dir, "dev.state", &restore))).unwrap();
     assert_eq!(report["ok"], true, "{report:#}");
     assert_eq!(report["wrap_key"]["id"], WRAP_ID);
     assert_eq!(report["auth_key_deleted"], true);
@@ -284,19 +262,8 @@ fn restores_raw_and_base64_files_side_by_side() {
     let opaque = backup.join("0x0200-opaque.yhw");
     fs::write(&opaque, wrap::encode_text(&fs::read(&opaque).unwrap())).unwrap();
 
-    let out = ok(&yhsm(
-        &dir,
-        &[
-            "-c",
-            "sim:dev.state",
-            "--password-file",
-            "pw",
-            "restore",
-            "backup",
-            "--shares-file",
-            "shares.txt",
-        ],
-    ));
+    let out =
+        ok(&on_device(&dir, "dev.state", &["restore", "backup", "--shares-file", "shares.txt"]));
     assert!(out.contains("[1/3] Successfully imported object authentication-key"), "{out}");
     assert!(out.contains("[3/3] Successfully imported object opaque"), "{out}");
     assert!(
@@ -328,19 +295,10 @@ fn restores_raw_and_base64_files_side_by_side() {
 #[test]
 fn dump_binary_writes_what_the_manager_reads_and_restore_reads_it_back() {
     let dir = with_backup("dump");
-    ok(&yhsm(
+    ok(&on_device(
         &dir,
-        &[
-            "-c",
-            "sim:a.state",
-            "--password-file",
-            "pw",
-            "restore",
-            "backup",
-            "--shares-file",
-            "shares.txt",
-            "--keep-authkey",
-        ],
+        "a.state",
+        &["restore", "backup", "--shares-file", "shares.txt", "--keep-authkey"],
     ));
     let dump = ["-c", "sim:a.state", "--password-file", "pw", "dump", "out", "-w", "0x10"];
     // The factory key 1 has all 64 capability bits; the wrap key, stored as the manager
@@ -374,19 +332,7 @@ fn dump_binary_writes_what_the_manager_reads_and_restore_reads_it_back() {
 
     // A raw dump restores onto a fresh device.
     yhsm(&dir, &[&dump[..], &["--force", "--encoding", "binary"]].concat());
-    let out = ok(&yhsm(
-        &dir,
-        &[
-            "-c",
-            "sim:b.state",
-            "--password-file",
-            "pw",
-            "restore",
-            "out",
-            "--shares-file",
-            "shares.txt",
-        ],
-    ));
+    let out = ok(&on_device(&dir, "b.state", &["restore", "out", "--shares-file", "shares.txt"]));
     assert!(out.contains("Preflight: 3 of 3 files decrypt under wrap key 0x0010"), "{out}");
     assert!(out.contains("Previous authentication key 0x0001 deleted"), "{out}");
     assert!(
@@ -425,21 +371,8 @@ fn verify_names_a_difference_in_the_unnamed_bits_apart_from_a_real_one() {
     device_as_the_manager_leaves_it(&dir);
     // Shares made before `all` meant the named bits: all 64 bits delegated.
     fs::write(dir.join("all64.txt"), manager_shares(Capabilities::ALL)).unwrap();
-    let verify = |shares: &str| {
-        yhsm(
-            &dir,
-            &[
-                "-c",
-                "sim:dev.state",
-                "--password-file",
-                "pw",
-                "verify",
-                "backup",
-                "--shares-file",
-                shares,
-            ],
-        )
-    };
+    let verify =
+        |shares: &str| on_device(&dir, "dev.state", &["verify", "backup", "--shares-file", shares]);
     let out = ok(&verify("all64.txt"));
     assert!(
         out.contains(
@@ -469,20 +402,8 @@ fn verify_names_a_difference_in_the_unnamed_bits_apart_from_a_real_one() {
     assert!(!stdout.contains("without a name"), "{stdout}");
 
     // The JSON marks which differences are only in the unnamed bits.
-    let json = yhsm(
-        &dir,
-        &[
-            "-c",
-            "sim:dev.state",
-            "--password-file",
-            "pw",
-            "verify",
-            "backup",
-            "--shares-file",
-            "all64.txt",
-            "--json",
-        ],
-    );
+    let json =
+        on_device(&dir, "dev.state", &["verify", "backup", "--shares-file", "all64.txt", "--json"]);
     let report: Value = serde_json::from_str(&ok(&json)).unwrap();
     assert_eq!(report["ok"], true);
     let wrap = report["extra"].as_array().unwrap().iter().find(|e| e["id"] == WRAP_ID).unwrap();
