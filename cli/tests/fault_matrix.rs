@@ -63,7 +63,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use yhsm::backup::restore::{self, Args, Event, Line};
+use yhsm::backup::restore::{self, Args, Event};
 use yhsm::options::GlobalOptions;
 use yhsm::util::password::PasswordOptions;
 use yhsm::util::prompt::ScriptedPrompter;
@@ -269,12 +269,7 @@ fn restore_on(fx: &Fixture, dev: &SharedDevice, trace: Option<PathBuf>) -> Ran {
         };
         let mut sink = |event: &Event| {
             ran.events.push((dev.lock().exchanges(), event.clone()));
-            for line in restore::render(event) {
-                match line {
-                    Line::Out(text) => writeln!(ran.stdout, "{text}").unwrap(),
-                    Line::Warning(text) => writeln!(ran.stderr, "yhsm: warning: {text}").unwrap(),
-                }
-            }
+            fault::render(event, &mut ran.stdout, &mut ran.stderr);
         };
         restore::command_with(&global, &args, &mut prompter, None, &mut open, &mut sink)
     }));

@@ -50,7 +50,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use yhsm::backup::clone::{self, Args};
-use yhsm::backup::restore::{self, Event, Line};
+use yhsm::backup::restore::Event;
 use yhsm::options::GlobalOptions;
 use yhsm::util::password::PasswordOptions;
 use yhsm::util::prompt::ScriptedPrompter;
@@ -290,12 +290,7 @@ fn clone_on(fx: &Fixture, a: &SharedDevice, b: &SharedDevice, extra: Extra) -> R
             Ok(Box::new(SimTransport::from_shared(dev.clone())))
         };
         let mut sink = |event: &Event| {
-            for line in restore::render(event) {
-                match line {
-                    Line::Out(text) => writeln!(ran.stdout, "{text}").unwrap(),
-                    Line::Warning(text) => writeln!(ran.stderr, "yhsm: warning: {text}").unwrap(),
-                }
-            }
+            fault::render(event, &mut ran.stdout, &mut ran.stderr);
         };
         clone::command_with(&global, &args, &mut prompter, None, &mut open, &mut sink)
     }));

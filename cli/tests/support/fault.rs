@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use yhsm::backup::restore::{self, Event, Line};
 use yhsm_proto::frame::ErrorCode;
 use yhsm_sim::{Action, Config, Device, ManualClock, SharedDevice};
 
@@ -71,6 +72,16 @@ pub fn ended<R>(
             Err(e.exit_code())
         }
         Ok(Ok(report)) => Ok(report),
+    }
+}
+
+/// Appends what the binary prints of a restore or clone `event` to `stdout` and `stderr`.
+pub fn render(event: &Event, stdout: &mut String, stderr: &mut String) {
+    for line in restore::render(event) {
+        match line {
+            Line::Out(text) => writeln!(stdout, "{text}").unwrap(),
+            Line::Warning(text) => writeln!(stderr, "yhsm: warning: {text}").unwrap(),
+        }
     }
 }
 
