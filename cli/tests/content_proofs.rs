@@ -185,10 +185,12 @@ fn objects_already_there_are_proven_each_the_way_it_allows() {
     let dev = device();
     let (first, events) = restore_as(&dev, &dir, 1, true);
     assert!(first.ok(), "{:?}", first.error);
+    // Every object of the backup is proven (an empty list would prove nothing).
+    let proven = proofs(&events);
+    assert_eq!(proven.len(), 9, "{proven:?}");
     assert!(
-        proofs(&events)
-            .iter()
-            .all(|(id, p)| *p == Proof::Imported || (*id == 3 && *p == Proof::Session))
+        proven.iter().all(|(id, p)| *p == Proof::Imported || (*id == 3 && *p == Proof::Session)),
+        "{proven:?}"
     );
 
     // A second run finds every object there, and proves each.

@@ -475,7 +475,10 @@ fn the_simulator_shows_nothing_of_the_sessions_it_serves() {
     let traces = ["--trace-raw", "raw.jsonl", "--trace-raw-keys", "-c", &server.url];
     ok(&restore_demo(&dir, &traces, &[]));
     let raw = from_trace(&fs::read_to_string(dir.join("raw.jsonl")).unwrap());
-    assert!(attack(&raw).iter().all(Result::is_ok));
+    // The attack is real on the raw trace: it opens every session there (and there are some).
+    let cracked = attack(&raw);
+    let failed: Vec<&Failed> = cracked.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(!cracked.is_empty() && failed.is_empty(), "{} sessions, {failed:?}", cracked.len());
 
     let _ = server.child.kill();
     let _ = server.child.wait();
